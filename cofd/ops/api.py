@@ -1,0 +1,77 @@
+"""The contract between the daemon and the operations.
+
+An operation is a plain synchronous function ``fn(ctx, params) -> result`` registered
+with :func:`op`. The daemon looks it up in :data:`OPS`, resolves the repository (for
+ops with ``needs_repo``), serialises writers per repository, runs the function in its
+bounded thread pool and sends the msgpack-able result back. Operations report progress
+through ``ctx.progress`` (thread-safe; the daemon forwards it to the client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cofd.config import Config, load_config
+
+if TYPE_CHECKING:
+    from cofd.ops.repository import Repository
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OpContext:
+    """What an operation may use besides its parameters."""
+
+    cwd: Path  # the client's working directory (absolute)
+    env: Mapping[str, str]  # the client's COF_* variables
+    home: Path  # COF_HOME of the daemon (user config lives here)
+    progress: ProgressFn
+    repo: Repository | None = None  # set for ops registered with needs_repo=True
+
+    def config(self) -> Config:
+        """Configuration for this call: defaults < user < repository < environment."""
+        repo_config = self.repo.config_path if self.repo is not None else None
+        return load_config(repo_config, self.home / "config.toml", self.env)
+
+    def require_repo(self) -> Repository:
+        assert self.repo is not None, "operation registered without needs_repo"
+        return self.repo
+
+
+OpFn = Callable[[OpContext, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OpSpec:
+    name: str
+    fn: OpFn
+    writes: bool  # True: exclusive per repository; False: runs alongside other readers
+    needs_repo: bool  # True: the daemon resolves and opens the repository from ctx.cwd
+
+
+OPS: dict[str, OpSpec] = {}
+
+
+def op(name: str, *, writes: bool, needs_repo: bool = True) -> Callable[[OpFn], OpFn]:
+    def register(fn: OpFn) -> OpFn:
+        if name in OPS:
+            raise RuntimeError(f"operation {name!r} registered twice")
+        OPS[name] = OpSpec(name, fn, writes, needs_repo)
+        return fn
+
+    return register
+
+
+def find_repo_root(cwd: Path) -> Path:
+    """The nearest directory at or above ``cwd`` containing ``.cof``."""
+    from protocol.errors import NotARepositoryError
+
+    cwd = cwd.resolve()
+    for candidate in (cwd, *cwd.parents):
+        if (candidate / ".cof" / "config.toml").is_file():
+            return candidate
+    raise NotARepositoryError(f"not a cof repository (or any parent): {cwd}")

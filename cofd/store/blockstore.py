@@ -1,0 +1,446 @@
+"""BlockStore: write blocks into packs transactionally, read them back verified.
+
+Write ordering (crash safety): pack bytes are written and fsynced, then the index
+transaction that references them commits. A crash before the commit leaves bytes
+past the committed pack length, which :meth:`BlockStore.open` truncates away.
+Every read re-hashes the block; a mismatch raises ``IntegrityError`` naming the
+block and the pack and is never returned as data.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from cofd.store.cache import ByteLRU
+from cofd.store.ids import BlockId, hash_block, to_hex
+from cofd.store.index import Index, Location, PackInfo
+from cofd.store.pack import (
+    MAX_FRAME_BLOCKS,
+    PACK_MAGIC,
+    PACK_TARGET_BYTES,
+    Codec,
+    Member,
+    Tier,
+    encode_footer,
+    encode_record,
+    fsync_dir,
+    pack_path,
+    record_header_len,
+    scan_records,
+)
+from protocol.errors import IntegrityError, StorageFullError
+
+log = logging.getLogger(__name__)
+
+# Reads of hot blocks that lie within this distance of each other in a pack are
+# served by one pread: a file's blocks are written consecutively, so a restore
+# becomes a few large sequential reads instead of one syscall per block.
+COALESCE_GAP = 64 * 1024
+MAX_COALESCED_READ = 8 * 1024 * 1024
+# Writes are buffered in memory up to this size before one os.write.
+WRITE_BUFFER_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    blocks: int
+    raw_bytes_by_tier: dict[Tier, int]
+    blocks_by_tier: dict[Tier, int]
+    stored_bytes_by_tier: dict[Tier, int]
+
+    @property
+    def unique_bytes(self) -> int:
+        return sum(self.raw_bytes_by_tier.values())
+
+    @property
+    def stored_bytes(self) -> int:
+        return sum(self.stored_bytes_by_tier.values())
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
+class BlockStore:
+    """Blocks of one repository: ``objects/`` packs plus the ``index/`` database."""
+
+    def __init__(self, cof_dir: Path, block_size: int, cache_bytes: int) -> None:
+        self.cof_dir = cof_dir
+        self.objects_dir = cof_dir / "objects"
+        self.block_size = block_size
+        self.index = Index(cof_dir / "index" / "blocks.sqlite")
+        self.cache = ByteLRU(cache_bytes)
+        self._read_fds: dict[int, int] = {}
+        self._fd_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._recover()
+
+    @staticmethod
+    def create_layout(cof_dir: Path) -> None:
+        for tier in Tier:
+            (cof_dir / "objects" / tier.dirname).mkdir(parents=True, exist_ok=True)
+        (cof_dir / "index").mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        with self._fd_lock:
+            for fd in self._read_fds.values():
+                os.close(fd)
+            self._read_fds.clear()
+        self.index.close()
+
+    # -- recovery -------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Undo what an interrupted transaction left behind (see module docstring)."""
+        known = self.index.packs()
+        highest = max((p.pack for p in known), default=0)
+        for info in known:
+            path = pack_path(self.objects_dir, info.tier, info.pack)
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                log.error("pack %s is listed in the index but missing", path)
+                continue
+            if not info.sealed and size > info.length:
+                log.warning("truncating %s from %d to committed %d bytes", path, size,
+                            info.length)
+                os.truncate(path, info.length)
+        for tier in Tier:
+            tier_dir = self.objects_dir / tier.dirname
+            for path in tier_dir.glob("*.pack"):
+                if path.stem.isdigit() and int(path.stem) > highest:
+                    log.warning("removing %s left by an uncommitted transaction", path)
+                    path.unlink()
+
+    # -- reading --------------------------------------------------------------------
+
+    def _fd(self, pack: int, tier: Tier) -> int:
+        with self._fd_lock:
+            fd = self._read_fds.get(pack)
+            if fd is None:
+                fd = os.open(pack_path(self.objects_dir, tier, pack), os.O_RDONLY)
+                self._read_fds[pack] = fd
+            return fd
+
+    def forget_pack(self, pack: int) -> None:
+        """Close cached descriptors and cache entries of a pack about to be deleted."""
+        with self._fd_lock:
+            fd = self._read_fds.pop(pack, None)
+            if fd is not None:
+                os.close(fd)
+        self.cache.discard_where(lambda key: isinstance(key, tuple) and key[0] == pack)
+
+    def has(self, block_id: BlockId) -> bool:
+        return self.index.lookup(block_id) is not None
+
+    def existing(self, ids: Sequence[BlockId]) -> set[BlockId]:
+        return self.index.existing(ids)
+
+    def location(self, block_id: BlockId) -> Location:
+        loc = self.index.lookup(block_id)
+        if loc is None:
+            raise IntegrityError(f"block {to_hex(block_id)} is missing from the store")
+        return loc
+
+    def get(self, block_id: BlockId) -> bytes:
+        return self._read(block_id, self.location(block_id))
+
+    def _decoded_record(self, loc: Location) -> bytes:
+        key = (loc.pack, loc.offset)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        fd = self._fd(loc.pack, loc.tier)
+        stored = os.pread(fd, loc.stored_len, loc.offset)
+        limit = loc.raw_len if loc.frame_off < 0 else MAX_FRAME_BLOCKS * self.block_size
+        try:
+            decoded = zstandard.ZstdDecompressor().decompress(stored, max_output_size=limit)
+        except zstandard.ZstdError as exc:
+            raise IntegrityError(
+                f"cannot decompress record at {loc.offset} in pack {loc.pack}: {exc}"
+            ) from exc
+        self.cache.put(key, decoded)
+        return decoded
+
+    def _read(self, block_id: BlockId, loc: Location, raw: bytes | None = None) -> bytes:
+        if raw is None:
+            if loc.codec == Codec.RAW:
+                raw = os.pread(self._fd(loc.pack, loc.tier), loc.stored_len, loc.offset)
+            else:
+                decoded = self._decoded_record(loc)
+                start = max(loc.frame_off, 0)
+                raw = decoded[start : start + loc.raw_len]
+        if len(raw) != loc.raw_len or hash_block(raw) != block_id:
+            raise IntegrityError(
+                f"block {to_hex(block_id)} in pack {loc.pack:08d} ({loc.tier.dirname}) "
+                f"at offset {loc.offset} is corrupt: its content does not match its id"
+            )
+        return raw
+
+    def get_many(self, ids: Sequence[BlockId]) -> Iterator[bytes]:
+        """Yield the blocks in order, reading runs of adjacent hot blocks in one pread."""
+        locations = self.index.lookup_many(ids)
+        for block_id in ids:
+            if block_id not in locations:
+                raise IntegrityError(f"block {to_hex(block_id)} is missing from the store")
+        yield from self._coalesced(ids, locations)
+
+    def _coalesced(self, ids: Sequence[BlockId], locs: dict[BlockId, Location]) -> Iterator[bytes]:
+        i = 0
+        while i < len(ids):
+            first = locs[ids[i]]
+            if first.codec != Codec.RAW:
+                yield self._read(ids[i], first)
+                i += 1
+                continue
+            # Extend the run while the next block follows closely in the same pack.
+            j, end = i + 1, first.offset + first.stored_len
+            while j < len(ids):
+                nxt = locs[ids[j]]
+                if (nxt.codec != Codec.RAW or nxt.pack != first.pack
+                        or not 0 <= nxt.offset - end <= COALESCE_GAP
+                        or nxt.offset + nxt.stored_len - first.offset > MAX_COALESCED_READ):
+                    break
+                end = nxt.offset + nxt.stored_len
+                j += 1
+            span = os.pread(self._fd(first.pack, first.tier), end - first.offset, first.offset)
+            view = memoryview(span)
+            for k in range(i, j):
+                loc = locs[ids[k]]
+                rel = loc.offset - first.offset
+                yield self._read(ids[k], loc, bytes(view[rel : rel + loc.stored_len]))
+            i = j
+
+    # -- writing --------------------------------------------------------------------
+
+    def transaction(self) -> WriteTxn:
+        return WriteTxn(self)
+
+    # -- statistics -----------------------------------------------------------------
+
+    def stats(self) -> StoreStats:
+        totals = self.index.tier_totals()
+        stored = {tier: 0 for tier in Tier}
+        for info in self.index.packs():
+            stored[info.tier] += info.length
+        return StoreStats(
+            blocks=sum(count for count, _ in totals.values()),
+            raw_bytes_by_tier={tier: raw for tier, (_, raw) in totals.items()},
+            blocks_by_tier={tier: count for tier, (count, _) in totals.items()},
+            stored_bytes_by_tier=stored,
+        )
+
+
+class _OpenPack:
+    """The writer's view of one pack: a descriptor, its length and a write buffer."""
+
+    def __init__(self, info: PackInfo, path: Path, fd: int, committed: int) -> None:
+        self.info = info
+        self.path = path
+        self.fd = fd
+        self.committed = committed  # length in the index before this transaction
+        self.length = info.length  # logical length including buffered bytes
+        self.buffer = bytearray()
+        self.offsets: list[int] | None = None  # record offsets, loaded only to seal
+        self.sealed = False
+
+    def flush(self) -> None:
+        if self.buffer:
+            os.pwrite(self.fd, self.buffer, self.length - len(self.buffer))
+            self.buffer.clear()
+
+
+class WriteTxn:
+    """One writer transaction. Use as a context manager: commit on success, else roll back.
+
+    The index transaction stays open for the whole lifetime so that a failure at
+    any point (disk full, file changed under us, a killed daemon) leaves the store
+    exactly as it was before.
+    """
+
+    def __init__(self, store: BlockStore) -> None:
+        self._store = store
+        self._index = store.index
+        self._open: dict[Tier, _OpenPack] = {}
+        self._touched: list[_OpenPack] = []
+        self._created: list[Path] = []
+        self._seen: set[BlockId] = set()  # ids written in this txn, bounded per call
+        self.new_blocks = 0
+        self.new_bytes = 0
+        self._active = False
+
+    def __enter__(self) -> WriteTxn:
+        self._store._write_lock.acquire()
+        try:
+            self._index.begin()
+        except BaseException:
+            self._store._write_lock.release()
+            raise
+        self._active = True
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc is None:
+                self.commit()
+            else:
+                self.rollback()
+                if _is_disk_full(exc):
+                    raise StorageFullError(
+                        f"disk full while writing to {self._store.cof_dir}: nothing was "
+                        "stored; free some space and retry"
+                    ) from exc
+        finally:
+            self._store._write_lock.release()
+
+    # -- packs ----------------------------------------------------------------------
+
+    def _pack_for(self, tier: Tier) -> _OpenPack:
+        current = self._open.get(tier)
+        if current is not None and current.length < PACK_TARGET_BYTES:
+            return current
+        if current is not None:
+            self._seal(current)
+        for info in self._index.packs():
+            if info.tier == tier and not info.sealed and info.length < PACK_TARGET_BYTES:
+                path = pack_path(self._store.objects_dir, tier, info.pack)
+                fd = os.open(path, os.O_RDWR)
+                return self._track(tier, _OpenPack(info, path, fd, info.length))
+        return self._new_pack(tier)
+
+    def _new_pack(self, tier: Tier) -> _OpenPack:
+        number = self._index.next_pack_number()
+        path = pack_path(self._store.objects_dir, tier, number)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        self._created.append(path)
+        info = PackInfo(number, tier, 0, False)
+        opened = _OpenPack(info, path, fd, 0)
+        opened.buffer += PACK_MAGIC
+        opened.length = len(PACK_MAGIC)
+        opened.offsets = []
+        self._index.set_pack(PackInfo(number, tier, opened.length, False))
+        return self._track(tier, opened)
+
+    def _track(self, tier: Tier, opened: _OpenPack) -> _OpenPack:
+        self._open[tier] = opened
+        self._touched.append(opened)
+        return opened
+
+    def _seal(self, opened: _OpenPack) -> None:
+        if opened.offsets is None:  # a pack begun by an earlier transaction
+            opened.flush()
+            opened.offsets = [r.offset for r in scan_records(
+                opened.fd, opened.length, str(opened.path))]
+        opened.buffer += encode_footer(opened.offsets)
+        opened.length += len(encode_footer(opened.offsets))
+        opened.sealed = True
+        del self._open[opened.info.tier]
+
+    # -- records --------------------------------------------------------------------
+
+    def write_record(
+        self, tier: Tier, codec: Codec, members: list[Member], stored: bytes | memoryview,
+        frame: bool = False,
+    ) -> list[tuple[BlockId, Location]]:
+        """Append one record and return the index rows describing its blocks."""
+        opened = self._pack_for(tier)
+        head = encode_record(codec, members, stored)
+        offset = opened.length
+        opened.buffer += head
+        opened.buffer += stored
+        opened.length += len(head) + len(stored)
+        if opened.offsets is not None:
+            opened.offsets.append(offset)
+        data_offset = offset + record_header_len(len(members))
+        rows: list[tuple[BlockId, Location]] = []
+        frame_off = 0
+        for m in members:
+            rows.append((m.block_id, Location(
+                tier, opened.info.pack, data_offset, len(stored), codec,
+                frame_off if frame else -1, m.raw_len)))
+            frame_off += m.raw_len
+        if len(opened.buffer) >= WRITE_BUFFER_BYTES:
+            opened.flush()
+        return rows
+
+    def put_many(self, blocks: Sequence[bytes | memoryview]) -> list[BlockId]:
+        """Store each block unless already present; return the ids in order."""
+        ids = [hash_block(b) for b in blocks]
+        present = self._index.existing(ids)
+        rows: list[tuple[BlockId, Location]] = []
+        for block_id, data in zip(ids, blocks, strict=True):
+            if block_id in present or block_id in self._seen:
+                continue
+            self._seen.add(block_id)
+            rows += self.write_record(Tier.HOT, Codec.RAW, [Member(block_id, len(data))], data)
+            self.new_blocks += 1
+            self.new_bytes += len(data)
+        if rows:
+            self._index.insert_blocks(rows)
+        for opened in self._touched:
+            opened.flush()  # readers on this thread may pread what we just wrote
+        self._seen.clear()  # rows are in the index now; existing() will find them
+        return ids
+
+    def put(self, data: bytes | memoryview) -> BlockId:
+        return self.put_many([data])[0]
+
+    def insert_rows(self, rows: list[tuple[BlockId, Location]]) -> None:
+        self._index.insert_blocks(rows)
+
+    def assign_generation(self, generation: int) -> int:
+        return self._index.assign_generation(generation)
+
+    # -- ending ---------------------------------------------------------------------
+
+    def commit(self) -> None:
+        if not self._active:
+            return
+        try:
+            for opened in self._touched:
+                opened.flush()
+                os.fsync(opened.fd)
+                self._index.set_pack(PackInfo(opened.info.pack, opened.info.tier,
+                                              opened.length, opened.sealed))
+            for directory in {p.parent for p in self._created}:
+                fsync_dir(directory)
+            self._index.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        self._finish()
+
+    def rollback(self) -> None:
+        if not self._active:
+            return
+        try:
+            self._index.rollback()
+        finally:
+            for opened in self._touched:
+                opened.buffer.clear()
+                if opened.path not in self._created:
+                    try:
+                        os.ftruncate(opened.fd, opened.committed)
+                    except OSError:
+                        log.exception("cannot truncate %s after rollback", opened.path)
+            for path in self._created:
+                path.unlink(missing_ok=True)
+            self._finish()
+
+    def _finish(self) -> None:
+        for opened in self._touched:
+            os.close(opened.fd)
+        self._touched.clear()
+        self._open.clear()
+        self._active = False
