@@ -113,8 +113,7 @@ class BlockStore:
                 log.error("pack %s is listed in the index but missing", path)
                 continue
             if not info.sealed and size > info.length:
-                log.warning("truncating %s from %d to committed %d bytes", path, size,
-                            info.length)
+                log.warning("truncating %s from %d to committed %d bytes", path, size, info.length)
                 os.truncate(path, info.length)
         for tier in Tier:
             tier_dir = self.objects_dir / tier.dirname
@@ -208,9 +207,12 @@ class BlockStore:
             j, end = i + 1, first.offset + first.stored_len
             while j < len(ids):
                 nxt = locs[ids[j]]
-                if (nxt.codec != Codec.RAW or nxt.pack != first.pack
-                        or not 0 <= nxt.offset - end <= COALESCE_GAP
-                        or nxt.offset + nxt.stored_len - first.offset > MAX_COALESCED_READ):
+                if (
+                    nxt.codec != Codec.RAW
+                    or nxt.pack != first.pack
+                    or not 0 <= nxt.offset - end <= COALESCE_GAP
+                    or nxt.offset + nxt.stored_len - first.offset > MAX_COALESCED_READ
+                ):
                     break
                 end = nxt.offset + nxt.stored_len
                 j += 1
@@ -340,8 +342,9 @@ class WriteTxn:
     def _seal(self, opened: _OpenPack) -> None:
         if opened.offsets is None:  # a pack begun by an earlier transaction
             opened.flush()
-            opened.offsets = [r.offset for r in scan_records(
-                opened.fd, opened.length, str(opened.path))]
+            opened.offsets = [
+                r.offset for r in scan_records(opened.fd, opened.length, str(opened.path))
+            ]
         opened.buffer += encode_footer(opened.offsets)
         opened.length += len(encode_footer(opened.offsets))
         opened.sealed = True
@@ -350,7 +353,11 @@ class WriteTxn:
     # -- records --------------------------------------------------------------------
 
     def write_record(
-        self, tier: Tier, codec: Codec, members: list[Member], stored: bytes | memoryview,
+        self,
+        tier: Tier,
+        codec: Codec,
+        members: list[Member],
+        stored: bytes | memoryview,
         frame: bool = False,
     ) -> list[tuple[BlockId, Location]]:
         """Append one record and return the index rows describing its blocks."""
@@ -366,9 +373,20 @@ class WriteTxn:
         rows: list[tuple[BlockId, Location]] = []
         frame_off = 0
         for m in members:
-            rows.append((m.block_id, Location(
-                tier, opened.info.pack, data_offset, len(stored), codec,
-                frame_off if frame else -1, m.raw_len)))
+            rows.append(
+                (
+                    m.block_id,
+                    Location(
+                        tier,
+                        opened.info.pack,
+                        data_offset,
+                        len(stored),
+                        codec,
+                        frame_off if frame else -1,
+                        m.raw_len,
+                    ),
+                )
+            )
             frame_off += m.raw_len
         if len(opened.buffer) >= WRITE_BUFFER_BYTES:
             opened.flush()
@@ -411,8 +429,9 @@ class WriteTxn:
             for opened in self._touched:
                 opened.flush()
                 os.fsync(opened.fd)
-                self._index.set_pack(PackInfo(opened.info.pack, opened.info.tier,
-                                              opened.length, opened.sealed))
+                self._index.set_pack(
+                    PackInfo(opened.info.pack, opened.info.tier, opened.length, opened.sealed)
+                )
             for directory in {p.parent for p in self._created}:
                 fsync_dir(directory)
             self._index.commit()

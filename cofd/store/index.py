@@ -157,8 +157,16 @@ class Index:
 
     def insert_blocks(self, rows: Iterable[tuple[BlockId, Location]]) -> None:
         params = [
-            (bid, loc.tier, loc.pack, loc.offset, loc.stored_len, loc.codec, loc.frame_off,
-             loc.raw_len)
+            (
+                bid,
+                loc.tier,
+                loc.pack,
+                loc.offset,
+                loc.stored_len,
+                loc.codec,
+                loc.frame_off,
+                loc.raw_len,
+            )
             for bid, loc in rows
         ]
         self.conn.executemany(
@@ -184,8 +192,7 @@ class Index:
         """Give every pending block the generation of the commit being made."""
         conn = self.conn
         conn.execute(
-            "INSERT OR IGNORE INTO commit_age (id, generation) "
-            "SELECT id, ? FROM pending",
+            "INSERT OR IGNORE INTO commit_age (id, generation) SELECT id, ? FROM pending",
             (generation,),
         )
         cursor = conn.execute("DELETE FROM pending")

@@ -54,9 +54,16 @@ def decode_node(data: bytes, where: str = "manifest") -> Node:
         obj = unpack(data, max_bytes=len(data))
     except CodecError as exc:
         raise IntegrityError(f"{where}: not a manifest node: {exc}") from exc
-    if (not isinstance(obj, list) or len(obj) != 5 or obj[0] != TAG or obj[1] != VERSION
-            or not isinstance(obj[2], int) or not 1 <= obj[2] <= MAX_LEVEL
-            or not isinstance(obj[3], bytes) or not isinstance(obj[4], list)):
+    if (
+        not isinstance(obj, list)
+        or len(obj) != 5
+        or obj[0] != TAG
+        or obj[1] != VERSION
+        or not isinstance(obj[2], int)
+        or not 1 <= obj[2] <= MAX_LEVEL
+        or not isinstance(obj[3], bytes)
+        or not isinstance(obj[4], list)
+    ):
         raise IntegrityError(f"{where}: malformed manifest node")
     ids, sizes = obj[3], obj[4]
     count = len(sizes)
@@ -64,9 +71,7 @@ def decode_node(data: bytes, where: str = "manifest") -> Node:
         raise IntegrityError(f"{where}: manifest node has inconsistent child lists")
     if not all(isinstance(s, int) and s >= 0 for s in sizes):
         raise IntegrityError(f"{where}: manifest node has invalid sizes")
-    children = tuple(
-        (BlockId(ids[i * ID_LEN : (i + 1) * ID_LEN]), sizes[i]) for i in range(count)
-    )
+    children = tuple((BlockId(ids[i * ID_LEN : (i + 1) * ID_LEN]), sizes[i]) for i in range(count))
     return Node(obj[2], children)
 
 

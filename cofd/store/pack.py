@@ -109,9 +109,7 @@ def parse_record_header(fd: int, offset: int, limit: int, where: str) -> Record:
     if data_offset + stored_len > limit:
         raise IntegrityError(f"{where}: record at offset {offset} runs past end of pack")
     raw = os.pread(fd, members_len, offset + _RECORD_HEAD.size)
-    members = tuple(
-        Member(BlockId(bid), raw_len) for bid, raw_len in _MEMBER.iter_unpack(raw)
-    )
+    members = tuple(Member(BlockId(bid), raw_len) for bid, raw_len in _MEMBER.iter_unpack(raw))
     return Record(offset, data_offset, Codec(codec), stored_len, members)
 
 

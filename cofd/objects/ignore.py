@@ -1,0 +1,57 @@
+"""``.cofignore`` files, with gitignore semantics (the ``pathspec`` library).
+
+Each directory may hold a ``.cofignore``; its patterns are relative to that
+directory, and a deeper file's decision (including ``!`` re-includes) overrides a
+shallower one, as in git. ``.cof`` is always ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pathspec
+
+IGNORE_FILE = ".cofignore"
+# An ignore file larger than this is almost certainly not one; refuse to parse it.
+MAX_IGNORE_FILE_BYTES = 1024 * 1024
+
+
+class IgnoreRules:
+    """Caches the parsed ``.cofignore`` of each directory for one walk."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._specs: dict[str, pathspec.GitIgnoreSpec | None] = {}
+
+    def _spec(self, directory: str) -> pathspec.GitIgnoreSpec | None:
+        if directory not in self._specs:
+            path = self._root / directory / IGNORE_FILE if directory else self._root / IGNORE_FILE
+            spec = None
+            try:
+                if path.is_file() and path.stat().st_size <= MAX_IGNORE_FILE_BYTES:
+                    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+            except OSError:
+                spec = None  # unreadable ignore file: ignore nothing rather than fail
+            self._specs[directory] = spec
+        return self._specs[directory]
+
+    def is_ignored(self, relpath: str, is_dir: bool) -> bool:
+        """Whether ``relpath`` (posix, relative to the root) is ignored."""
+        if relpath == ".cof" or relpath.startswith(".cof/"):
+            return True
+        parts = relpath.split("/")
+        if parts[-1] == ".cof":
+            return False  # only the top-level .cof is the repository itself
+        decision = False
+        # Walk from the root down: deeper ignore files override shallower ones.
+        for depth in range(len(parts)):
+            directory = "/".join(parts[:depth])
+            spec = self._spec(directory)
+            if spec is None:
+                continue
+            sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
+            result = spec.check_file(sub)
+            if result.include is not None:
+                decision = result.include
+        return decision

@@ -1,0 +1,169 @@
+"""ObjectStore: objects and file contents on top of the block store.
+
+Writes go through a ``WriteTxn`` supplied by the caller so that an operation (an
+``add`` of many files, a commit) is one transaction. Reads verify everything: the
+block store re-hashes each block and manifests are checked against the sizes their
+parents record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+from cofd.objects.model import Commit, CommitId, Tree, TreeId
+from cofd.store.blockstore import BlockStore, WriteTxn
+from cofd.store.ids import BlockId, hash_block, to_hex
+from cofd.store.manifest import ManifestBuilder, decode_node, is_node, iter_leaf_batches
+from protocol.errors import IntegrityError
+
+T = TypeVar("T")
+
+# Decoded commits and trees kept per repository: small objects, read repeatedly by
+# log, status (HEAD's tree) and revision parsing.
+OBJECT_CACHE_ENTRIES = 4096
+# Blocks handed to the store per call when writing a stream: 1 MiB of 4 KiB blocks.
+WRITE_BATCH_BLOCKS = 256
+
+
+class _ObjectCache:
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[tuple[str, bytes], object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: tuple[str, bytes], load: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]  # type: ignore[return-value]
+        value = load()
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return value
+
+
+class ContentWriter:
+    """Streams content into blocks and builds its manifest; call ``finish`` at the end."""
+
+    def __init__(self, txn: WriteTxn | None, block_size: int) -> None:
+        # Without a transaction the writer only computes the content id (used by
+        # status to compare a changed file with the staged version).
+        self._txn = txn
+        self._block_size = block_size
+        self._builder = ManifestBuilder(self._put_node)
+        self._pending = bytearray()
+        self._batch: list[bytes] = []
+        self.size = 0
+
+    def _put_node(self, data: bytes) -> BlockId:
+        return self._txn.put(data) if self._txn is not None else hash_block(data)
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._pending += data
+        self.size += len(data)
+        bs = self._block_size
+        if len(self._pending) >= bs:
+            whole = len(self._pending) - len(self._pending) % bs
+            view = memoryview(self._pending)
+            self._batch.extend(bytes(view[i : i + bs]) for i in range(0, whole, bs))
+            view.release()
+            del self._pending[:whole]
+            if len(self._batch) >= WRITE_BATCH_BLOCKS:
+                self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if not self._batch:
+            return
+        if self._txn is not None:
+            ids = self._txn.put_many(self._batch)
+        else:
+            ids = [hash_block(b) for b in self._batch]
+        for block_id, block in zip(ids, self._batch, strict=True):
+            self._builder.add(block_id, len(block))
+        self._batch = []
+
+    def finish(self) -> tuple[BlockId, int]:
+        if self._pending or self.size == 0:
+            self._batch.append(bytes(self._pending))
+            self._pending.clear()
+        self._flush_batch()
+        return self._builder.finish()
+
+
+class ObjectStore:
+    def __init__(self, blocks: BlockStore) -> None:
+        self.blocks = blocks
+        self.block_size = blocks.block_size
+        self._cache = _ObjectCache(OBJECT_CACHE_ENTRIES)
+
+    # -- writing --------------------------------------------------------------------
+
+    def content_writer(self, txn: WriteTxn | None) -> ContentWriter:
+        return ContentWriter(txn, self.block_size)
+
+    def write_bytes(self, txn: WriteTxn, data: bytes) -> BlockId:
+        writer = self.content_writer(txn)
+        writer.write(data)
+        return writer.finish()[0]
+
+    def write_tree(self, txn: WriteTxn, tree: Tree) -> TreeId:
+        return TreeId(self.write_bytes(txn, tree.encode()))
+
+    def write_commit(self, txn: WriteTxn, commit: Commit) -> CommitId:
+        return CommitId(self.write_bytes(txn, commit.encode()))
+
+    # -- reading --------------------------------------------------------------------
+
+    def read_object_bytes(self, object_id: bytes) -> bytes:
+        """The encoding of a commit or tree, reassembled if it spans a manifest."""
+        first = self.blocks.get(BlockId(object_id))
+        if not is_node(first):
+            return first
+        node = decode_node(first, f"object {to_hex(object_id)}")
+        return b"".join(self.iter_content(BlockId(object_id), node.size))
+
+    def read_tree(self, tree_id: TreeId) -> Tree:
+        return self._cache.get_or_load(
+            ("tree", tree_id),
+            lambda: Tree.decode(self.read_object_bytes(tree_id), f"tree {to_hex(tree_id)}"),
+        )
+
+    def read_commit(self, commit_id: CommitId) -> Commit:
+        return self._cache.get_or_load(
+            ("commit", commit_id),
+            lambda: Commit.decode(self.read_object_bytes(commit_id), f"commit {to_hex(commit_id)}"),
+        )
+
+    def is_commit(self, object_id: bytes) -> bool:
+        try:
+            self.read_commit(CommitId(object_id))
+        except IntegrityError:
+            return False
+        return True
+
+    def iter_content(self, content_id: BlockId, size: int) -> Iterator[bytes]:
+        """Yield the content's data blocks in order; total length is checked."""
+        produced = 0
+        for batch in iter_leaf_batches(self.blocks.get, content_id, size, self.block_size):
+            for (block_id, expected), data in zip(
+                batch, self.blocks.get_many([b for b, _ in batch]), strict=True
+            ):
+                if len(data) != expected:
+                    raise IntegrityError(f"block {to_hex(block_id)} has the wrong length")
+                produced += len(data)
+                yield data
+        if produced != size:
+            raise IntegrityError(
+                f"content {to_hex(content_id)} is {produced} bytes, expected {size}"
+            )
+
+    def iter_content_blocks(self, content_id: BlockId, size: int) -> Iterable[BlockId]:
+        """Leaf ids of content, in order (for statistics and changed-block counts)."""
+        for batch in iter_leaf_batches(self.blocks.get, content_id, size, self.block_size):
+            for block_id, _ in batch:
+                yield block_id

@@ -1,0 +1,250 @@
+"""Refs and the reflog, updated atomically.
+
+A ref is a file under ``.cof/refs/`` holding a commit id in hex; ``HEAD`` holds
+either ``ref: refs/heads/<branch>`` or a commit id (detached). An update writes
+``<ref>.lock`` (created exclusively: it is also the per-ref lock), fsyncs it,
+compares the current value with the caller's expectation, renames it over the ref
+and fsyncs the directory; then appends one line to ``.cof/logs/<ref>``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cofd.objects.model import CommitId, Signature
+from cofd.store.ids import ID_LEN
+from cofd.store.pack import fsync_dir
+from protocol.errors import ConflictError, IntegrityError, UsageError
+
+ZERO_HEX = "0" * (ID_LEN * 2)
+HEAD = "HEAD"
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+class _Any:
+    """Sentinel: update without comparing the old value."""
+
+
+ANY = _Any()
+
+
+def ref_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid ref or branch name (git check-ref-format rules)."""
+    if not name:
+        return "empty name"
+    if name.startswith("-"):
+        return "begins with '-'"
+    if name == "@" or "@{" in name:
+        return "contains '@{' or is '@'"
+    if ".." in name or "//" in name or name.endswith(("/", ".")) or name.startswith("/"):
+        return "contains '..' or '//', or begins or ends with '/' or ends with '.'"
+    if _BAD_REF_CHARS.search(name):
+        return "contains a space, a control character or one of ~^:?*[\\"
+    for part in name.split("/"):
+        if part.startswith(".") or part.endswith(".lock"):
+            return "a component begins with '.' or ends with '.lock'"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReflogEntry:
+    old: CommitId | None
+    new: CommitId | None
+    who: str
+    timestamp: int
+    tz_minutes: int
+    message: str
+
+
+def _parse_id(text: str, where: str) -> CommitId | None:
+    text = text.strip()
+    if text == ZERO_HEX:
+        return None
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != ID_LEN:
+        raise IntegrityError(f"{where}: not a commit id: {text[:80]!r}")
+    return CommitId(raw)
+
+
+def _hex(commit: CommitId | None) -> str:
+    return commit.hex() if commit is not None else ZERO_HEX
+
+
+def _tz_text(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+
+
+def _write_durably(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Refs:
+    def __init__(self, cof_dir: Path) -> None:
+        self.cof_dir = cof_dir
+
+    def _path(self, name: str) -> Path:
+        return self.cof_dir / name
+
+    def clear_stale_locks(self) -> None:
+        """Remove ``*.lock`` files a killed writer left (called by the lock owner)."""
+        for lock in [self.cof_dir / "HEAD.lock", *(self.cof_dir / "refs").rglob("*.lock")]:
+            lock.unlink(missing_ok=True)
+
+    # -- reading --------------------------------------------------------------------
+
+    def read_raw(self, name: str) -> str | None:
+        try:
+            return self._path(name).read_text().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def head_target(self) -> str | None:
+        """The branch ref HEAD points at (``refs/heads/x``), or None when detached."""
+        raw = self.read_raw(HEAD)
+        if raw is not None and raw.startswith("ref: "):
+            return raw[5:].strip()
+        return None
+
+    def read(self, name: str) -> CommitId | None:
+        """The commit a ref points at, following HEAD's symbolic link."""
+        raw = self.read_raw(name)
+        if raw is None:
+            return None
+        if raw.startswith("ref: "):
+            return self.read(raw[5:].strip())
+        return _parse_id(raw, name)
+
+    def head(self) -> CommitId | None:
+        return self.read(HEAD)
+
+    def iter_refs(self, prefix: str = "refs/") -> Iterator[tuple[str, CommitId]]:
+        base = self.cof_dir / prefix
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.endswith(".lock"):
+                name = path.relative_to(self.cof_dir).as_posix()
+                commit = self.read(name)
+                if commit is not None:
+                    yield name, commit
+
+    # -- writing --------------------------------------------------------------------
+
+    def update(
+        self,
+        name: str,
+        new: CommitId | None,
+        who: Signature,
+        message: str,
+        expected: CommitId | _Any | None = ANY,
+    ) -> None:
+        """Point ``name`` at ``new`` (None deletes it) if it still has ``expected``.
+
+        ``HEAD`` means the branch HEAD is attached to, or HEAD itself when detached.
+        """
+        if name == HEAD:
+            name = self.head_target() or HEAD
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.with_name(path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise ConflictError(f"{name} is being updated by another operation") from None
+        try:
+            current = self.read(name)
+            if not isinstance(expected, _Any) and current != expected:
+                raise ConflictError(f"{name} moved to {_hex(current)[:12]} meanwhile")
+            if new is not None:
+                os.write(fd, f"{new.hex()}\n".encode())
+                os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            if new is None:
+                path.unlink(missing_ok=True)
+                lock.unlink()
+            else:
+                os.replace(lock, path)
+            fsync_dir(path.parent)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            lock.unlink(missing_ok=True)
+            raise
+        self._log(name, current, new, who, message)
+        if name != HEAD and name == self.head_target():
+            self._log(HEAD, current, new, who, message)
+
+    def set_head(self, target: str | CommitId, who: Signature, message: str) -> None:
+        """Attach HEAD to a branch ref name, or detach it at a commit id."""
+        old = self.head()
+        if isinstance(target, str):
+            if not target.startswith("refs/heads/"):
+                raise UsageError(f"HEAD can only point at a branch, not {target}")
+            text = f"ref: {target}\n"
+            new = self.read(target)
+        else:
+            text = f"{target.hex()}\n"
+            new = target
+        tmp = self.cof_dir / "HEAD.lock"
+        _write_durably(tmp, text)
+        os.replace(tmp, self.cof_dir / HEAD)
+        fsync_dir(self.cof_dir)
+        self._log(HEAD, old, new, who, message)
+
+    def _log(
+        self, name: str, old: CommitId | None, new: CommitId | None, who: Signature, message: str
+    ) -> None:
+        path = self.cof_dir / "logs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = (
+            f"{_hex(old)} {_hex(new)} {who.format()} {who.timestamp} "
+            f"{_tz_text(who.tz_minutes)}\t{message.splitlines()[0] if message else ''}\n"
+        )
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def reflog(self, name: str) -> list[ReflogEntry]:
+        """Entries newest first, as ``cof reflog`` and ``name@{N}`` count them."""
+        path = self.cof_dir / "logs" / name
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines:
+            head, _, message = line.partition("\t")
+            parts = head.split(" ")
+            if len(parts) < 5:
+                continue  # a torn last line after a crash
+            try:
+                entries.append(
+                    ReflogEntry(
+                        _parse_id(parts[0], name),
+                        _parse_id(parts[1], name),
+                        " ".join(parts[2:-2]),
+                        int(parts[-2]),
+                        (1 if parts[-1][0] == "+" else -1)
+                        * (int(parts[-1][1:3]) * 60 + int(parts[-1][3:5])),
+                        message,
+                    )
+                )
+            except (IntegrityError, ValueError, IndexError):
+                continue
+        entries.reverse()
+        return entries

@@ -1,0 +1,126 @@
+"""Differences between two flat trees: which paths changed and by how much.
+
+Text files (small, no NUL byte in the first 8000 bytes, valid UTF-8: git's
+heuristic) get line counts and unified diffs; binary files get sizes and the number
+of changed blocks, found by comparing manifest leaves position by position without
+reading any data block.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from dataclasses import dataclass
+
+from cofd.ops.repository import Repository
+from cofd.ops.trees import FlatEntry
+
+# Text diffs are computed only for files up to this size; larger ones are reported
+# by size and changed blocks, which is what matters for the binaries cof is for.
+MAX_TEXT_DIFF_BYTES = 1024 * 1024
+_SNIFF = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    status: str  # "A", "M", "D", "T"
+    path: str
+    old: FlatEntry | None
+    new: FlatEntry | None
+
+
+def tree_changes(old: dict[str, FlatEntry], new: dict[str, FlatEntry]) -> list[Change]:
+    changes = []
+    for path in sorted(set(old) | set(new), key=lambda p: p.encode("utf-8", "surrogateescape")):
+        a, b = old.get(path), new.get(path)
+        if a == b:
+            continue
+        if a is None:
+            changes.append(Change("A", path, None, b))
+        elif b is None:
+            changes.append(Change("D", path, a, None))
+        else:
+            changes.append(Change("T" if a.kind != b.kind else "M", path, a, b))
+    return changes
+
+
+def read_small(repo: Repository, entry: FlatEntry | None) -> bytes | None:
+    if entry is None:
+        return b""
+    if entry.size > MAX_TEXT_DIFF_BYTES:
+        return None
+    return b"".join(repo.objects.iter_content(entry.id, entry.size))
+
+
+def as_text(data: bytes | None) -> list[str] | None:
+    if data is None or b"\0" in data[:_SNIFF]:
+        return None
+    try:
+        return data.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+
+
+def text_lines(repo: Repository, change: Change) -> tuple[list[str], list[str]] | None:
+    old = as_text(read_small(repo, change.old))
+    new = as_text(read_small(repo, change.new))
+    if old is None or new is None:
+        return None
+    return old, new
+
+
+def line_counts(repo: Repository, change: Change) -> tuple[int, int] | None:
+    lines = text_lines(repo, change)
+    if lines is None:
+        return None
+    added = deleted = 0
+    for line in difflib.unified_diff(lines[0], lines[1], n=0):
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            deleted += 1
+    return added, deleted
+
+
+def unified(repo: Repository, change: Change) -> str | None:
+    lines = text_lines(repo, change)
+    if lines is None:
+        return None
+    a = "/dev/null" if change.old is None else f"a/{change.path}"
+    b = "/dev/null" if change.new is None else f"b/{change.path}"
+    out = []
+    for line in difflib.unified_diff(lines[0], lines[1], a, b):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def changed_blocks(repo: Repository, change: Change) -> tuple[int, int]:
+    """(blocks of the new version that differ from the old one at the same position,
+    blocks in the new version)."""
+
+    def leaves(entry: FlatEntry | None) -> list[bytes]:
+        if entry is None:
+            return []
+        return list(repo.objects.iter_content_blocks(entry.id, entry.size))
+
+    old, new = leaves(change.old), leaves(change.new)
+    changed = sum(1 for a, b in itertools.zip_longest(old, new) if b is not None and a != b)
+    return changed, len(new)
+
+
+def describe(repo: Repository, change: Change, detail: bool) -> dict[str, object]:
+    """A change as sent to the client: sizes always, line or block counts on request."""
+    info: dict[str, object] = {
+        "status": change.status,
+        "path": change.path,
+        "old_size": change.old.size if change.old else None,
+        "new_size": change.new.size if change.new else None,
+    }
+    if detail:
+        counts = line_counts(repo, change)
+        if counts is not None:
+            info["added_lines"], info["deleted_lines"] = counts
+        else:
+            info["binary"] = True
+            info["changed_blocks"], info["blocks"] = changed_blocks(repo, change)
+    return info

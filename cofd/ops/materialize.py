@@ -1,0 +1,111 @@
+"""Writing tree entries into the working tree.
+
+Each file is written to a temporary name beside its destination and renamed over
+it, so a reader (or a crash) sees the old file or the new one, never a mix. Modes
+and symlinks are recreated as recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from cofd.objects.model import MODE_EXEC
+from cofd.objects.worktree_state import StatInfo
+from cofd.ops.repository import Repository
+from cofd.ops.trees import FlatEntry
+from protocol.errors import PathError
+
+WRITE_CHUNK = 1024 * 1024
+
+
+def _prepare_parent(root: Path, path: str) -> None:
+    """Make the parent directories exist, replacing files that stand in their way."""
+    current = root
+    for part in path.split("/")[:-1]:
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            current.mkdir()
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            current.unlink()
+            current.mkdir()
+
+
+def _clear_destination(full: Path, path: str) -> None:
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            full.rmdir()
+        except OSError as exc:
+            raise PathError(f"cannot write '{path}': a non-empty directory is in the way") from exc
+
+
+def write_entry(
+    repo: Repository, path: str, entry: FlatEntry, on_bytes: Callable[[int], None] | None = None
+) -> StatInfo:
+    root = repo.root
+    full = root / path
+    _prepare_parent(root, path)
+    _clear_destination(full, path)
+    tmp = full.with_name(f".{full.name}.cof-{os.getpid()}.tmp")
+    try:
+        if entry.kind.name == "SYMLINK":
+            target = b"".join(repo.objects.iter_content(entry.id, entry.size))
+            tmp.unlink(missing_ok=True)
+            os.symlink(os.fsdecode(target), tmp)
+        else:
+            _write_regular(repo, tmp, entry, on_bytes)
+        os.replace(tmp, full)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return StatInfo.of(os.lstat(full))
+
+
+def _write_regular(
+    repo: Repository, tmp: Path, entry: FlatEntry, on_bytes: Callable[[int], None] | None
+) -> None:
+    mode = 0o755 if entry.mode == MODE_EXEC else 0o644
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask must not drop the exec bit we recorded
+        buffer = bytearray()
+        for block in repo.objects.iter_content(entry.id, entry.size):
+            buffer += block
+            if len(buffer) >= WRITE_CHUNK:
+                os.write(fd, buffer)
+                if on_bytes is not None:
+                    on_bytes(len(buffer))
+                buffer.clear()
+        if buffer:
+            os.write(fd, buffer)
+            if on_bytes is not None:
+                on_bytes(len(buffer))
+    finally:
+        os.close(fd)
+
+
+def remove_entry(root: Path, path: str) -> None:
+    """Delete a file and prune the directories it leaves empty (as git does)."""
+    full = root / path
+    try:
+        full.unlink()
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        return
+    parent = full.parent
+    while parent != root:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent

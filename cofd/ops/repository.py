@@ -1,0 +1,110 @@
+"""Repository: the open state of one repository, owned by one daemon.
+
+Opening takes an exclusive ``flock`` on ``.cof/locks/daemon.lock`` for as long as
+the repository stays open, so two daemons never write the same store. Opening also
+finishes crash recovery: the block store truncates uncommitted pack bytes and stale
+ref locks left by a killed writer are removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from cofd.config import Config, default_repo_config_text, load_config
+from cofd.objects.model import Signature, TreeId
+from cofd.objects.odb import ObjectStore
+from cofd.objects.refs import Refs
+from cofd.objects.worktree_state import WorktreeState
+from cofd.ops.trees import FlatEntry
+from cofd.store.blockstore import BlockStore
+from protocol.errors import NotARepositoryError, RepositoryLockedError
+
+COF_DIR = ".cof"
+DEFAULT_BRANCH = "main"
+
+
+def create_layout(root: Path) -> bool:
+    """Create an empty repository at ``root``; False if one already exists."""
+    cof_dir = root / COF_DIR
+    if (cof_dir / "config.toml").is_file():
+        return False
+    cof_dir.mkdir(parents=True, exist_ok=True)
+    BlockStore.create_layout(cof_dir)
+    for sub in ("refs/heads", "refs/tags", "refs/remotes", "locks", "logs"):
+        (cof_dir / sub).mkdir(parents=True, exist_ok=True)
+    head = cof_dir / "HEAD"
+    if not head.exists():
+        head.write_text(f"ref: refs/heads/{DEFAULT_BRANCH}\n")
+    # config.toml last: its presence is what marks the directory as a repository.
+    tmp = cof_dir / "config.toml.tmp"
+    tmp.write_text(default_repo_config_text())
+    os.replace(tmp, cof_dir / "config.toml")
+    return True
+
+
+class Repository:
+    def __init__(self, root: Path, lock_fd: int, config: Config) -> None:
+        self.root = root
+        self.cof_dir = root / COF_DIR
+        self.config_path = self.cof_dir / "config.toml"
+        self._lock_fd = lock_fd
+        self.blocks = BlockStore(
+            self.cof_dir, config.core.block_size, config.core.cache_size_mb * 1024 * 1024
+        )
+        self.objects = ObjectStore(self.blocks)
+        self.refs = Refs(self.cof_dir)
+        self.refs.clear_stale_locks()
+        # Flattened trees by tree id (immutable, so never stale); bounded by callers.
+        self.flat_trees: dict[TreeId, dict[str, FlatEntry]] = {}
+
+    @classmethod
+    def open(cls, root: Path) -> Repository:
+        cof_dir = root / COF_DIR
+        if not (cof_dir / "config.toml").is_file():
+            raise NotARepositoryError(f"not a cof repository: {root}")
+        config = load_config(cof_dir / "config.toml")
+        (cof_dir / "locks").mkdir(exist_ok=True)
+        fd = os.open(cof_dir / "locks" / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RepositoryLockedError(
+                f"{root} is owned by another cofd (lock {cof_dir / 'locks' / 'daemon.lock'})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            return cls(root, fd, config)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def close(self) -> None:
+        self.blocks.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
+
+    # -- worktree state -------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path:
+        return self.cof_dir / "worktree"
+
+    def load_state(self) -> WorktreeState:
+        return WorktreeState.load(self.state_path)
+
+    def save_state(self, state: WorktreeState) -> None:
+        state.save(self.state_path, time.time_ns())
+
+    # -- identity -------------------------------------------------------------------
+
+    @staticmethod
+    def signature(name: str, email: str, when: float | None = None) -> Signature:
+        now = time.time() if when is None else when
+        offset = time.localtime(now).tm_gmtoff // 60
+        return Signature(name, email, int(now), offset)

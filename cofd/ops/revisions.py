@@ -1,0 +1,123 @@
+"""Revision syntax: ids, prefixes, refs and the ``~N``, ``^N``, ``@{N}`` suffixes.
+
+Grammar (a subset of gitrevisions(7))::
+
+    rev     := base suffix*
+    base    := HEAD | @ | <full or >=4-digit hex prefix> | <ref name>
+               | <ref name>@{N}
+    suffix  := ~[N] | ^[N]
+"""
+
+from __future__ import annotations
+
+import re
+
+from cofd.objects.model import CommitId
+from cofd.ops.repository import Repository
+from cofd.store.ids import ID_LEN
+from protocol.errors import RevisionError
+
+MIN_PREFIX = 4
+_REFLOG = re.compile(r"^(?P<ref>.*)@\{(?P<n>\d+)\}$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+# Refs are searched in this order for a short name, as git does.
+REF_PREFIXES = ("", "refs/", "refs/tags/", "refs/heads/", "refs/remotes/")
+
+
+def _split(rev: str) -> tuple[str, list[tuple[str, int]]]:
+    """Separate the base from its trailing ``~N``/``^N`` suffixes."""
+    suffixes: list[tuple[str, int]] = []
+    base = rev
+    while True:
+        match = re.search(r"(~|\^)(\d*)$", base)
+        if match is None or match.start() == 0:
+            break
+        op, digits = match.group(1), match.group(2)
+        suffixes.append((op, int(digits) if digits else 1))
+        base = base[: match.start()]
+    suffixes.reverse()
+    return base, suffixes
+
+
+def full_ref(repo: Repository, name: str) -> str | None:
+    """The full ref a short name means (``main`` -> ``refs/heads/main``), or None."""
+    if name == "HEAD":
+        return "HEAD"
+    for prefix in REF_PREFIXES:
+        candidate = prefix + name
+        if candidate.startswith(("refs/", "HEAD")) and repo.refs.read(candidate) is not None:
+            return candidate
+    return None
+
+
+def commits_with_prefix(repo: Repository, prefix_hex: str) -> list[CommitId]:
+    """Commit ids starting with ``prefix_hex``, found by a range scan of the index."""
+    lo = bytes.fromhex(prefix_hex.ljust(ID_LEN * 2, "0"))
+    hi = bytes.fromhex(prefix_hex.ljust(ID_LEN * 2, "f"))
+    rows = repo.blocks.index.conn.execute(
+        "SELECT id FROM block_map WHERE id >= ? AND id <= ? LIMIT 64", (lo, hi)
+    ).fetchall()
+    return [CommitId(r[0]) for r in rows if repo.objects.is_commit(r[0])]
+
+
+def _resolve_base(repo: Repository, base: str, rev: str) -> CommitId:
+    if base in ("HEAD", "@", ""):
+        head = repo.refs.head()
+        if head is None:
+            raise RevisionError(f"unknown revision '{rev}': the current branch has no commits yet")
+        return head
+    reflog = _REFLOG.match(base)
+    if reflog is not None:
+        return _resolve_reflog(repo, reflog["ref"] or "HEAD", int(reflog["n"]), rev)
+    ref = full_ref(repo, base)
+    if ref is not None:
+        commit = repo.refs.read(ref)
+        assert commit is not None
+        return commit
+    if _HEX.match(base) and len(base) >= MIN_PREFIX:
+        if len(base) > ID_LEN * 2:
+            raise RevisionError(f"unknown revision '{rev}'")
+        matches = commits_with_prefix(repo, base.lower())
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            listed = ", ".join(m.hex()[:12] for m in matches[:5])
+            raise RevisionError(f"ambiguous revision '{rev}': matches {listed}")
+    raise RevisionError(f"unknown revision '{rev}'")
+
+
+def _resolve_reflog(repo: Repository, name: str, n: int, rev: str) -> CommitId:
+    ref = full_ref(repo, name) or (f"refs/heads/{name}" if name != "HEAD" else "HEAD")
+    entries = repo.refs.reflog(ref)
+    if n >= len(entries) or entries[n].new is None:
+        raise RevisionError(
+            f"unknown revision '{rev}': {name} has only {len(entries)} reflog entries"
+        )
+    commit = entries[n].new
+    assert commit is not None
+    return commit
+
+
+def resolve(repo: Repository, rev: str) -> CommitId:
+    """The commit ``rev`` names, or ``RevisionError`` saying why not."""
+    if not rev or len(rev) > 1024 or "\0" in rev:
+        raise RevisionError(f"invalid revision {rev[:64]!r}")
+    base, suffixes = _split(rev)
+    commit = _resolve_base(repo, base, rev)
+    for op, n in suffixes:
+        if op == "~":
+            for _ in range(n):
+                parents = repo.objects.read_commit(commit).parents
+                if not parents:
+                    raise RevisionError(f"unknown revision '{rev}': history is too short")
+                commit = parents[0]
+        else:
+            if n == 0:
+                continue
+            parents = repo.objects.read_commit(commit).parents
+            if n > len(parents):
+                raise RevisionError(
+                    f"unknown revision '{rev}': commit has {len(parents)} parent(s)"
+                )
+            commit = parents[n - 1]
+    return commit

@@ -1,0 +1,147 @@
+"""Walking the working tree and reading files consistently.
+
+A file is read through one descriptor and its ``fstat`` is compared before and
+after: if size, mtime, ctime or inode moved, the file changed while we read it and
+the read is retried; a version is only recorded if it was read whole and unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cofd.objects.ignore import IgnoreRules
+from cofd.objects.model import MODE_SYMLINK, mode_for
+from cofd.objects.odb import ObjectStore
+from cofd.objects.worktree_state import StatInfo
+from cofd.store.blockstore import WriteTxn
+from cofd.store.ids import BlockId
+from protocol.errors import ConcurrentModificationError, PathError
+
+READ_CHUNK = 1024 * 1024
+# A file that keeps changing under us is given this many tries before we give up.
+READ_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    path: str
+    st: os.stat_result
+
+
+def walk(
+    root: Path, rules: IgnoreRules, tracked_dirs: set[str], tracked: set[str], start: str = ""
+) -> Iterator[Found]:
+    """Files and symlinks under ``start``, skipping ignored ones unless tracked.
+
+    Directories are not followed through symlinks. Other file types (sockets,
+    FIFOs, devices) are skipped, as git skips them.
+    """
+    stack = [start]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(root / rel_dir if rel_dir else root) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except PermissionError as exc:
+            raise PathError(f"cannot read directory '{rel_dir or '.'}': {exc.strerror}") from exc
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if rel == ".cof":
+                continue
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                if rel in tracked_dirs or not rules.is_ignored(rel, True):
+                    stack.append(rel)
+            elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (
+                rel in tracked or not rules.is_ignored(rel, False)
+            ):
+                yield Found(rel, st)
+
+
+def _same_version(a: os.stat_result, b: os.stat_result) -> bool:
+    return (
+        a.st_size == b.st_size
+        and a.st_mtime_ns == b.st_mtime_ns
+        and a.st_ctime_ns == b.st_ctime_ns
+        and a.st_ino == b.st_ino
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    id: BlockId
+    size: int
+    mode: int
+    stat: StatInfo
+
+
+def read_content(
+    objects: ObjectStore,
+    txn: WriteTxn | None,
+    root: Path,
+    path: str,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Content:
+    """Store (or, without ``txn``, only hash) the current content of ``path``."""
+    full = root / path
+    for _ in range(READ_ATTEMPTS):
+        try:
+            before = os.lstat(full)
+            if stat.S_ISLNK(before.st_mode):
+                target = os.fsencode(os.readlink(full))
+                after = os.lstat(full)
+                if not _same_version(before, after):
+                    continue
+                writer = objects.content_writer(txn)
+                writer.write(target)
+                block_id, size = writer.finish()
+                return Content(block_id, size, MODE_SYMLINK, StatInfo.of(after))
+            result = _read_regular(objects, txn, full, on_bytes)
+        except FileNotFoundError as exc:
+            raise PathError(f"'{path}' disappeared while being read") from exc
+        except PermissionError as exc:
+            raise PathError(f"cannot read '{path}': {exc.strerror}") from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise PathError(f"cannot read '{path}': {exc.strerror}") from exc
+        if result is not None:
+            return result
+    raise ConcurrentModificationError(
+        f"'{path}' kept changing while being read ({READ_ATTEMPTS} attempts); "
+        "nothing was recorded for it"
+    )
+
+
+def _read_regular(
+    objects: ObjectStore, txn: WriteTxn | None, full: Path, on_bytes: Callable[[int], None] | None
+) -> Content | None:
+    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise PathError(f"'{full}' is not a regular file")
+        writer = objects.content_writer(txn)
+        buffer = bytearray(READ_CHUNK)
+        view = memoryview(buffer)
+        while True:
+            n = os.readv(fd, [buffer])
+            if n == 0:
+                break
+            writer.write(view[:n])
+            if on_bytes is not None:
+                on_bytes(n)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not _same_version(before, after) or writer.size != after.st_size:
+        return None
+    block_id, size = writer.finish()
+    return Content(block_id, size, mode_for(after.st_mode), StatInfo.of(after))

@@ -1,0 +1,218 @@
+"""``add`` and ``rm``: changing the staging area.
+
+``add PATH`` stages everything under PATH as git 2.x does: new and modified files
+are stored, deleted files are unstaged. The whole add is one store transaction; the
+staging area is saved only after it committed, so a failure (unreadable file, disk
+full, a file that keeps changing) leaves both the store and the staging area as
+they were.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cofd.objects.ignore import IgnoreRules
+from cofd.objects.model import validate_name
+from cofd.objects.worktree_state import Entry, WorktreeState
+from cofd.ops.api import OpContext, op
+from cofd.ops.common import flat_tree
+from cofd.ops.materialize import remove_entry
+from cofd.ops.paths import in_scope, repo_relative
+from cofd.ops.repository import Repository
+from cofd.ops.scan import Found, read_content, walk
+from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
+from protocol.errors import PathError, UsageError
+
+# Progress is reported every this many bytes read, so the event stream stays cheap.
+PROGRESS_STEP = 16 * 1024 * 1024
+
+
+def _check_name(path: str) -> None:
+    for part in path.split("/"):
+        problem = validate_name(part)
+        if problem is None:
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:
+                problem = "it is not valid UTF-8"
+        if problem is not None:
+            raise PathError(f"cannot track '{path}': {problem}")
+
+
+def _resolve_specs(
+    repo: Repository, ctx: OpContext, raw: list[str], state: WorktreeState, force: bool
+) -> list[str]:
+    rules = IgnoreRules(repo.root)
+    tracked = set(state.entries)
+    specs = []
+    for arg in raw:
+        spec = repo_relative(repo.root, ctx.cwd, arg)
+        full = repo.root / spec
+        exists = os.path.lexists(full)
+        has_tracked = any(in_scope(p, [spec]) for p in tracked)
+        if not exists and not has_tracked:
+            raise PathError(f"pathspec '{arg}' did not match any files")
+        if (
+            spec
+            and exists
+            and not has_tracked
+            and not force
+            and rules.is_ignored(spec, full.is_dir() and not full.is_symlink())
+        ):
+            raise PathError(f"'{arg}' is ignored by a .cofignore file (use -f to add it)")
+        specs.append(spec)
+    return specs
+
+
+def _files_in_scope(
+    repo: Repository, state: WorktreeState, specs: list[str], force: bool
+) -> dict[str, Found]:
+    rules = IgnoreRules(repo.root)
+    tracked = set(state.entries)
+    files: dict[str, Found] = {}
+    for spec in specs or [""]:
+        full = repo.root / spec
+        if spec and (full.is_symlink() or not full.is_dir()):
+            found = stat_one(repo, spec)
+            if found is not None:
+                files[found.path] = found
+            continue
+        for found in walk(repo.root, rules, tracked_dirs_of(tracked), tracked, spec):
+            files[found.path] = found
+        if force and spec:
+            for dirpath, _, names in os.walk(full):
+                for name in names:
+                    rel = Path(dirpath, name).relative_to(repo.root).as_posix()
+                    found = stat_one(repo, rel)
+                    if found is not None and not rel.startswith(".cof/"):
+                        files.setdefault(rel, found)
+    return files
+
+
+def _needs_read(state: WorktreeState, found: Found) -> bool:
+    entry = state.entries.get(found.path)
+    return not (
+        entry is not None
+        and entry.stat is not None
+        and state.stat_matches(entry.stat, found.st)
+        and not state.is_racy(entry.stat)
+    )
+
+
+def stage_paths(
+    ctx: OpContext, repo: Repository, state: WorktreeState, specs: list[str], force: bool
+) -> dict[str, int]:
+    """Store changed files under ``specs`` and update ``state`` (not yet saved)."""
+    files = _files_in_scope(repo, state, specs, force)
+    to_read = [f for f in files.values() if _needs_read(state, f)]
+    for found in to_read:
+        _check_name(found.path)
+    total = sum(f.st.st_size for f in to_read)
+    done = 0
+    last_report = 0
+    added = modified = removed = 0
+
+    def on_bytes(n: int) -> None:
+        nonlocal done, last_report
+        done += n
+        if done - last_report >= PROGRESS_STEP:
+            last_report = done
+            ctx.progress({"phase": "adding", "done": done, "total": total, "unit": "bytes"})
+
+    with repo.blocks.transaction() as txn:
+        for found in sorted(to_read, key=lambda f: f.path):
+            content = read_content(repo.objects, txn, repo.root, found.path, on_bytes)
+            old = state.entries.get(found.path)
+            if old is None:
+                added += 1
+            elif (old.id, old.mode) != (content.id, content.mode):
+                modified += 1
+            state.entries[found.path] = Entry(
+                found.path, content.mode, content.id, content.size, content.stat
+            )
+            state.conflicts.pop(found.path, None)
+        for path in [p for p in state.entries if in_scope(p, specs or [""])]:
+            if path not in files:
+                del state.entries[path]
+                removed += 1
+    return {
+        "added": added,
+        "modified": modified,
+        "removed": removed,
+        "bytes_read": done,
+        "new_blocks": txn.new_blocks,
+        "new_bytes": txn.new_bytes,
+    }
+
+
+@op("add", writes=True)
+def add(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    raw: list[str] = list(params.get("paths") or [])
+    add_all = bool(params.get("all"))
+    force = bool(params.get("force"))
+    if not raw and not add_all:
+        raise UsageError("nothing specified, nothing added (did you mean 'cof add -A'?)")
+    state = repo.load_state()
+    specs = _resolve_specs(repo, ctx, raw, state, force) if raw else [""]
+    result = stage_paths(ctx, repo, state, specs, force)
+    repo.save_state(state)
+    return result
+
+
+@op("rm", writes=True)
+def rm(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    raw: list[str] = list(params.get("paths") or [])
+    cached = bool(params.get("cached"))
+    force = bool(params.get("force"))
+    recursive = bool(params.get("recursive"))
+    if not raw:
+        raise UsageError("no paths given to remove")
+    state = repo.load_state()
+    matched: list[str] = []
+    for arg in raw:
+        spec = repo_relative(repo.root, ctx.cwd, arg)
+        paths = [p for p in state.entries if in_scope(p, [spec])]
+        if not paths:
+            raise PathError(f"pathspec '{arg}' did not match any tracked files")
+        if not recursive and paths != [spec]:
+            raise UsageError(f"not removing '{arg}' recursively without -r")
+        matched += paths
+    if not force:
+        _check_removable(repo, state, matched, cached)
+    for path in matched:
+        del state.entries[path]
+        if not cached:
+            remove_entry(repo.root, path)
+    repo.save_state(state)
+    return {"removed": sorted(matched)}
+
+
+def _check_removable(
+    repo: Repository, state: WorktreeState, paths: list[str], cached: bool
+) -> None:
+    head = flat_tree(repo, repo.refs.head())
+    worktree = scan(repo, state, paths)
+    for path in sorted(paths):
+        entry = state.entries[path]
+        in_head = head.get(path)
+        staged_differs = in_head is None or (in_head.id, in_head.mode) != (entry.id, entry.mode)
+        local_differs = worktree.modified.get(path) in ("M", "T")
+        if staged_differs and local_differs:
+            raise PathError(
+                f"'{path}' has staged content different from both the file and "
+                "HEAD (use -f to force removal)"
+            )
+        if not cached and local_differs:
+            raise PathError(
+                f"'{path}' has local modifications (use --cached to keep the "
+                "file, or -f to force removal)"
+            )
+        if not cached and staged_differs and in_head is not None:
+            raise PathError(
+                f"'{path}' has changes staged in the index (use --cached to "
+                "keep the file, or -f to force removal)"
+            )
