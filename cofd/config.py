@@ -80,8 +80,10 @@ _BOOL = (lambda v: isinstance(v, bool), "true or false")
 _RULES: dict[str, dict[str, tuple[Any, str]]] = {
     "core": {
         # 1 KiB..64 KiB keeps a block within one RPC/UDP fragment budget.
-        "block_size": (lambda v: _power_of_two(v) and 1024 <= v <= 65536,
-                       "a power of two from 1024 to 65536"),
+        "block_size": (
+            lambda v: _power_of_two(v) and 1024 <= v <= 65536,
+            "a power of two from 1024 to 65536",
+        ),
         "hash_algorithm": (lambda v: v == "blake3", '"blake3"'),
         "cache_size_mb": _int_range(1, 65536),
     },
@@ -126,19 +128,20 @@ def _validate(source: str, data: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     for section, values in data.items():
         rules = _RULES.get(section)
         if rules is None:
-            raise ConfigError(f"{source}: {section}: unknown section "
-                              f"(expected one of {', '.join(_RULES)})")
+            raise ConfigError(
+                f"{source}: {section}: unknown section (expected one of {', '.join(_RULES)})"
+            )
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: {section}: expected a table")
         for key, value in values.items():
             rule = rules.get(key)
             if rule is None:
-                raise ConfigError(f"{source}: {section}.{key}: unknown key "
-                                  f"(expected one of {', '.join(rules)})")
+                raise ConfigError(
+                    f"{source}: {section}.{key}: unknown key (expected one of {', '.join(rules)})"
+                )
             check, expected = rule
             if not check(value):
-                raise ConfigError(f"{source}: {section}.{key}: expected {expected}, "
-                                  f"got {value!r}")
+                raise ConfigError(f"{source}: {section}.{key}: expected {expected}, got {value!r}")
             out.setdefault(section, {})[key] = value
     return out
 
@@ -194,8 +197,10 @@ def load_config(
         for section, values in _validate(source, data).items():
             merged.setdefault(section, {}).update(values)
     config = Config(
-        **{section: type(getattr(Config(), section))(**values)
-           for section, values in merged.items()}
+        **{
+            section: type(getattr(Config(), section))(**values)
+            for section, values in merged.items()
+        }
     )
     if config.compression.cold_threshold < config.compression.warm_threshold:
         raise ConfigError("compression.cold_threshold: expected a value >= warm_threshold")

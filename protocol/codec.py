@@ -49,8 +49,14 @@ def unpack(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
             max_map_len=limit,
             max_ext_len=0,
         )
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
-            msgpack.StackError, msgpack.UnpackValueError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+        msgpack.UnpackValueError,
+    ) as exc:
         raise CodecError(f"malformed message: {exc}") from exc
     except RecursionError as exc:  # deeply nested hostile input
         raise CodecError("malformed message: nested too deeply") from exc
