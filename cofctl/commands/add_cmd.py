@@ -1,0 +1,25 @@
+"""``cof add``."""
+
+from __future__ import annotations
+
+import click
+
+from cofctl.render import format_bytes
+from cofctl.runner import call
+
+
+@click.command("add")
+@click.argument("paths", nargs=-1)
+@click.option("-A", "--all", "add_all", is_flag=True,
+              help="Stage every change in the working tree (new, modified, deleted).")
+@click.option("-f", "--force", is_flag=True, help="Add files even if .cofignore ignores them.")
+@click.option("-v", "--verbose", is_flag=True, help="Report what was stored.")
+def command(paths: tuple[str, ...], add_all: bool, force: bool, verbose: bool) -> None:
+    """Stage files: store their content and record them for the next commit."""
+    result = call("add", {"paths": list(paths), "all": add_all, "force": force})
+    if verbose:
+        click.echo(
+            f"added {result['added']}, modified {result['modified']}, removed "
+            f"{result['removed']}; read {format_bytes(result['bytes_read'])}, stored "
+            f"{result['new_blocks']} new blocks ({format_bytes(result['new_bytes'])})"
+        )

@@ -1,0 +1,116 @@
+"""``cof log`` and ``cof show``: commit history and one commit in detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cofctl.render import emit_json, format_bytes, json_option
+from cofctl.runner import call
+from cofctl.textfmt import format_date, quote_path, short
+
+
+def decoration(info: dict[str, Any], refs: dict[str, list[str]], head: str,
+               head_ref: str | None) -> str:
+    names = []
+    for name in sorted(refs.get(info["id"], [])):
+        label = name.removeprefix("refs/heads/").removeprefix("refs/remotes/")
+        if name.startswith("refs/tags/"):
+            label = "tag: " + name.removeprefix("refs/tags/")
+        if name == head_ref:
+            names.insert(0, f"HEAD -> {label}")
+        else:
+            names.append(label)
+    if info["id"] == head and head_ref is None:
+        names.insert(0, "HEAD")
+    return f" ({', '.join(names)})" if names else ""
+
+
+def stat_lines(changes: list[dict[str, Any]]) -> list[str]:
+    if not changes:
+        return []
+    width = max(len(quote_path(c["path"])) for c in changes)
+    out, added, deleted = [], 0, 0
+    for c in changes:
+        name = quote_path(c["path"]).ljust(width)
+        if c.get("binary"):
+            old = format_bytes(c["old_size"] or 0)
+            new = format_bytes(c["new_size"] or 0)
+            out.append(f" {name} | Bin {old} -> {new} "
+                       f"({c['changed_blocks']} of {c['blocks']} blocks changed)")
+        else:
+            a, d = c.get("added_lines", 0), c.get("deleted_lines", 0)
+            added, deleted = added + a, deleted + d
+            out.append(f" {name} | {a + d:>4} {'+' * min(a, 40)}{'-' * min(d, 40)}")
+    files = len(changes)
+    summary = f" {files} file{'s' if files != 1 else ''} changed"
+    if added:
+        summary += f", {added} insertion{'s' if added != 1 else ''}(+)"
+    if deleted:
+        summary += f", {deleted} deletion{'s' if deleted != 1 else ''}(-)"
+    return [*out, summary]
+
+
+def header_lines(info: dict[str, Any], deco: str) -> list[str]:
+    lines = [f"commit {info['id']}{deco}"]
+    if len(info["parents"]) > 1:
+        lines.append("Merge: " + " ".join(short(p) for p in info["parents"]))
+    lines.append(f"Author: {info['author']}")
+    lines.append(f"Date:   {format_date(info['author_time'], info['author_tz'])}")
+    lines.append("")
+    lines += [f"    {line}".rstrip() for line in info["message"].rstrip("\n").split("\n")]
+    return lines
+
+
+@click.command("log")
+@click.argument("rev", required=False)
+@click.option("-n", "--max-count", "limit", type=click.IntRange(min=0),
+              help="Show at most N commits.")
+@click.option("--oneline", is_flag=True, help="One line per commit.")
+@click.option("--stat", is_flag=True, help="List the files each commit changed.")
+@json_option
+def command(rev: str | None, limit: int | None, oneline: bool, stat: bool,
+            as_json: bool) -> None:
+    """Show the commit history, newest first."""
+    result = call("log", {"rev": rev, "n": limit, "stat": stat})
+    if as_json:
+        emit_json(result["commits"])
+        return
+    first = True
+    for info in result["commits"]:
+        deco = decoration(info, result["refs"], result["head"], result["head_ref"])
+        if oneline:
+            summary = info["message"].split("\n", 1)[0]
+            click.echo(f"{short(info['id'])}{deco} {summary}")
+            lines = stat_lines(info.get("changes", []))
+        else:
+            if not first:
+                click.echo("")
+            lines = header_lines(info, deco)
+            if stat and info.get("changes"):
+                lines += ["", *stat_lines(info["changes"])]
+        first = False
+        if lines:
+            click.echo("\n".join(lines))
+
+
+@click.command("show")
+@click.argument("rev", required=False)
+@click.option("--stat", "stat_only", is_flag=True, help="Only the list of changed files.")
+@json_option
+def show_command(rev: str | None, stat_only: bool, as_json: bool) -> None:
+    """Show a commit (default HEAD): its message and what it changed."""
+    info = call("show", {"rev": rev})
+    if as_json:
+        emit_json(info)
+        return
+    lines = header_lines(info, "")
+    lines += ["", *stat_lines(info["changes"])]
+    if not stat_only:
+        for change, patch in zip(info["changes"], info["patches"], strict=True):
+            if patch:
+                lines += ["", patch.rstrip("\n")]
+            elif change.get("binary"):
+                lines += ["", f"Binary file {quote_path(change['path'])} differs"]
+    click.echo("\n".join(lines))
