@@ -7,16 +7,24 @@ from datetime import UTC, datetime, timedelta, timezone
 
 SHORT_ID = 12  # hex digits shown for abbreviated ids (48 bits: unique in practice)
 
-_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
-            34: '\\"', 92: "\\\\"}
+_ESCAPES = {
+    7: "\\a",
+    8: "\\b",
+    9: "\\t",
+    10: "\\n",
+    11: "\\v",
+    12: "\\f",
+    13: "\\r",
+    34: '\\"',
+    92: "\\\\",
+}
 
 
 def quote_path(path: str, quote_space: bool = True) -> str:
     """Quote a path as git does with ``core.quotePath`` on: C escapes and octal for
     control characters and non-ASCII bytes, double quotes around the whole."""
     raw = os.fsencode(path)
-    needs = any(b < 0x20 or b >= 0x7F or b in (34, 92) or (quote_space and b == 32)
-                for b in raw)
+    needs = any(b < 0x20 or b >= 0x7F or b in (34, 92) or (quote_space and b == 32) for b in raw)
     if not needs:
         return path
     out = []

@@ -10,8 +10,13 @@ from cofctl.runner import call
 
 @click.command("add")
 @click.argument("paths", nargs=-1)
-@click.option("-A", "--all", "add_all", is_flag=True,
-              help="Stage every change in the working tree (new, modified, deleted).")
+@click.option(
+    "-A",
+    "--all",
+    "add_all",
+    is_flag=True,
+    help="Stage every change in the working tree (new, modified, deleted).",
+)
 @click.option("-f", "--force", is_flag=True, help="Add files even if .cofignore ignores them.")
 @click.option("-v", "--verbose", is_flag=True, help="Report what was stored.")
 def command(paths: tuple[str, ...], add_all: bool, force: bool, verbose: bool) -> None:

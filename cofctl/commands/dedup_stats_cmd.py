@@ -26,9 +26,14 @@ def command(as_json: bool) -> None:
         ("space saved", f"{s['savings_percent']:.1f}%"),
     ]
     for tier in ("hot", "warm", "cold"):
-        rows.append((f"  {tier}", f"{s['tier_blocks'][tier]} blocks, "
-                     f"{format_bytes(s['tier_raw_bytes'][tier])} raw, "
-                     f"{format_bytes(s['tier_bytes'][tier])} stored"))
+        rows.append(
+            (
+                f"  {tier}",
+                f"{s['tier_blocks'][tier]} blocks, "
+                f"{format_bytes(s['tier_raw_bytes'][tier])} raw, "
+                f"{format_bytes(s['tier_bytes'][tier])} stored",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")

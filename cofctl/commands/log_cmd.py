@@ -11,9 +11,10 @@ from cofctl.runner import call
 from cofctl.textfmt import format_date, quote_path, short
 
 
-def decoration(info: dict[str, Any], refs: dict[str, list[str]], head: str,
-               head_ref: str | None) -> str:
-    names = []
+def decoration(
+    info: dict[str, Any], refs: dict[str, list[str]], head: str, head_ref: str | None
+) -> str:
+    names: list[str] = []
     for name in sorted(refs.get(info["id"], [])):
         label = name.removeprefix("refs/heads/").removeprefix("refs/remotes/")
         if name.startswith("refs/tags/"):
@@ -37,8 +38,10 @@ def stat_lines(changes: list[dict[str, Any]]) -> list[str]:
         if c.get("binary"):
             old = format_bytes(c["old_size"] or 0)
             new = format_bytes(c["new_size"] or 0)
-            out.append(f" {name} | Bin {old} -> {new} "
-                       f"({c['changed_blocks']} of {c['blocks']} blocks changed)")
+            out.append(
+                f" {name} | Bin {old} -> {new} "
+                f"({c['changed_blocks']} of {c['blocks']} blocks changed)"
+            )
         else:
             a, d = c.get("added_lines", 0), c.get("deleted_lines", 0)
             added, deleted = added + a, deleted + d
@@ -65,13 +68,13 @@ def header_lines(info: dict[str, Any], deco: str) -> list[str]:
 
 @click.command("log")
 @click.argument("rev", required=False)
-@click.option("-n", "--max-count", "limit", type=click.IntRange(min=0),
-              help="Show at most N commits.")
+@click.option(
+    "-n", "--max-count", "limit", type=click.IntRange(min=0), help="Show at most N commits."
+)
 @click.option("--oneline", is_flag=True, help="One line per commit.")
 @click.option("--stat", is_flag=True, help="List the files each commit changed.")
 @json_option
-def command(rev: str | None, limit: int | None, oneline: bool, stat: bool,
-            as_json: bool) -> None:
+def command(rev: str | None, limit: int | None, oneline: bool, stat: bool, as_json: bool) -> None:
     """Show the commit history, newest first."""
     result = call("log", {"rev": rev, "n": limit, "stat": stat})
     if as_json:

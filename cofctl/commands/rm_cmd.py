@@ -14,11 +14,13 @@ from cofctl.textfmt import quote_path
 @click.option("-f", "--force", is_flag=True, help="Remove even with local changes.")
 @click.option("-r", "recursive", is_flag=True, help="Allow removing directories.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
-def command(paths: tuple[str, ...], cached: bool, force: bool, recursive: bool,
-            quiet: bool) -> None:
+def command(
+    paths: tuple[str, ...], cached: bool, force: bool, recursive: bool, quiet: bool
+) -> None:
     """Remove files from the staging area (and, without --cached, from disk)."""
-    result = call("rm", {"paths": list(paths), "cached": cached, "force": force,
-                         "recursive": recursive})
+    result = call(
+        "rm", {"paths": list(paths), "cached": cached, "force": force, "recursive": recursive}
+    )
     if not quiet:
         for path in result["removed"]:
             click.echo(f"rm '{quote_path(path, quote_space=False)}'")

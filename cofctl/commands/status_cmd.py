@@ -11,9 +11,15 @@ from cofctl.runner import call
 from cofctl.textfmt import quote_path, relative, short
 
 _LABELS = {"A": "new file", "M": "modified", "D": "deleted", "T": "typechange"}
-_UNMERGED_LABELS = {"UU": "both modified", "AA": "both added", "DD": "both deleted",
-                    "AU": "added by us", "UA": "added by them", "DU": "deleted by us",
-                    "UD": "deleted by them"}
+_UNMERGED_LABELS = {
+    "UU": "both modified",
+    "AA": "both added",
+    "DD": "both deleted",
+    "AU": "added by us",
+    "UA": "added by them",
+    "DU": "deleted by us",
+    "UD": "deleted by them",
+}
 
 
 def porcelain_lines(result: dict[str, Any]) -> list[str]:
@@ -36,28 +42,42 @@ def long_format(result: dict[str, Any]) -> list[str]:
     if result["head"] is None:
         out += ["", "No commits yet"]
     if result.get("merging"):
-        out += ["", "You have unmerged paths." if any(
-            c in _UNMERGED_LABELS for c, _ in result["entries"]) else
-            "All conflicts fixed but you are still merging.",
-            '  (use "cof commit" to conclude merge)']
+        out += [
+            "",
+            "You have unmerged paths."
+            if any(c in _UNMERGED_LABELS for c, _ in result["entries"])
+            else "All conflicts fixed but you are still merging.",
+            '  (use "cof commit" to conclude merge)',
+        ]
     staged = [(c[0], p) for c, p in result["entries"] if c not in _UNMERGED_LABELS and c[0] != " "]
-    unstaged = [(c[1], p) for c, p in result["entries"] if c not in _UNMERGED_LABELS and c[1] != " "]
+    unstaged = [
+        (c[1], p) for c, p in result["entries"] if c not in _UNMERGED_LABELS and c[1] != " "
+    ]
     unmerged = [(c, p) for c, p in result["entries"] if c in _UNMERGED_LABELS]
     if staged:
-        out += ["", "Changes to be committed:",
-                '  (use "cof restore --staged <file>..." to unstage)']
+        out += [
+            "",
+            "Changes to be committed:",
+            '  (use "cof restore --staged <file>..." to unstage)',
+        ]
         out += [f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in staged]
     if unmerged:
         out += ["", "Unmerged paths:", '  (use "cof add <file>..." to mark resolution)']
         out += [f"\t{_UNMERGED_LABELS[c] + ':':<17}{_rel(result, p)}" for c, p in unmerged]
     if unstaged:
-        out += ["", "Changes not staged for commit:",
-                '  (use "cof add <file>..." to update what will be committed)',
-                '  (use "cof restore <file>..." to discard changes in working directory)']
+        out += [
+            "",
+            "Changes not staged for commit:",
+            '  (use "cof add <file>..." to update what will be committed)',
+            '  (use "cof restore <file>..." to discard changes in working directory)',
+        ]
         out += [f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in unstaged]
     if result["untracked"]:
-        out += ["", "Untracked files:",
-                '  (use "cof add <file>..." to include in what will be committed)']
+        out += [
+            "",
+            "Untracked files:",
+            '  (use "cof add <file>..." to include in what will be committed)',
+        ]
         out += [f"\t{_rel(result, p)}" for p in result["untracked"]]
     out.append("")
     if staged or unmerged:
@@ -65,8 +85,7 @@ def long_format(result: dict[str, Any]) -> list[str]:
     elif unstaged:
         out.append('no changes added to commit (use "cof add")')
     elif result["untracked"]:
-        out.append('nothing added to commit but untracked files present (use "cof add" '
-                   "to track)")
+        out.append('nothing added to commit but untracked files present (use "cof add" to track)')
     elif result["head"] is None:
         out.append('nothing to commit (create/copy files and use "cof add" to track)')
     else:
@@ -81,8 +100,7 @@ def long_format(result: dict[str, Any]) -> list[str]:
 @click.option("--porcelain", is_flag=True, help="git's stable short format (v1).")
 @click.option("-s", "--short", "short_format", is_flag=True, help="Short format.")
 @json_option
-def command(paths: tuple[str, ...], porcelain: bool, short_format: bool,
-            as_json: bool) -> None:
+def command(paths: tuple[str, ...], porcelain: bool, short_format: bool, as_json: bool) -> None:
     """Show staged, unstaged and untracked changes."""
     result = call("status", {"paths": list(paths)}, progress=False)
     if as_json:
@@ -97,4 +115,3 @@ def command(paths: tuple[str, ...], porcelain: bool, short_format: bool,
             click.echo(f"?? {quote_path(_rel(result, path))}")
     else:
         click.echo("\n".join(long_format(result)))
-

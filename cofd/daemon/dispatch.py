@@ -1,0 +1,237 @@
+"""Requests → operations: lookup, repository resolution, locking, the worker pool.
+
+The event loop never runs operation code: every operation, repository lookup and
+result encoding runs in the one bounded worker pool. Expected failures (``CofError``)
+go back as ``Error`` frames; anything else is a bug, logged with its traceback and
+reported to the client as ``internal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from cofd.daemon.repos import RepositoryCache
+from cofd.ops.api import OPS, OpContext, find_repo_root
+from protocol.errors import CofError, DaemonUnavailableError, InternalError, UsageError
+from protocol.rpc import PROTOCOL_VERSION, Error, Progress, Request, Result, encode_frame
+
+log = logging.getLogger("cofd.dispatch")
+
+SendFrame = Callable[[bytes], None]
+BUILTINS = frozenset({"ping", "daemon_status", "shutdown"})
+
+
+def daemon_version() -> str:
+    """The installed cof version, as reported by ``ping`` and ``daemon_status``."""
+    try:
+        return metadata.version("cof")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """Static facts about this daemon, for ``daemon_status``."""
+
+    home: Path
+    socket: Path
+    log: Path
+    pid: int
+    version: str
+    started: float  # time.monotonic() at start-up
+    workers: int  # size of the worker pool
+
+
+@dataclass(slots=True)
+class InFlight:
+    op: str
+    started: float  # time.monotonic()
+    repo: str | None = None
+    state: str = "running"  # or "waiting" (for the repository lock)
+
+
+class ProgressRelay:
+    """``ctx.progress`` for one request: called in a worker, sends on the loop.
+
+    Progress is lossy by design: if reports arrive faster than the loop sends them,
+    only the latest pending one is sent, so a chatty operation cannot flood the
+    connection or the loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: SendFrame, request_id: int):
+        self._loop, self._send, self._id = loop, send, request_id
+        self._lock = threading.Lock()
+        self._pending: dict[str, Any] | None = None
+        self._scheduled = False
+        self._closed = False
+
+    def __call__(self, data: dict[str, Any]) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._pending = dict(data)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._lock:
+            data, self._pending, self._scheduled = self._pending, None, False
+            if self._closed or data is None:
+                return
+        try:
+            self._send(encode_frame(Progress(self._id, data)))
+        except CofError as exc:  # unencodable progress: an operation bug, not fatal
+            log.warning("dropped progress for request %d: %s", self._id, exc)
+
+    def finish(self) -> None:
+        """Send what is pending and ignore later reports (runs on the loop)."""
+        self._flush()
+        with self._lock:
+            self._closed = True
+
+
+class Dispatcher:
+    """Answers requests; owns the worker pool, the repository cache and in-flight."""
+
+    def __init__(self, info: DaemonInfo, executor: Executor, on_shutdown: Callable[[], None]):
+        self.info = info
+        self._executor = executor
+        self._on_shutdown = on_shutdown
+        self.repos = RepositoryCache(self.run_blocking)
+        self._inflight: dict[int, InFlight] = {}
+        self._tokens = itertools.count(1)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stopping = False
+
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` in the worker pool without blocking the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def handle(self, request: Request, send: SendFrame) -> None:
+        """Run ``request`` to completion and send its progress and final reply.
+
+        The request counts as in flight until its reply is written, so a graceful
+        shutdown never drops a reply (not even the one to ``shutdown`` itself).
+        """
+        relay = ProgressRelay(asyncio.get_running_loop(), send, request.id)
+        with self._track(request.op) as entry:
+            try:
+                value = await self._execute(request, relay, entry)
+            except CofError as exc:
+                frame = encode_frame(Error(request.id, exc.code, exc.message))
+            except Exception as exc:
+                frame = self._internal_error(request, exc)
+            else:
+                frame = await self._encode_result(request, value)
+            relay.finish()
+            send(frame)
+
+    async def _encode_result(self, request: Request, value: Any) -> bytes:
+        # Off the loop: a log or status listing can take a while to pack.
+        try:
+            frame: bytes = await self.run_blocking(encode_frame, Result(request.id, value))
+        except CofError as exc:  # the operation returned something msgpack cannot hold
+            return self._internal_error(request, exc)
+        return frame
+
+    def _internal_error(self, request: Request, exc: Exception) -> bytes:
+        log.error("operation %r failed", request.op, exc_info=exc)
+        error = InternalError(f"internal error: {type(exc).__name__}: {exc}; see {self.info.log}")
+        return encode_frame(Error(request.id, error.code, error.message))
+
+    async def _execute(self, request: Request, relay: ProgressRelay, entry: InFlight) -> Any:
+        if request.op in BUILTINS:
+            return self._builtin(request.op)
+        spec = OPS.get(request.op)
+        if spec is None:
+            raise UsageError(f"unknown operation {request.op!r} (is cofd older than cofctl?)")
+        if self.stopping:
+            raise DaemonUnavailableError("the daemon is shutting down; retry in a moment")
+        cwd = Path(request.cwd)
+        if not cwd.is_absolute():
+            raise UsageError(f"working directory must be absolute, got {request.cwd!r}")
+        ctx = OpContext(cwd=cwd, env=dict(request.env), home=self.info.home, progress=relay)
+        if not spec.needs_repo:
+            return await self.run_blocking(spec.fn, ctx, request.params)
+        root = await self.run_blocking(find_repo_root, cwd)
+        entry.repo, entry.state = str(root), "waiting"
+        repository = await self.repos.get(root)
+        async with repository.lock.acquire(spec.writes):
+            entry.state = "running"
+            ctx = dataclasses.replace(ctx, repo=repository.repo)
+            return await self.run_blocking(spec.fn, ctx, request.params)
+
+    @contextmanager
+    def _track(self, op: str) -> Iterator[InFlight]:
+        token = next(self._tokens)
+        entry = self._inflight[token] = InFlight(op, time.monotonic())
+        self._idle.clear()
+        try:
+            yield entry
+        finally:
+            del self._inflight[token]
+            if not self._inflight:
+                self._idle.set()
+
+    def _builtin(self, op: str) -> Any:
+        if op == "ping":
+            return {"pong": True, "pid": self.info.pid, "version": self.info.version}
+        if op == "shutdown":
+            log.info("shutdown requested by a client")
+            self._on_shutdown()
+            return {"pid": self.info.pid, "stopping": True}
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        """What ``daemon_status`` returns (all plain msgpack values)."""
+        now = time.monotonic()
+        return {
+            "pid": self.info.pid,
+            "version": self.info.version,
+            "protocol": PROTOCOL_VERSION,
+            "uptime": round(now - self.info.started, 3),
+            "home": str(self.info.home),
+            "socket": str(self.info.socket),
+            "log": str(self.info.log),
+            "workers": self.info.workers,
+            "stopping": self.stopping,
+            "repositories": self.repos.roots(),
+            "in_flight": [
+                {"op": e.op, "seconds": round(now - e.started, 3), "repo": e.repo, "state": e.state}
+                for e in self._inflight.values()
+                if e.op not in BUILTINS
+            ],
+        }
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no operation is in flight; False if ``timeout`` ran out first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+
+def default_workers() -> int:
+    """Pool size: one worker per CPU, at least two (blake3/zstd release the GIL)."""
+    return max(2, os.cpu_count() or 2)

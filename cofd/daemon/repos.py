@@ -1,0 +1,85 @@
+"""The repository cache: each repository is opened once and kept open.
+
+Opening takes the repository's ``.cof/locks/daemon.lock`` flock, so while this daemon
+runs no other daemon can own the repository. Repositories are closed (their flocks
+released) only when the daemon stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cofd.daemon.rwlock import ReadWriteLock
+
+if TYPE_CHECKING:
+    from cofd.ops.repository import Repository
+
+# Runs a blocking callable off the event loop (the daemon's worker pool).
+RunBlocking = Callable[..., Awaitable[Any]]
+
+log = logging.getLogger("cofd.repos")
+
+
+def open_repository(root: Path) -> Repository:
+    """Default opener: ``Repository.open`` (may raise ``RepositoryLockedError``)."""
+    from cofd.ops.repository import Repository
+
+    return Repository.open(root)
+
+
+@dataclass(slots=True)
+class OpenRepository:
+    """A cached repository and the lock that serialises its writers."""
+
+    repo: Repository
+    lock: ReadWriteLock
+
+
+class RepositoryCache:
+    """Opens repositories on first use, in the worker pool, at most once each."""
+
+    def __init__(
+        self,
+        run_blocking: RunBlocking,
+        opener: Callable[[Path], Repository] = open_repository,
+    ) -> None:
+        self._run_blocking = run_blocking
+        self._opener = opener
+        self._open: dict[Path, OpenRepository] = {}
+        self._opening: dict[Path, asyncio.Lock] = {}
+
+    def roots(self) -> list[str]:
+        """Roots of the open repositories, for ``daemon_status``."""
+        return sorted(str(root) for root in self._open)
+
+    async def get(self, root: Path) -> OpenRepository:
+        """The open repository at ``root``, opening it if needed.
+
+        Raises:
+            CofError: from ``Repository.open`` (``RepositoryLockedError`` when another
+                daemon owns it); nothing is cached then, so a later call retries.
+        """
+        if (entry := self._open.get(root)) is not None:
+            return entry
+        # Two first requests for one root must not both try to take its flock.
+        async with self._opening.setdefault(root, asyncio.Lock()):
+            if (entry := self._open.get(root)) is None:
+                repo = await self._run_blocking(self._opener, root)
+                entry = self._open[root] = OpenRepository(repo, ReadWriteLock())
+                log.info("opened repository %s", root)
+            return entry
+
+    async def close_all(self) -> None:
+        """Close every repository, releasing its flock; log (not raise) failures."""
+        while self._open:
+            root, entry = self._open.popitem()
+            try:
+                await self._run_blocking(entry.repo.close)
+                log.info("closed repository %s", root)
+            except Exception:
+                log.exception("closing repository %s failed", root)

@@ -1,0 +1,237 @@
+"""Local RPC between cofctl and cofd: sans-I/O framing and message types.
+
+A frame is a 4-byte big-endian unsigned length followed by that many bytes of one
+msgpack map (encoded by :mod:`protocol.codec`). Every map carries:
+
+    ``v``: :data:`PROTOCOL_VERSION`, so a client and a daemon from different cof
+        releases fail with a clear message instead of misreading each other;
+    ``t``: the message type (``request``, ``progress``, ``result``, ``error``);
+    ``id``: the request id chosen by the client (0 in errors not tied to a request).
+
+A call is one :class:`Request`, any number of :class:`Progress` messages with the same
+id, then exactly one :class:`Result` or :class:`Error`. Nothing here does I/O: callers
+feed received bytes to a :class:`FrameDecoder` and write what :func:`encode_frame`
+returns.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+from protocol.codec import MAX_MESSAGE_BYTES, pack, unpack
+from protocol.errors import ProtocolError
+
+# Bumped whenever a message's fields or meaning change incompatibly.
+PROTOCOL_VERSION: Final = 1
+# One frame holds one message; the codec refuses bigger messages anyway, and checking
+# the header first means a hostile length never makes us buffer its body.
+MAX_FRAME_BYTES: Final = MAX_MESSAGE_BYTES
+# Request ids are unsigned 63-bit so they fit msgpack's int64 on every platform.
+MAX_REQUEST_ID: Final = 2**63 - 1
+
+_HEADER: Final = struct.Struct(">I")
+HEADER_BYTES: Final = _HEADER.size
+
+
+class VersionMismatchError(ProtocolError):
+    """The peer speaks another protocol version (an older or newer cof)."""
+
+
+def _require(value: object, kind: type | tuple[type, ...], what: str) -> Any:
+    # bool is an int subclass; a True id or length is always a peer bug.
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise ProtocolError(f"malformed message: {what} has type {type(value).__name__}")
+    return value
+
+
+def _require_id(value: object) -> int:
+    request_id: int = _require(value, int, "id")
+    if not 0 <= request_id <= MAX_REQUEST_ID:
+        raise ProtocolError(f"malformed message: id {request_id} out of range")
+    return request_id
+
+
+def _require_str_map(value: object, what: str) -> dict[str, Any]:
+    mapping: dict[Any, Any] = _require(value, dict, what)
+    if not all(isinstance(key, str) for key in mapping):
+        raise ProtocolError(f"malformed message: {what} has a non-string key")
+    return mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Client → daemon: run operation ``op`` with ``params``.
+
+    ``cwd`` is the client's absolute working directory (the daemon resolves the
+    repository from it); ``env`` holds the client's ``COF_*`` variables.
+    """
+
+    TYPE: ClassVar[str] = "request"
+    id: int
+    op: str
+    params: dict[str, Any] = field(default_factory=dict)
+    cwd: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"op": self.op, "params": self.params, "cwd": self.cwd, "env": self.env}
+
+    @classmethod
+    def from_wire(cls, request_id: int, body: dict[str, Any]) -> Request:
+        env = _require_str_map(body.get("env"), "env")
+        if not all(isinstance(value, str) for value in env.values()):
+            raise ProtocolError("malformed message: env has a non-string value")
+        return cls(
+            id=request_id,
+            op=_require(body.get("op"), str, "op"),
+            params=_require_str_map(body.get("params"), "params"),
+            cwd=_require(body.get("cwd"), str, "cwd"),
+            env=env,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Daemon → client: a progress report for request ``id`` (see ``cofctl.runner``)."""
+
+    TYPE: ClassVar[str] = "progress"
+    id: int
+    data: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"data": self.data}
+
+    @classmethod
+    def from_wire(cls, request_id: int, body: dict[str, Any]) -> Progress:
+        return cls(id=request_id, data=_require_str_map(body.get("data"), "data"))
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Daemon → client: request ``id`` succeeded with ``value`` (any msgpack value)."""
+
+    TYPE: ClassVar[str] = "result"
+    id: int
+    value: Any
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+    @classmethod
+    def from_wire(cls, request_id: int, body: dict[str, Any]) -> Result:
+        if "value" not in body:
+            raise ProtocolError("malformed message: result without value")
+        return cls(id=request_id, value=body["value"])
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Daemon → client: request ``id`` failed; ``code`` names a ``CofError`` class."""
+
+    TYPE: ClassVar[str] = "error"
+    id: int
+    code: str
+    message: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+    @classmethod
+    def from_wire(cls, request_id: int, body: dict[str, Any]) -> Error:
+        return cls(
+            id=request_id,
+            code=_require(body.get("code"), str, "code"),
+            message=_require(body.get("message"), str, "message"),
+        )
+
+
+Message = Request | Progress | Result | Error
+
+_TYPES: Final[dict[str, type[Request] | type[Progress] | type[Result] | type[Error]]] = {
+    cls.TYPE: cls for cls in (Request, Progress, Result, Error)
+}
+
+
+def message_to_wire(message: Message) -> dict[str, Any]:
+    """The msgpack map for ``message``, envelope fields included."""
+    return {"v": PROTOCOL_VERSION, "t": message.TYPE, "id": message.id, **message.to_wire()}
+
+
+def message_from_wire(obj: object) -> Message:
+    """Validate a decoded msgpack object and build the message it describes.
+
+    Raises:
+        VersionMismatchError: the peer speaks another protocol version.
+        ProtocolError: anything else about the object is wrong.
+    """
+    body = _require_str_map(obj, "message")
+    version = body.get("v")
+    if version != PROTOCOL_VERSION:
+        raise VersionMismatchError(
+            f"protocol version mismatch: peer speaks {version!r}, this side speaks "
+            f"{PROTOCOL_VERSION}; restart the daemon with `cof daemon stop` after upgrading"
+        )
+    kind = _TYPES.get(_require(body.get("t"), str, "t"))
+    if kind is None:
+        raise ProtocolError(f"malformed message: unknown type {body.get('t')!r}")
+    return kind.from_wire(_require_id(body.get("id")), body)
+
+
+def encode_frame(message: Message) -> bytes:
+    """One complete frame (header and body) for ``message``.
+
+    Raises:
+        ProtocolError: the message cannot be encoded or exceeds :data:`MAX_FRAME_BYTES`.
+    """
+    body = pack(message_to_wire(message))
+    if len(body) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(body)} bytes exceeds limit of {MAX_FRAME_BYTES}")
+    return _HEADER.pack(len(body)) + body
+
+
+class FrameDecoder:
+    """Turns a byte stream into messages; feed it whatever the socket returned.
+
+    After it raises, the stream is out of sync and the connection must be closed.
+    """
+
+    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+        self._max = max_frame_bytes
+        self._buffer = bytearray()
+        self._expected: int | None = None  # body length of the frame being read
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a complete frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Add ``data`` and return every message it completed, in order.
+
+        Raises:
+            ProtocolError: an oversized frame (detected from its header alone) or a
+                malformed message; ``CodecError`` (a subclass) for bad msgpack.
+        """
+        self._buffer += data
+        messages: list[Message] = []
+        while (message := self._next()) is not None:
+            messages.append(message)
+        return messages
+
+    def _next(self) -> Message | None:
+        if self._expected is None:
+            if len(self._buffer) < HEADER_BYTES:
+                return None
+            (length,) = _HEADER.unpack_from(self._buffer)
+            if length > self._max:
+                raise ProtocolError(f"frame of {length} bytes exceeds limit of {self._max}")
+            self._expected = length
+            del self._buffer[:HEADER_BYTES]
+        if len(self._buffer) < self._expected:
+            return None
+        body = bytes(self._buffer[: self._expected])
+        del self._buffer[: self._expected]
+        self._expected = None
+        return message_from_wire(unpack(body, self._max))
