@@ -20,15 +20,21 @@ import click
 
 from cofctl.commands import (
     add_cmd,
+    branch_cmd,
+    checkout_cmd,
     commit_cmd,
     daemon_cmd,
     dedup_stats_cmd,
+    diff_cmd,
     init_cmd,
     log_cmd,
+    merge_cmd,
+    reflog_cmd,
     restore_cmd,
     rm_cmd,
     show_cmd,
     status_cmd,
+    tag_cmd,
 )
 from protocol.errors import CofError
 
@@ -41,6 +47,12 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     log_cmd,
     show_cmd,
     restore_cmd,
+    branch_cmd,
+    checkout_cmd,
+    merge_cmd,
+    tag_cmd,
+    diff_cmd,
+    reflog_cmd,
     dedup_stats_cmd,
     daemon_cmd,
 )

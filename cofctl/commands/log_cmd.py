@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from cofctl.dashdash import DashDashCommand, after_dashdash
+from cofctl.graph import graph_lines
 from cofctl.render import emit_json, format_bytes, json_option
 from cofctl.runner import call
 from cofctl.textfmt import format_date, quote_path, short
@@ -66,19 +68,25 @@ def header_lines(info: dict[str, Any], deco: str) -> list[str]:
     return lines
 
 
-@click.command("log")
+@click.command("log", cls=DashDashCommand)
 @click.argument("rev", required=False)
 @click.option(
     "-n", "--max-count", "limit", type=click.IntRange(min=0), help="Show at most N commits."
 )
 @click.option("--oneline", is_flag=True, help="One line per commit.")
 @click.option("--stat", is_flag=True, help="List the files each commit changed.")
+@click.option("--graph", is_flag=True, help="Draw the history as a graph.")
 @json_option
-def command(rev: str | None, limit: int | None, oneline: bool, stat: bool, as_json: bool) -> None:
-    """Show the commit history, newest first."""
-    result = call("log", {"rev": rev, "n": limit, "stat": stat})
+def command(
+    rev: str | None, limit: int | None, oneline: bool, stat: bool, graph: bool, as_json: bool
+) -> None:
+    """Show the commit history, newest first (REV, A..B; -- PATH limits to a path)."""
+    result = call("log", {"rev": rev, "n": limit, "stat": stat, "paths": after_dashdash() or []})
     if as_json:
         emit_json(result["commits"])
+        return
+    if graph:
+        _print_graph(result, oneline)
         return
     first = True
     for info in result["commits"]:
@@ -96,6 +104,27 @@ def command(rev: str | None, limit: int | None, oneline: bool, stat: bool, as_js
         first = False
         if lines:
             click.echo("\n".join(lines))
+
+
+def _print_graph(result: dict[str, Any], oneline: bool) -> None:
+    commits = result["commits"]
+    by_id = {c["id"]: c for c in commits}
+    rows = graph_lines([(c["id"], [p for p in c["parents"] if p in by_id]) for c in commits])
+    order = iter(commits)
+    for prefix, is_commit in rows:
+        if not is_commit:
+            click.echo(prefix)
+            continue
+        info = next(order)
+        deco = decoration(info, result["refs"], result["head"], result["head_ref"])
+        if oneline:
+            click.echo(f"{prefix} {short(info['id'])}{deco} {info['message'].split(chr(10))[0]}")
+        else:
+            lines = header_lines(info, deco)
+            click.echo(f"{prefix} {lines[0]}")
+            pad = "| " if len(prefix) > 1 or info["parents"] else "  "
+            for line in lines[1:]:
+                click.echo(f"{pad}{line}".rstrip())
 
 
 @click.command("show")

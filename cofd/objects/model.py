@@ -73,8 +73,9 @@ def _entry_from_wire(raw: object, where: str) -> TreeEntry:
     if not (isinstance(raw, list) and len(raw) == 5):
         raise IntegrityError(f"{where}: malformed tree entry")
     name, kind, mode, block_id, size = raw
-    if not isinstance(name, str) or (why := validate_name(name)) is not None:
-        raise IntegrityError(f"{where}: invalid entry name: {why or 'not a string'}")
+    why = validate_name(name) if isinstance(name, str) else "not a string"
+    if why is not None:
+        raise IntegrityError(f"{where}: invalid entry name: {why}")
     if kind not in (0, 1, 2) or mode not in _VALID_MODES[Kind(kind)]:
         raise IntegrityError(f"{where}: entry {name!r} has invalid kind or mode")
     if not isinstance(block_id, bytes) or len(block_id) != ID_LEN:
@@ -201,3 +202,28 @@ class Commit:
     @property
     def summary(self) -> str:
         return self.message.split("\n", 1)[0]
+
+
+TagId = NewType("TagId", bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """An annotated tag: a named, signed-off pointer at a commit, with a message."""
+
+    target: CommitId
+    name: str
+    tagger: Signature
+    message: str
+
+    def encode(self) -> bytes:
+        return encode("tag", [self.target, self.name, self.tagger.to_wire(), self.message])
+
+    @staticmethod
+    def decode(data: bytes, where: str = "tag") -> Tag:
+        target, name, tagger, message = decode(data, "tag", 4, where)
+        if not isinstance(target, bytes) or len(target) != ID_LEN:
+            raise IntegrityError(f"{where}: malformed target")
+        if not isinstance(name, str) or not isinstance(message, str):
+            raise IntegrityError(f"{where}: malformed name or message")
+        return Tag(CommitId(target), name, Signature.from_wire(tagger, where), message)

@@ -13,7 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from cofd.objects.model import Commit, CommitId, Tree, TreeId
+from cofd.objects.encoding import object_tag
+from cofd.objects.model import Commit, CommitId, Tag, TagId, Tree, TreeId
 from cofd.store.blockstore import BlockStore, WriteTxn
 from cofd.store.ids import BlockId, hash_block, to_hex
 from cofd.store.manifest import ManifestBuilder, decode_node, is_node, iter_leaf_batches
@@ -138,6 +139,30 @@ class ObjectStore:
             ("commit", commit_id),
             lambda: Commit.decode(self.read_object_bytes(commit_id), f"commit {to_hex(commit_id)}"),
         )
+
+    def write_tag(self, txn: WriteTxn, tag: Tag) -> TagId:
+        return TagId(self.write_bytes(txn, tag.encode()))
+
+    def read_tag(self, tag_id: TagId) -> Tag:
+        return self._cache.get_or_load(
+            ("tag", tag_id),
+            lambda: Tag.decode(self.read_object_bytes(tag_id), f"tag {to_hex(tag_id)}"),
+        )
+
+    def kind_of(self, object_id: bytes) -> str | None:
+        """The type tag of a stored object ("commit", "tree", "tag"), None if not one."""
+        try:
+            return object_tag(self.read_object_bytes(object_id))
+        except IntegrityError:
+            return None
+
+    def peel(self, object_id: bytes) -> CommitId:
+        """The commit a ref value names: itself, or an annotated tag's target."""
+        for _ in range(8):  # tags of tags, bounded
+            if self.kind_of(object_id) != "tag":
+                return CommitId(object_id)
+            object_id = self.read_tag(TagId(object_id)).target
+        raise IntegrityError(f"tag chain at {to_hex(object_id)} is too long")
 
     def is_commit(self, object_id: bytes) -> bool:
         try:

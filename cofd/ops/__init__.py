@@ -15,6 +15,9 @@ _MODULES = (
     "status",
     "commit",
     "history",
+    "branches",
+    "merge",
+    "diff_op",
     "restore",
     "stats",
 )

@@ -56,7 +56,10 @@ def make_commit(
     sequence = 1 + max((repo.objects.read_commit(p).sequence for p in parents), default=0)
     with repo.blocks.transaction() as txn:
         tree = build(repo.objects, txn, staged_flat(state))
-        if tree == tree_of(repo, head) and not allow_empty and len(parents) < 2:
+        # Before the first commit there is no HEAD tree: an empty staging area is
+        # "nothing to commit" too, as in git.
+        unchanged = tree == tree_of(repo, head) or (head is None and not state.entries)
+        if unchanged and not allow_empty and len(parents) < 2:
             raise NothingToCommitError(
                 "nothing to commit, working tree clean"
                 if head is not None

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from cofd.objects.model import Commit, CommitId
+from cofd.objects.model import Commit, CommitId, Kind, TreeId
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree, flatten_cached
+from cofd.ops.paths import repo_relative
+from cofd.ops.trees import FlatEntry, flatten
 from cofd.ops.diffing import describe, tree_changes, unified
 from cofd.ops.repository import Repository
-from cofd.ops.revisions import resolve
+from cofd.ops.revisions import full_ref, resolve
 from protocol.errors import RevisionError, UsageError
 
 MAX_LOG_ENTRIES = 1_000_000
 
 
-def walk_commits(repo: Repository, starts: list[CommitId]) -> Iterator[tuple[CommitId, Commit]]:
+def walk_commits(
+    repo: Repository,
+    starts: list[CommitId],
+    follow: Callable[[CommitId, Commit], list[CommitId]] | None = None,
+) -> Iterator[tuple[CommitId, Commit]]:
     """Commits reachable from ``starts``, newest first (committer time, then generation),
-    each once, as ``git log`` orders them by default."""
+    each once, as ``git log`` orders them by default. ``follow`` may restrict which
+    parents are walked (history simplification)."""
     heap: list[tuple[int, int, bytes]] = []
     seen: set[CommitId] = set()
-    for start in starts:
+    for start in (repo.objects.peel(s) for s in starts):
         if start not in seen:
             seen.add(start)
             c = repo.objects.read_commit(start)
@@ -31,8 +38,11 @@ def walk_commits(repo: Repository, starts: list[CommitId]) -> Iterator[tuple[Com
         _, _, raw = heapq.heappop(heap)
         commit_id = CommitId(raw)
         commit = repo.objects.read_commit(commit_id)
+        # The filter decides before the commit is yielded, so callers can ask it
+        # whether this commit is shown.
+        parents = follow(commit_id, commit) if follow else commit.parents
         yield commit_id, commit
-        for parent in commit.parents:
+        for parent in parents:
             if parent not in seen:
                 seen.add(parent)
                 p = repo.objects.read_commit(parent)
@@ -66,9 +76,77 @@ def changes_of(repo: Repository, commit: Commit, detail: bool) -> list[dict[str,
 def decorations(repo: Repository) -> dict[str, list[str]]:
     """Commit id (hex) -> ref names pointing at it, for ``log`` output."""
     out: dict[str, list[str]] = {}
-    for name, commit in repo.refs.iter_refs():
-        out.setdefault(commit.hex(), []).append(name)
+    for name, value in repo.refs.iter_refs():
+        out.setdefault(repo.objects.peel(value).hex(), []).append(name)
     return out
+
+
+def ancestors(repo: Repository, start: CommitId) -> set[CommitId]:
+    return {c for c, _ in walk_commits(repo, [start])}
+
+
+class PathFilter:
+    """git's default history simplification for ``log -- PATH``: a commit is shown
+    when the selected paths differ from every parent; when they equal some parent's
+    ("TREESAME"), only that parent's line of history is followed."""
+
+    def __init__(self, repo: Repository, specs: list[str]) -> None:
+        self._repo = repo
+        self._specs = specs
+        self.shown: set[CommitId] = set()
+
+    def _selection(self, tree: TreeId) -> dict[str, FlatEntry]:
+        return select_paths(self._repo, tree, self._specs)
+
+    def __call__(self, commit_id: CommitId, commit: Commit) -> list[CommitId]:
+        mine = self._selection(commit.tree)
+        if not commit.parents:
+            if mine:
+                self.shown.add(commit_id)
+            return []
+        for parent in commit.parents:
+            if self._selection(self._repo.objects.read_commit(parent).tree) == mine:
+                return [parent]
+        self.shown.add(commit_id)
+        return list(commit.parents)
+
+
+def select_paths(repo: Repository, tree: TreeId, specs: list[str]) -> dict[str, FlatEntry]:
+    """The files of ``tree`` under ``specs``, reading only the trees on their paths."""
+    out: dict[str, FlatEntry] = {}
+    for spec in specs:
+        if not spec:
+            out.update(flatten_cached(repo, tree))
+            continue
+        current: TreeId | None = tree
+        parts = spec.split("/")
+        for depth, name in enumerate(parts):
+            assert current is not None
+            entry = next(
+                (e for e in repo.objects.read_tree(current).entries if e.name == name), None
+            )
+            if entry is None:
+                break
+            if depth == len(parts) - 1:
+                if entry.kind == Kind.DIR:
+                    sub = flatten(repo.objects, TreeId(entry.id))
+                    out.update({f"{spec}/{p}": e for p, e in sub.items()})
+                else:
+                    out[spec] = FlatEntry(entry.mode, entry.id, entry.size)
+            elif entry.kind == Kind.DIR:
+                current = TreeId(entry.id)
+            else:
+                break
+    return out
+
+
+def _range(repo: Repository, rev: str) -> tuple[list[CommitId], set[CommitId]]:
+    """``A..B`` -> ([B], ancestors of A); ``REV`` -> ([REV], {})."""
+    if ".." in rev:
+        left, _, right = rev.partition("..")
+        excluded = ancestors(repo, resolve(repo, left or "HEAD"))
+        return [resolve(repo, right or "HEAD")], excluded
+    return [resolve(repo, rev)], set()
 
 
 @op("log", writes=False)
@@ -81,11 +159,15 @@ def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if repo.refs.head() is None and rev == "HEAD":
         branch = (repo.refs.head_target() or "HEAD").removeprefix("refs/heads/")
         raise RevisionError(f"your current branch '{branch}' does not have any commits yet")
-    start = resolve(repo, rev)
+    starts, excluded = _range(repo, rev)
+    specs = [repo_relative(repo.root, ctx.cwd, p) for p in params.get("paths") or []]
+    path_filter = PathFilter(repo, specs) if specs else None
     entries: list[dict[str, Any]] = []
-    for commit_id, commit in walk_commits(repo, [start]):
+    for commit_id, commit in walk_commits(repo, starts, path_filter):
         if limit is not None and len(entries) >= min(limit, MAX_LOG_ENTRIES):
             break
+        if commit_id in excluded or (path_filter and commit_id not in path_filter.shown):
+            continue
         info = commit_info(commit_id, commit)
         if params.get("stat"):
             info["changes"] = changes_of(repo, commit, detail=True)
@@ -95,6 +177,30 @@ def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         "refs": decorations(repo),
         "head": (repo.refs.head() or b"").hex(),
         "head_ref": repo.refs.head_target(),
+    }
+
+
+@op("reflog", writes=False)
+def reflog(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    name = params.get("ref") or "HEAD"
+    ref = full_ref(repo, name) or (name if name == "HEAD" else f"refs/heads/{name}")
+    entries = repo.refs.reflog(ref)
+    if not entries and not (repo.cof_dir / "logs" / ref).exists():
+        raise RevisionError(f"no reflog for '{name}'")
+    return {
+        "ref": name,
+        "entries": [
+            {
+                "old": e.old.hex() if e.old else None,
+                "new": e.new.hex() if e.new else None,
+                "who": e.who,
+                "time": e.timestamp,
+                "tz": e.tz_minutes,
+                "message": e.message,
+            }
+            for e in entries
+        ],
     }
 
 

@@ -71,9 +71,9 @@ def _resolve_base(repo: Repository, base: str, rev: str) -> CommitId:
         return _resolve_reflog(repo, reflog["ref"] or "HEAD", int(reflog["n"]), rev)
     ref = full_ref(repo, base)
     if ref is not None:
-        commit = repo.refs.read(ref)
-        assert commit is not None
-        return commit
+        value = repo.refs.read(ref)
+        assert value is not None
+        return repo.objects.peel(value)
     if _HEX.match(base) and len(base) >= MIN_PREFIX:
         if len(base) > ID_LEN * 2:
             raise RevisionError(f"unknown revision '{rev}'")

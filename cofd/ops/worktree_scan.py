@@ -25,6 +25,7 @@ class WorktreeDiff:
     modified: dict[str, str] = field(default_factory=dict)  # path -> "M" | "D" | "T"
     present: dict[str, Found] = field(default_factory=dict)  # tracked files found on disk
     untracked: list[Found] = field(default_factory=list)
+    contents: dict[str, FlatEntry] = field(default_factory=dict)  # hashed modified files
     refreshed: bool = False  # the stat cache was updated and should be saved
 
 
@@ -89,6 +90,7 @@ def _compare(repo: Repository, state: WorktreeState, found: Found, diff: Worktre
     content = read_content(repo.objects, None, repo.root, found.path)
     staged_kind = FlatEntry(entry.mode, entry.id, entry.size).kind
     now_kind = FlatEntry(content.mode, content.id, content.size).kind
+    diff.contents[found.path] = FlatEntry(content.mode, content.id, content.size)
     if staged_kind != now_kind:
         diff.modified[found.path] = "T"
     elif content.id != entry.id or content.mode != entry.mode or content.size != entry.size:

@@ -1,0 +1,55 @@
+"""``cof checkout``."""
+
+from __future__ import annotations
+
+import click
+
+from cofctl.dashdash import DashDashCommand, after_dashdash
+from cofctl.runner import call
+from cofctl.textfmt import short
+
+
+@click.command("checkout", cls=DashDashCommand)
+@click.argument("args", nargs=-1)
+@click.option("-b", "new_branch", help="Create branch NEW_BRANCH and switch to it.")
+@click.option("-f", "--force", is_flag=True, help="Discard local changes in the way.")
+@click.option("--detach", is_flag=True, help="Detach HEAD at the named commit.")
+@click.option("--ours", "side", flag_value="ours", help="Check out our side of conflicts.")
+@click.option("--theirs", "side", flag_value="theirs", help="Check out their side.")
+def command(
+    args: tuple[str, ...], new_branch: str | None, force: bool, detach: bool, side: str | None
+) -> None:
+    """Switch branches or commits, or restore PATHS (after --) from the index or REV."""
+    target, paths = _split(args, after_dashdash())
+    if side:
+        if not paths and target:
+            paths, target = [target], None
+        call("checkout", {"paths": paths, "side": side})
+        return
+    if paths:
+        call("checkout", {"paths": paths, "rev": target})
+        return
+    result = call(
+        "checkout", {"target": target, "new_branch": new_branch, "force": force, "detach": detach}
+    )
+    if result.get("already"):
+        click.echo(f"Already on '{result['branch']}'", err=True)
+    elif result.get("created"):
+        click.echo(f"Switched to a new branch '{result['branch']}'", err=True)
+    elif result.get("detached"):
+        click.echo(f"HEAD is now at {short(result['commit'])} {result['summary']}", err=True)
+    elif result.get("branch"):
+        click.echo(f"Switched to branch '{result['branch']}'", err=True)
+
+
+def _split(args: tuple[str, ...], after: list[str] | None) -> tuple[str | None, list[str]]:
+    """``REV -- PATHS`` / ``-- PATHS`` / ``REV PATHS`` / ``TARGET``."""
+    if after is None:
+        if len(args) > 1:
+            return args[0], list(args[1:])
+        return (args[0] if args else None), []
+    if len(args) > 1:
+        raise click.UsageError("only one revision may come before --")
+    if not after:
+        raise click.UsageError("no paths after --")
+    return (args[0] if args else None), after

@@ -1,0 +1,64 @@
+"""Ancestry queries on the commit graph, pruned by generation numbers.
+
+A commit's ``sequence`` is 1 + the largest sequence of its parents, so nothing
+with a smaller generation than X can have X as an ancestor. Walks visit commits in
+decreasing generation order and stop as soon as the answer cannot change.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+from cofd.objects.model import Commit, CommitId
+
+ReadCommit = Callable[[CommitId], Commit]
+
+_LEFT, _RIGHT, _STALE = 1, 2, 4
+
+
+def is_ancestor(read: ReadCommit, ancestor: CommitId, descendant: CommitId) -> bool:
+    """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own)."""
+    if ancestor == descendant:
+        return True
+    floor = read(ancestor).sequence
+    heap = [(-read(descendant).sequence, descendant)]
+    seen = {descendant}
+    while heap:
+        neg_gen, commit_id = heapq.heappop(heap)
+        if -neg_gen < floor:
+            break
+        for parent in read(commit_id).parents:
+            if parent == ancestor:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                heapq.heappush(heap, (-read(parent).sequence, parent))
+    return False
+
+
+def merge_bases(read: ReadCommit, one: CommitId, two: CommitId) -> list[CommitId]:
+    """The best common ancestors of two commits (several in criss-cross histories),
+    ordered by generation (highest first), then id, so results are deterministic."""
+    if one == two:
+        return [one]
+    flags: dict[CommitId, int] = {one: _LEFT, two: _RIGHT}
+    heap = [(-read(one).sequence, one), (-read(two).sequence, two)]
+    heapq.heapify(heap)
+    common: list[CommitId] = []
+    while heap and any(not flags[c] & _STALE for _, c in heap):
+        _, commit_id = heapq.heappop(heap)
+        flag = flags[commit_id]
+        if flag & (_LEFT | _RIGHT) == (_LEFT | _RIGHT) and not flag & _STALE:
+            common.append(commit_id)
+            flag |= _STALE  # its ancestors cannot be *best* common ancestors
+            flags[commit_id] = flag
+        for parent in read(commit_id).parents:
+            old = flags.get(parent, 0)
+            new = old | flag
+            if new != old:
+                flags[parent] = new
+                heapq.heappush(heap, (-read(parent).sequence, parent))
+    # Drop candidates that are ancestors of other candidates.
+    best = [c for c in common if not any(o != c and is_ancestor(read, c, o) for o in common)]
+    return sorted(set(best), key=lambda c: (-read(c).sequence, c))

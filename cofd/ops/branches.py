@@ -1,0 +1,297 @@
+"""``branch``, ``checkout`` and ``tag``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cofd.objects.ancestry import is_ancestor
+from cofd.objects.model import CommitId, Tag
+from cofd.objects.refs import ref_name_problem
+from cofd.ops.api import OpContext, op
+from cofd.ops.common import identity, tree_of
+from cofd.ops.paths import in_scope, repo_relative
+from cofd.ops.repository import Repository
+from cofd.ops.revisions import resolve
+from cofd.ops.switch import apply, check, force_reset, plan
+from cofd.ops.trees import FlatEntry
+from protocol.errors import PathError, RevisionError, UsageError
+
+HEADS = "refs/heads/"
+TAGS = "refs/tags/"
+
+
+def _branch_ref(name: str) -> str:
+    problem = ref_name_problem(name)
+    if problem is not None or name == "HEAD":
+        raise UsageError(f"'{name}' is not a valid branch name: {problem or 'reserved'}")
+    return HEADS + name
+
+
+def _current_branch(repo: Repository) -> str | None:
+    target = repo.refs.head_target()
+    return target.removeprefix(HEADS) if target else None
+
+
+def _who(ctx: OpContext) -> Any:
+    try:
+        return identity(ctx, None)[1]
+    except UsageError:
+        # Reflog lines still need a name when no identity is configured.
+        return Repository.signature("cof", "")
+
+
+# -- branch ----------------------------------------------------------------------
+
+
+def _list_branches(repo: Repository) -> dict[str, Any]:
+    current = _current_branch(repo)
+    branches = []
+    for ref, commit in repo.refs.iter_refs(HEADS):
+        info = repo.objects.read_commit(commit)
+        branches.append(
+            {
+                "name": ref.removeprefix(HEADS),
+                "commit": commit.hex(),
+                "current": ref.removeprefix(HEADS) == current,
+                "summary": info.summary,
+            }
+        )
+    head = repo.refs.head()
+    return {"branches": branches, "detached": current is None, "head": head.hex() if head else None}
+
+
+def create_branch(
+    ctx: OpContext, repo: Repository, name: str, start: str | None, force: bool = False
+) -> CommitId:
+    ref = _branch_ref(name)
+    commit = resolve(repo, start or "HEAD")
+    if repo.refs.read(ref) is not None and not force:
+        raise UsageError(f"a branch named '{name}' already exists")
+    repo.refs.update(ref, commit, _who(ctx), f"branch: Created from {start or 'HEAD'}")
+    return commit
+
+
+def _delete_branch(ctx: OpContext, repo: Repository, name: str, force: bool) -> dict[str, Any]:
+    ref = HEADS + name
+    commit = repo.refs.read(ref)
+    if commit is None:
+        raise UsageError(f"branch '{name}' not found")
+    if name == _current_branch(repo):
+        raise UsageError(f"cannot delete branch '{name}': it is checked out")
+    head = repo.refs.head()
+    if not force and (head is None or not is_ancestor(repo.objects.read_commit, commit, head)):
+        raise UsageError(
+            f"the branch '{name}' is not fully merged "
+            f"(use 'cof branch -D {name}' to delete it anyway)"
+        )
+    repo.refs.update(ref, None, _who(ctx), "branch: deleted", expected=commit)
+    return {"deleted": name, "commit": commit.hex()}
+
+
+def _rename_branch(ctx: OpContext, repo: Repository, old: str, new: str) -> dict[str, Any]:
+    old_ref, new_ref = HEADS + old, _branch_ref(new)
+    commit = repo.refs.read(old_ref)
+    if commit is None:
+        raise UsageError(f"branch '{old}' not found")
+    if repo.refs.read(new_ref) is not None:
+        raise UsageError(f"a branch named '{new}' already exists")
+    who = _who(ctx)
+    message = f"branch: renamed {old_ref} to {new_ref}"
+    repo.refs.update(new_ref, commit, who, message)
+    if _current_branch(repo) == old:
+        repo.refs.set_head(new_ref, who, message)
+    repo.refs.update(old_ref, None, who, message, expected=commit)
+    return {"renamed": old, "to": new}
+
+
+@op("branch", writes=True)
+def branch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    action = params.get("action", "list")
+    if action == "list":
+        return _list_branches(repo)
+    name = params.get("name")
+    if not isinstance(name, str) or not name:
+        raise UsageError("a branch name is required")
+    if action == "create":
+        commit = create_branch(ctx, repo, name, params.get("start"), bool(params.get("force")))
+        return {"created": name, "commit": commit.hex()}
+    if action == "delete":
+        return _delete_branch(ctx, repo, name, bool(params.get("force")))
+    if action == "rename":
+        return _rename_branch(ctx, repo, name, str(params.get("new_name") or ""))
+    raise UsageError(f"unknown branch action {action!r}")
+
+
+# -- checkout --------------------------------------------------------------------
+
+
+def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
+    """``checkout [REV] -- PATH...`` and ``checkout --ours|--theirs PATH...``."""
+    state = repo.load_state()
+    specs = [repo_relative(repo.root, ctx.cwd, p) for p in params["paths"]]
+    side = params.get("side")
+    todo: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {}
+    if side:
+        stage = 2 if side == "ours" else 3
+        for path, sides in state.conflicts.items():
+            if in_scope(path, specs):
+                if stage not in sides:
+                    raise PathError(f"'{path}' does not have {side} version")
+                e = sides[stage]
+                todo[path] = (None, FlatEntry(e.mode, e.id, e.size))
+        if not todo:
+            raise PathError("no unmerged paths match " + ", ".join(params["paths"]))
+        from cofd.ops.materialize import write_entry
+
+        for path, (_, new) in sorted(todo.items()):
+            assert new is not None
+            write_entry(repo, path, new)
+        return {"written": len(todo)}
+    if params.get("rev"):
+        from cofd.ops.common import flat_tree
+
+        source = flat_tree(repo, resolve(repo, params["rev"]))
+    else:
+        source = {p: FlatEntry(e.mode, e.id, e.size) for p, e in state.entries.items()}
+    for arg, spec in zip(params["paths"], specs, strict=True):
+        hits = {p for p in source if in_scope(p, [spec])}
+        if not hits:
+            raise PathError(f"pathspec '{arg}' did not match any file(s) known to cof")
+        for p in hits:
+            todo[p] = (None, source[p])
+    result = apply(repo, state, todo)
+    repo.save_state(state)
+    return {"written": result.written}
+
+
+def switch_to(
+    ctx: OpContext, repo: Repository, target: CommitId, ref: str | None, force: bool, message: str
+) -> dict[str, Any]:
+    state = repo.load_state()
+    head = repo.refs.head()
+    current, wanted = tree_of(repo, head), tree_of(repo, target)
+    if force:
+        result = force_reset(repo, state, wanted, current)
+    else:
+        todo = check(repo, state, plan(repo, current, wanted), "checkout")
+        result = apply(repo, state, todo)
+    repo.save_state(state)
+    who = _who(ctx)
+    repo.refs.set_head(ref if ref else target, who, message)
+    return {
+        "written": result.written,
+        "removed": result.removed,
+        "commit": target.hex(),
+        "branch": ref.removeprefix(HEADS) if ref else None,
+    }
+
+
+def _describe_head(repo: Repository) -> str:
+    branch_name = _current_branch(repo)
+    if branch_name:
+        return branch_name
+    head = repo.refs.head()
+    return head.hex()[:12] if head else "HEAD"
+
+
+@op("checkout", writes=True)
+def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    if params.get("paths"):
+        return _checkout_paths(ctx, repo, params)
+    force = bool(params.get("force"))
+    new_branch = params.get("new_branch")
+    target_name = params.get("target")
+    from_name = _describe_head(repo)
+    if new_branch:
+        ref = _branch_ref(new_branch)
+        if repo.refs.read(ref) is not None:
+            raise UsageError(f"a branch named '{new_branch}' already exists")
+        start = target_name or "HEAD"
+        head = repo.refs.head()
+        if head is None and start == "HEAD":
+            # On an unborn branch: just point HEAD at the new (still unborn) branch.
+            repo.refs.set_head(ref, _who(ctx), f"checkout: moving from {from_name} to {new_branch}")
+            return {"branch": new_branch, "created": True, "written": 0, "removed": 0}
+        commit = resolve(repo, start)
+        result = switch_to(
+            ctx, repo, commit, None, force, f"checkout: moving from {from_name} to {new_branch}"
+        )
+        repo.refs.update(ref, commit, _who(ctx), f"branch: Created from {start}")
+        repo.refs.set_head(ref, _who(ctx), f"checkout: moving from {from_name} to {new_branch}")
+        return {**result, "branch": new_branch, "created": True}
+    if not target_name:
+        raise UsageError("checkout needs a branch, a revision or paths")
+    ref = HEADS + target_name
+    if not params.get("detach") and repo.refs.read(ref) is not None:
+        if _current_branch(repo) == target_name:
+            return {"branch": target_name, "already": True, "written": 0, "removed": 0}
+        branch_head = repo.refs.read(ref)
+        assert branch_head is not None
+        return switch_to(
+            ctx,
+            repo,
+            branch_head,
+            ref,
+            force,
+            f"checkout: moving from {from_name} to {target_name}",
+        )
+    try:
+        commit = resolve(repo, target_name)
+    except RevisionError:
+        state = repo.load_state()
+        spec = repo_relative(repo.root, ctx.cwd, target_name)
+        if any(in_scope(p, [spec]) for p in state.entries):
+            return _checkout_paths(ctx, repo, {"paths": [target_name]})
+        raise
+    result = switch_to(
+        ctx, repo, commit, None, force, f"checkout: moving from {from_name} to {target_name}"
+    )
+    return {**result, "detached": True, "summary": repo.objects.read_commit(commit).summary}
+
+
+# -- tag -------------------------------------------------------------------------
+
+
+@op("tag", writes=True)
+def tag(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    action = params.get("action", "list")
+    if action == "list":
+        return {
+            "tags": [
+                {
+                    "name": ref.removeprefix(TAGS),
+                    "commit": repo.objects.peel(value).hex(),
+                    "annotated": repo.objects.kind_of(value) == "tag",
+                }
+                for ref, value in repo.refs.iter_refs(TAGS)
+            ]
+        }
+    name = params.get("name")
+    problem = ref_name_problem(name) if isinstance(name, str) else "missing"
+    if problem is not None or not isinstance(name, str):
+        raise UsageError(f"'{name}' is not a valid tag name: {problem}")
+    ref = TAGS + name
+    if action == "delete":
+        value = repo.refs.read(ref)
+        if value is None:
+            raise UsageError(f"tag '{name}' not found")
+        repo.refs.update(ref, None, _who(ctx), "tag: deleted", expected=value)
+        return {"deleted": name, "was": value.hex()}
+    if repo.refs.read(ref) is not None and not params.get("force"):
+        raise UsageError(f"tag '{name}' already exists")
+    commit = resolve(repo, params.get("rev") or "HEAD")
+    value = commit
+    message = params.get("message")
+    if params.get("annotate") or message:
+        if not message or not message.strip():
+            raise UsageError("an annotated tag needs a message (-m MSG)")
+        tagger = identity(ctx, None)[1]
+        with repo.blocks.transaction() as txn:
+            value = CommitId(
+                repo.objects.write_tag(txn, Tag(commit, name, tagger, message.strip() + "\n"))
+            )
+    repo.refs.update(ref, value, _who(ctx), f"tag: {name}")
+    return {"created": name, "commit": commit.hex(), "object": value.hex()}

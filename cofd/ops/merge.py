@@ -1,0 +1,259 @@
+"""``merge``, ``merge --abort`` and ``merge --continue``.
+
+A merge that stops on conflicts leaves ``.cof/MERGE_HEAD`` (the other commit),
+``.cof/MERGE_MSG`` (the prepared message) and ``.cof/ORIG_HEAD``; the staging area
+holds the conflict stages. ``commit`` (or ``merge --continue``) records the merge
+with both parents once every conflict is resolved with ``cof add``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cofd.objects.ancestry import is_ancestor, merge_bases
+from cofd.objects.model import CommitId, TreeId
+from cofd.objects.worktree_state import Entry, WorktreeState
+from cofd.ops.api import OpContext, op
+from cofd.ops.branches import _who, switch_to
+from cofd.ops.commit import make_commit
+from cofd.ops.common import flat_tree, staged_flat, tree_of
+from cofd.ops.materialize import remove_entry, write_entry
+from cofd.ops.merge_trees import TreeMerge, merge_trees
+from cofd.ops.repository import Repository
+from cofd.ops.revisions import resolve
+from cofd.ops.switch import MAX_LISTED, apply, plan
+from cofd.ops.trees import FlatEntry, build, flatten
+from cofd.ops.worktree_scan import scan
+from cofd.store.blockstore import WriteTxn
+from protocol.errors import ConflictError, UsageError
+
+DEFAULT_BRANCHES = ("main", "master")
+
+
+def _virtual_base(repo: Repository, txn: WriteTxn, bases: list[CommitId]) -> TreeId | None:
+    """Merge several best common ancestors into one tree (git's recursive strategy),
+    in a fixed order so the result is deterministic."""
+    tree = tree_of(repo, bases[0])
+    for other in bases[1:]:
+        inner = merge_bases(repo.objects.read_commit, bases[0], other)
+        inner_tree = _virtual_base(repo, txn, inner) if inner else None
+        merged = merge_trees(
+            repo,
+            txn,
+            inner_tree,
+            tree,
+            tree_of(repo, other),
+            ("Temporary merge branch 1", "Temporary merge branch 2"),
+        )
+        files = flatten(repo.objects, tree) if tree is not None else {}
+        for path, m in merged.paths.items():
+            value = m.worktree if m.conflict else m.result
+            if value is None:
+                files.pop(path, None)
+            else:
+                files[path] = value
+        tree = build(repo.objects, txn, files)
+    return tree
+
+
+def _staged_changes(repo: Repository, state: WorktreeState, head: CommitId) -> list[str]:
+    head_files = flat_tree(repo, head)
+    staged = staged_flat(state)
+    return sorted(p for p in set(head_files) | set(staged) if head_files.get(p) != staged.get(p))
+
+
+def _check_worktree(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
+    touched = [
+        p
+        for p, m in merged.paths.items()
+        if (m.worktree if m.conflict else m.result) != merged.ours.get(p)
+    ]
+    modified = scan(repo, state, touched).modified if touched else {}
+    dirty = sorted(p for p in touched if p in modified)
+    in_way = sorted(
+        p
+        for p in touched
+        if merged.ours.get(p) is None and p not in state.entries and os.path.lexists(repo.root / p)
+    )
+    for kind, paths in (
+        ("local changes to these files", dirty),
+        ("untracked working tree files", in_way),
+    ):
+        if paths:
+            listed = ", ".join(paths[:MAX_LISTED])
+            raise ConflictError(
+                f"{kind} would be overwritten by merge: {listed} (commit or remove them first)"
+            )
+
+
+def _apply_merge(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
+    for path, m in sorted(merged.paths.items()):
+        want = m.worktree if m.conflict else m.result
+        ours = merged.ours.get(path)
+        if want is None:
+            if ours is not None or os.path.lexists(repo.root / path):
+                remove_entry(repo.root, path)
+            state.entries.pop(path, None)
+        elif want != ours or path not in state.entries:
+            st = write_entry(repo, path, want)
+            state.entries[path] = Entry(path, want.mode, want.id, want.size, st)
+        if m.conflict:
+            state.entries.pop(path, None)
+            state.conflicts[path] = {
+                stage: Entry(path, e.mode, e.id, e.size, None, stage)
+                for stage, e in m.stages.items()
+            }
+
+
+def _message(name: str, repo: Repository) -> str:
+    kind = "branch" if repo.refs.read("refs/heads/" + name) is not None else "commit"
+    text = f"Merge {kind} '{name}'"
+    current = (repo.refs.head_target() or "").removeprefix("refs/heads/")
+    if current and current not in DEFAULT_BRANCHES:
+        text += f" into {current}"
+    return text + "\n"
+
+
+def _write_merge_state(
+    repo: Repository, head: CommitId, theirs: CommitId, message: str, conflicts: list[str]
+) -> None:
+    (repo.cof_dir / "ORIG_HEAD").write_text(head.hex() + "\n")
+    (repo.cof_dir / "MERGE_HEAD").write_text(theirs.hex() + "\n")
+    notes = "".join(f"#\t{p}\n" for p in conflicts)
+    (repo.cof_dir / "MERGE_MSG").write_text(
+        message + ("\n# Conflicts:\n" + notes if conflicts else "")
+    )
+
+
+def _start(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
+    if (repo.cof_dir / "MERGE_HEAD").exists():
+        raise ConflictError(
+            "a merge is in progress: resolve and 'cof merge --continue', or 'cof merge --abort'"
+        )
+    name = params.get("rev")
+    if not isinstance(name, str) or not name:
+        raise UsageError("merge needs a branch or revision")
+    theirs = resolve(repo, name)
+    head = repo.refs.head()
+    state = repo.load_state()
+    if state.conflicts:
+        raise ConflictError("you have unmerged paths; resolve them first")
+    if head is None:
+        return {
+            **switch_to(
+                ctx, repo, theirs, repo.refs.head_target(), False, f"merge {name}: Fast-forward"
+            ),
+            "fast_forward": True,
+        }
+    read = repo.objects.read_commit
+    if is_ancestor(read, theirs, head):
+        return {"up_to_date": True}
+    bases = merge_bases(read, head, theirs)
+    if not bases and not params.get("allow_unrelated"):
+        raise UsageError(
+            f"refusing to merge unrelated histories ('{name}' shares no "
+            "commit with HEAD; use --allow-unrelated-histories)"
+        )
+    if bases == [head] and not params.get("no_ff"):
+        return _fast_forward(ctx, repo, state, head, theirs, name)
+    staged = _staged_changes(repo, state, head)
+    if staged:
+        raise ConflictError(
+            "your staged changes would be overwritten by merge: "
+            f"{', '.join(staged[:MAX_LISTED])} (commit them first)"
+        )
+    message = params.get("message") or _message(name, repo)
+    with repo.blocks.transaction() as txn:
+        base_tree = _virtual_base(repo, txn, bases) if bases else None
+        merged = merge_trees(
+            repo, txn, base_tree, tree_of(repo, head), tree_of(repo, theirs), ("HEAD", name)
+        )
+    _check_worktree(repo, state, merged)
+    _apply_merge(repo, state, merged)
+    repo.save_state(state)
+    conflicts = merged.conflicts
+    _write_merge_state(repo, head, theirs, message, [p for p, _ in conflicts])
+    if conflicts:
+        return {
+            "conflicts": [
+                {"path": p, "kind": m.conflict, "message": m.message} for p, m in conflicts
+            ],
+            "merged": False,
+        }
+    result = make_commit(ctx, repo, message, None, allow_empty=True)
+    return {
+        "merged": True,
+        "commit": result["id"],
+        "strategy": "three-way",
+        "bases": [b.hex() for b in bases],
+    }
+
+
+def _fast_forward(
+    ctx: OpContext,
+    repo: Repository,
+    state: WorktreeState,
+    head: CommitId,
+    theirs: CommitId,
+    name: str,
+) -> dict[str, Any]:
+    from cofd.ops.switch import check
+
+    todo = check(repo, state, plan(repo, tree_of(repo, head), tree_of(repo, theirs)), "merge")
+    result = apply(repo, state, todo)
+    repo.save_state(state)
+    repo.refs.update("HEAD", theirs, _who(ctx), f"merge {name}: Fast-forward", expected=head)
+    return {
+        "fast_forward": True,
+        "from": head.hex(),
+        "to": theirs.hex(),
+        "written": result.written,
+        "removed": result.removed,
+    }
+
+
+def _abort(repo: Repository) -> dict[str, Any]:
+    if not (repo.cof_dir / "MERGE_HEAD").exists():
+        raise UsageError("there is no merge to abort (MERGE_HEAD missing)")
+    head = repo.refs.head()
+    state = repo.load_state()
+    head_files = flat_tree(repo, head)
+    staged = staged_flat(state)
+    paths = {p for p in set(head_files) | set(staged) if head_files.get(p) != staged.get(p)}
+    paths |= set(state.conflicts)
+    todo: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {
+        p: (staged.get(p), head_files.get(p)) for p in paths
+    }
+    state.conflicts.clear()
+    apply(repo, state, todo)
+    repo.save_state(state)
+    for name in ("MERGE_HEAD", "MERGE_MSG"):
+        (repo.cof_dir / name).unlink(missing_ok=True)
+    return {"aborted": True, "restored": len(todo)}
+
+
+def _continue(ctx: OpContext, repo: Repository) -> dict[str, Any]:
+    if not (repo.cof_dir / "MERGE_HEAD").exists():
+        raise UsageError("there is no merge in progress (MERGE_HEAD missing)")
+    state = repo.load_state()
+    if state.conflicts:
+        raise ConflictError(
+            "cannot continue: unresolved conflicts in "
+            f"{', '.join(sorted(state.conflicts)[:MAX_LISTED])} "
+            "(edit them, then 'cof add' each path)"
+        )
+    text = (repo.cof_dir / "MERGE_MSG").read_text()
+    message = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    result = make_commit(ctx, repo, message, None, allow_empty=True)
+    return {"merged": True, "commit": result["id"]}
+
+
+@op("merge", writes=True)
+def merge(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    if params.get("abort"):
+        return _abort(repo)
+    if params.get("continue"):
+        return _continue(ctx, repo)
+    return _start(ctx, repo, params)
