@@ -59,7 +59,7 @@ def decode_node(data: bytes, where: str = "manifest") -> Node:
         or len(obj) != 5
         or obj[0] != TAG
         or obj[1] != VERSION
-        or not isinstance(obj[2], int)
+        or type(obj[2]) is not int  # bool is an int too, but not a canonical level
         or not 1 <= obj[2] <= MAX_LEVEL
         or not isinstance(obj[3], bytes)
         or not isinstance(obj[4], list)
@@ -69,7 +69,7 @@ def decode_node(data: bytes, where: str = "manifest") -> Node:
     count = len(sizes)
     if len(ids) != count * ID_LEN or not 1 <= count <= FANOUT:
         raise IntegrityError(f"{where}: manifest node has inconsistent child lists")
-    if not all(isinstance(s, int) and s >= 0 for s in sizes):
+    if not all(type(s) is int and s >= 0 for s in sizes):
         raise IntegrityError(f"{where}: manifest node has invalid sizes")
     children = tuple((BlockId(ids[i * ID_LEN : (i + 1) * ID_LEN]), sizes[i]) for i in range(count))
     return Node(obj[2], children)
@@ -139,4 +139,31 @@ def iter_leaf_batches(
         if node.level == 1:
             yield list(node.children)
         else:
+            stack.extend((cid, csize, node.level) for cid, csize in reversed(node.children))
+
+
+def walk_nodes(
+    get: object,
+    root: BlockId,
+    size: int,
+    skip: object = None,
+) -> Iterator[tuple[BlockId, Node]]:
+    """Yield every manifest node of content larger than one block, parents first.
+
+    ``skip(node_id)`` returning True prunes that node's subtree (already visited:
+    identical subtrees are shared between versions of a file). Nodes are checked
+    as :func:`iter_leaf_batches` checks them; the leaves are each level-1 node's
+    children.
+    """
+    assert callable(get)
+    stack: list[tuple[BlockId, int, int]] = [(root, size, MAX_LEVEL + 1)]
+    while stack:
+        node_id, expected, parent_level = stack.pop()
+        if skip is not None and node_id != root and skip(node_id):  # type: ignore[operator]
+            continue
+        node = decode_node(get(node_id), f"manifest node {node_id.hex()}")
+        if node.size != expected or node.level >= parent_level:
+            raise IntegrityError(f"manifest node {node_id.hex()} does not match its parent")
+        yield node_id, node
+        if node.level > 1:
             stack.extend((cid, csize, node.level) for cid, csize in reversed(node.children))
