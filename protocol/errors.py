@@ -108,6 +108,27 @@ class ProtocolError(CofError):
     exit_code = 14
 
 
+class PeerError(CofError):
+    """A peer daemon failed us: it closed the session, lacks data or sent corrupt data."""
+
+    code = "peer"
+    exit_code = 15
+
+
+class PeerTimeoutError(PeerError):
+    """A peer made no progress within ``network.timeout_ms`` x (``max_retries`` + 1)."""
+
+    code = "peer_timeout"
+    exit_code = 15
+
+
+class AccessDeniedError(PeerError):
+    """The peer has no grant (read or write) for the repository it asked for."""
+
+    code = "access_denied"
+    exit_code = 16
+
+
 class InternalError(CofError):
     """A bug in cof: the daemon log has the traceback."""
 
@@ -132,6 +153,9 @@ _BY_CODE: dict[str, type[CofError]] = {
         RepositoryLockedError,
         DaemonUnavailableError,
         ProtocolError,
+        PeerError,
+        PeerTimeoutError,
+        AccessDeniedError,
         InternalError,
     )
 }

@@ -36,6 +36,10 @@ class IgnoreRules:
             self._specs[directory] = spec
         return self._specs[directory]
 
+    def has_rules(self, directory: str) -> bool:
+        """Whether ``directory`` itself holds a ``.cofignore`` (cached)."""
+        return self._spec(directory) is not None
+
     def is_ignored(self, relpath: str, is_dir: bool) -> bool:
         """Whether ``relpath`` (posix, relative to the root) is ignored."""
         if relpath == ".cof" or relpath.startswith(".cof/"):

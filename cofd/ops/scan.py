@@ -41,9 +41,14 @@ def walk(
     Directories are not followed through symlinks. Other file types (sockets,
     FIFOs, devices) are skipped, as git skips them.
     """
-    stack = [start]
+    # Without any .cofignore on the way down, nothing can be ignored but .cof itself;
+    # tracking that per directory skips the pattern matching for most trees.
+    active = (
+        any(rules.has_rules(d) for d in ("", *_parents(start))) if start else rules.has_rules("")
+    )
+    stack = [(start, active)]
     while stack:
-        rel_dir = stack.pop()
+        rel_dir, active = stack.pop()
         try:
             with os.scandir(root / rel_dir if rel_dir else root) as it:
                 entries = list(it)
@@ -51,18 +56,24 @@ def walk(
             continue
         except PermissionError as exc:
             raise PathError(f"cannot read directory '{rel_dir or '.'}': {exc.strerror}") from exc
+        prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            rel = prefix + entry.name
             if rel == ".cof":
                 continue
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                if rel in tracked_dirs or not rules.is_ignored(rel, True):
-                    stack.append(rel)
+                if not active or rel in tracked_dirs or not rules.is_ignored(rel, True):
+                    stack.append((rel, active or rules.has_rules(rel)))
             elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (
-                rel in tracked or not rules.is_ignored(rel, False)
+                not active or rel in tracked or not rules.is_ignored(rel, False)
             ):
                 yield Found(rel, st)
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def _same_version(a: os.stat_result, b: os.stat_result) -> bool:

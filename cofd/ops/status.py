@@ -67,9 +67,7 @@ def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[st
         y = worktree.modified.get(path, " ") if path in staged else " "
         if x != " " or y != " ":
             entries.append([x + y, path])
-    untracked = collapse_untracked(
-        [f.path for f in worktree.untracked], set(state.entries) | set(state.conflicts)
-    )
+    untracked = collapse_untracked([f.path for f in worktree.untracked], worktree.tracked_dirs)
     if worktree.refreshed:
         repo.save_state(state)
     return {

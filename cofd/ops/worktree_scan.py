@@ -25,14 +25,22 @@ class WorktreeDiff:
     modified: dict[str, str] = field(default_factory=dict)  # path -> "M" | "D" | "T"
     present: dict[str, Found] = field(default_factory=dict)  # tracked files found on disk
     untracked: list[Found] = field(default_factory=list)
+    tracked_dirs: set[str] = field(default_factory=set)
     contents: dict[str, FlatEntry] = field(default_factory=dict)  # hashed modified files
     refreshed: bool = False  # the stat cache was updated and should be saved
 
 
 def tracked_dirs_of(paths: set[str]) -> set[str]:
+    """Every directory that contains a tracked path, at any depth."""
     dirs: set[str] = set()
     for path in paths:
-        dirs.update(parent_dirs(path))
+        cut = path.rfind("/")
+        while cut > 0:
+            directory = path[:cut]
+            if directory in dirs:
+                break  # its ancestors are already in
+            dirs.add(directory)
+            cut = path.rfind("/", 0, cut)
     return dirs
 
 
@@ -45,7 +53,7 @@ def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDi
     rules = IgnoreRules(repo.root)
     tracked = set(state.entries) | set(state.conflicts)
     tracked_dirs = tracked_dirs_of(tracked)
-    diff = WorktreeDiff()
+    diff = WorktreeDiff(tracked_dirs=tracked_dirs)
     seen: set[str] = set()
     for start in _start_dirs(specs):
         full = repo.root / start
@@ -100,10 +108,9 @@ def _compare(repo: Repository, state: WorktreeState, found: Found, diff: Worktre
         diff.refreshed = True
 
 
-def collapse_untracked(paths: list[str], tracked: set[str]) -> list[str]:
+def collapse_untracked(paths: list[str], tracked_dirs: set[str]) -> list[str]:
     """git's default untracked listing: a directory holding no tracked file is shown
     once as ``dir/`` instead of file by file."""
-    tracked_dirs = tracked_dirs_of(tracked)
     shown: set[str] = set()
     for path in paths:
         label = path

@@ -1,0 +1,514 @@
+"""The connection state machine: datagrams and ``now`` in, datagrams, timer and events out.
+
+Use it like aioquic's ``QuicConnection``: after feeding a datagram
+(:meth:`Connection.receive_datagram`), firing the timer (:meth:`Connection.handle_timer`)
+or calling any API method, call :meth:`Connection.datagrams_to_send`, re-arm the one
+timer from :meth:`Connection.get_timer` and drain :meth:`Connection.next_event`.
+Clients are made with :meth:`Connection.client`; servers get theirs from
+:class:`protocol.peer.listener.Listener`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections import Counter, deque
+
+from protocol import codec
+from protocol.errors import CofError, PeerError, PeerTimeoutError, ProtocolError, error_from_wire
+from protocol.peer import crypto, limits, wire
+from protocol.peer import events as ev
+from protocol.peer import messages as m
+from protocol.peer.config import LocalProtocolError, PeerConfig, addr_name, random_cid
+from protocol.peer.recovery import Recovery, SentPacket, insert_range
+from protocol.peer.transfer import BlockFetcher, MessageAssembler
+
+MSG_FRAME_OVERHEAD = 3 + 1 + 1 + 5 + 5 + 5 + 3  # array hdrs, type, 3 x uint32, bin16 hdr
+RETRANSMITTABLE = frozenset({wire.MSG, wire.BLOCK_PART, wire.BLOCK_END})
+
+
+class State(enum.Enum):
+    HANDSHAKE = "handshake"  # client: INIT sent, waiting for RESPONSE
+    ESTABLISHED = "established"
+    CLOSED = "closed"
+
+
+class Connection:
+    """One authenticated, encrypted, reliable session with a peer daemon."""
+
+    def __init__(
+        self, peer_addr: object, config: PeerConfig, peer_name: str | None, rng: crypto.Rng
+    ) -> None:
+        self.peer_addr = peer_addr
+        self.peer_name = peer_name or addr_name(peer_addr)
+        self.config = config
+        self.state = State.HANDSHAKE
+        self.local_cid = random_cid(rng)
+        self.remote_cid = 0
+        self.peer_key = b""
+        self.confirmed = False  # server: the client proved it has the keys
+        self.stats: Counter[str] = Counter()
+        self._rng = rng
+        self._protection: crypto.PacketProtection | None = None
+        self._replay = crypto.ReplayWindow()
+        self._recovery = Recovery(config.packet_size, config.initial_rtt)
+        self._next_pn = 0
+        self._recv_ranges: list[list[int]] = []  # [[high, low], ...], descending
+        self._ack_pending = 0
+        self._ack_at: float | None = None
+        self._largest_rx_time = 0.0
+        self._control: deque[wire.Frame] = deque()
+        self._blocks: deque[wire.Frame] = deque()
+        self._probe = False
+        self._pacing_at: float | None = None
+        self._assembler = MessageAssembler()
+        self._next_msg_id = 0
+        self._next_rid = 1
+        self._requests: dict[int, float] = {}  # request id -> last progress
+        self._msg_progress = -1.0
+        self._served_pending = 0
+        self._fetcher = BlockFetcher(
+            self.peer_name, config.timeout, config.max_retries, config.max_blocks_in_flight
+        )
+        self._events: deque[ev.Event] = deque()
+        self._last_rx = 0.0
+        self._last_activity = 0.0
+        self._handshake: crypto.InitiatorHandshake | None = None
+        self._cookie = b""
+        self._hs_started: float | None = None
+        self._hs_next = 0.0
+        self._hs_attempts = 0
+
+    # --- construction ------------------------------------------------------------
+
+    @classmethod
+    def client(
+        cls,
+        identity: crypto.Identity,
+        server_key: bytes,
+        peer_addr: object,
+        *,
+        config: PeerConfig | None = None,
+        peer_name: str | None = None,
+        rng: crypto.Rng = os.urandom,
+    ) -> Connection:
+        """A client connection; it sends its INIT on the first ``datagrams_to_send``."""
+        conn = cls(peer_addr, config or PeerConfig(), peer_name, rng)
+        conn._handshake = crypto.InitiatorHandshake(identity, server_key, conn.local_cid, rng)
+        conn.peer_key = server_key
+        return conn
+
+    @classmethod
+    def accepted(
+        cls,
+        accepted: crypto.AcceptedInit,
+        remote_cid: int,
+        local_cid: int,
+        peer_addr: object,
+        config: PeerConfig,
+        rng: crypto.Rng,
+        now: float,
+    ) -> Connection:
+        """A server connection after a valid INIT (called by the Listener)."""
+        conn = cls(peer_addr, config, None, rng)
+        conn.local_cid, conn.remote_cid = local_cid, remote_cid
+        conn._establish(accepted.peer_key, accepted.keys, now)
+        return conn
+
+    def _establish(self, peer_key: bytes, keys: crypto.SessionKeys, now: float) -> None:
+        self.state = State.ESTABLISHED
+        self.peer_key = peer_key
+        self._protection = crypto.PacketProtection(keys)
+        self._last_rx = self._last_activity = now
+        self._events.append(ev.HandshakeCompleted(peer_key))
+
+    # --- API for the sync engine ---------------------------------------------------
+
+    def send_request(self, message: m.Message) -> int:
+        """Send ListRefs, Want or PushOffer; the answer comes as an event. Returns its id."""
+        if message.KIND not in m.REQUEST_KINDS:
+            raise LocalProtocolError(f"{type(message).__name__} is not a request")
+        if len(self._requests) >= limits.MAX_REQUESTS_IN_FLIGHT:
+            raise LocalProtocolError("too many requests in flight")
+        rid, self._next_rid = self._next_rid, self._next_rid + 1
+        self._requests[rid] = -1.0  # clock starts when it is first sent
+        self._send_message(rid, message)
+        return rid
+
+    def send_response(self, request_id: int, message: m.Message) -> None:
+        """Answer a RequestReceived with Refs, Lacking, PushResult or ErrorReply."""
+        if message.KIND not in m.RESPONSE_KINDS:
+            raise LocalProtocolError(f"{type(message).__name__} is not a response")
+        self._send_message(request_id, message)
+
+    def fetch_blocks(self, ids: list[m.BlockId]) -> None:
+        """Queue blocks to fetch (duplicates ignored); each ends in BlockReceived/Failed."""
+        self._check_open()
+        self._fetcher.want(ids)
+
+    def send_block(self, slot: int, data: bytes) -> None:
+        """Server side: answer one slot of a BlocksRequested event with the block bytes."""
+        if len(data) > limits.MAX_BLOCK_BYTES:
+            raise LocalProtocolError("block larger than MAX_BLOCK_BYTES")
+        self._check_open()
+        self._served_pending = max(0, self._served_pending - 1)
+        sizes = wire.block_fragment_sizes(len(data), self.config.packet_size)
+        at = 0
+        for index, size in enumerate(sizes):
+            kind = wire.BLOCK_END if index == len(sizes) - 1 else wire.BLOCK_PART
+            self._blocks.append([kind, slot, index, data[at : at + size]])
+            at += size
+
+    def blocks_missing(self, slots: list[int]) -> None:
+        """Server side: these slots cannot be served (unknown block or no access)."""
+        self._served_pending = max(0, self._served_pending - len(slots))
+        for at in range(0, len(slots), limits.MAX_BLOCKS_PER_REQUEST):
+            self._send_message(0, m.BlocksMissing(tuple(slots[at : at + 32])))
+
+    def close(self, error: CofError | None = None) -> None:
+        """Close the session, telling the peer why (``error.code``) if there is a reason."""
+        if self.state is State.CLOSED:
+            return
+        self._terminate(error, by_peer=False)
+        if self._protection is not None:
+            code = error.code if error else ""
+            self._control.append([wire.CLOSE, code, error.message if error else ""])
+            self._probe = True
+
+    def next_event(self) -> ev.Event | None:
+        return self._events.popleft() if self._events else None
+
+    @property
+    def blocks_outstanding(self) -> int:
+        return self._fetcher.outstanding
+
+    @property
+    def bytes_in_flight(self) -> int:
+        return self._recovery.cc.bytes_in_flight
+
+    def datagrams_pending(self) -> bool:
+        """Whether ``datagrams_to_send`` has anything queued (ignoring pacing)."""
+        return bool(self._control or self._blocks or self._ack_pending)
+
+    def _check_open(self) -> None:
+        if self.state is State.CLOSED:
+            raise LocalProtocolError("connection is closed")
+
+    def _send_message(self, rid: int, message: m.Message) -> None:
+        self._check_open()
+        data = m.encode_message(rid, message)
+        chunk = self.config.packet_size - limits.HEADER_SIZE - limits.AEAD_TAG_SIZE
+        chunk -= MSG_FRAME_OVERHEAD
+        count = max(1, -(-len(data) // chunk))
+        msg_id, self._next_msg_id = self._next_msg_id, self._next_msg_id + 1
+        for index in range(count):
+            part = data[index * chunk : (index + 1) * chunk]
+            self._control.append([wire.MSG, msg_id, index, count, part])
+
+    # --- input ---------------------------------------------------------------------
+
+    def receive_datagram(self, data: bytes, addr: object, now: float) -> None:
+        """Feed one datagram; invalid ones are dropped and counted in ``stats``."""
+        self.stats["datagrams_received"] += 1
+        if self.state is State.CLOSED:
+            return self._drop("closed")
+        if len(data) > limits.MAX_PACKET_SIZE:
+            return self._drop("oversized")
+        try:
+            kind = wire.packet_kind(data)
+            if kind == wire.DATA:
+                return self._receive_data(data, now)
+            if self._handshake is not None and kind == wire.COOKIE:
+                return self._receive_cookie(wire.CookiePacket.from_wire(data), now)
+            if self._handshake is not None and kind == wire.RESPONSE:
+                return self._receive_response(wire.ResponsePacket.from_wire(data), now)
+        except wire.WireError:
+            return self._drop("malformed")
+        return self._drop("unexpected")
+
+    def _drop(self, reason: str) -> None:
+        self.stats[f"dropped_{reason}"] += 1
+
+    def _receive_cookie(self, packet: wire.CookiePacket, now: float) -> None:
+        if packet.receiver_cid != self.local_cid or self.state is not State.HANDSHAKE:
+            return self._drop("unexpected")
+        self._cookie = packet.cookie
+        self._hs_next = now  # answer with the cookie right away
+
+    def _receive_response(self, packet: wire.ResponsePacket, now: float) -> None:
+        if packet.receiver_cid != self.local_cid or self.state is not State.HANDSHAKE:
+            return self._drop("unexpected")
+        assert self._handshake is not None
+        try:
+            keys = self._handshake.finish(packet)
+        except wire.WireError:
+            return self._drop("unauthenticated")
+        self.remote_cid = packet.sender_cid
+        self._handshake = None
+        self._establish(self.peer_key, keys, now)
+        self._control.append([wire.PING])  # confirms the handshake to the server
+
+    def _receive_data(self, data: bytes, now: float) -> None:
+        cid, pn = wire.parse_data_header(data)
+        if self._protection is None or cid != self.local_cid:
+            return self._drop("unauthenticated")
+        if not self._replay.is_fresh(pn):
+            return self._drop("replayed")
+        payload = self._protection.open(data, pn)
+        if payload is None:
+            return self._drop("unauthenticated")
+        self._replay.mark(pn)
+        self.confirmed = True
+        self._last_rx = self._last_activity = now
+        self.stats["bytes_received"] += len(data)
+        try:
+            frames = wire.decode_frames(payload)
+            eliciting = any(f[0] != wire.ACK for f in frames)
+            self._record_received(pn, eliciting, now)
+            for frame in frames:
+                self._handle_frame(frame, now)
+        except ProtocolError as exc:  # authenticated but malformed: a session violation
+            self.close(ProtocolError(f"peer {self.peer_name} violated the protocol: {exc}"))
+
+    def _record_received(self, pn: int, eliciting: bool, now: float) -> None:
+        ranges = self._recv_ranges
+        if not ranges or pn > ranges[0][0]:
+            self._largest_rx_time = now
+        insert_range(ranges, pn)
+        del ranges[limits.MAX_ACK_RANGES :]
+        if eliciting:
+            self._ack_pending += 1
+            if self._ack_at is None:
+                self._ack_at = now + limits.MAX_ACK_DELAY
+
+    def _handle_frame(self, frame: wire.Frame, now: float) -> None:
+        kind = frame[0]
+        if kind == wire.ACK:
+            self._on_ack(frame, now)
+        elif kind == wire.MSG:
+            self._msg_progress = now
+            data = self._assembler.add(frame[1], frame[2], frame[3], frame[4])
+            if data is not None:
+                self._on_message(*m.decode_message(data))
+        elif kind in (wire.BLOCK_PART, wire.BLOCK_END):
+            last = kind == wire.BLOCK_END
+            self._events.extend(self._fetcher.on_fragment(frame[1], frame[2], last, frame[3], now))
+        elif kind == wire.CLOSE:
+            error = error_from_wire(frame[1], f"peer {self.peer_name}: {frame[2]}")
+            self._terminate(error if frame[1] else None, by_peer=True)
+
+    def _on_ack(self, frame: wire.Frame, now: float) -> None:
+        ranges = wire.parse_ack_ranges(frame[2])
+        if ranges[0][0] >= self._next_pn:
+            raise ProtocolError("ACK for a packet never sent")
+        _, lost = self._recovery.on_ack(ranges, frame[1] / 1e6, now)
+        self._requeue(lost)
+
+    def _requeue(self, lost: list[SentPacket]) -> None:
+        for packet in reversed(lost):
+            self.stats["packets_lost"] += 1
+            for frame in reversed(packet.frames):
+                queue = self._control if frame[0] == wire.MSG else self._blocks
+                queue.appendleft(frame)
+
+    def _on_message(self, rid: int, message: m.Message) -> None:
+        if isinstance(message, m.GetBlocks):
+            return self._on_get_blocks(message)
+        if isinstance(message, m.BlocksMissing):
+            self._events.extend(self._fetcher.on_missing(message.slots))
+        elif message.KIND in m.REQUEST_KINDS:
+            self._events.append(ev.RequestReceived(rid, message))
+        elif self._requests.pop(rid, None) is not None:
+            if isinstance(message, m.ErrorReply):
+                error = error_from_wire(message.code, f"peer {self.peer_name}: {message.message}")
+                self._events.append(ev.RequestFailed(rid, error))
+            else:
+                self._events.append(ev.ResponseReceived(rid, message))
+
+    def _on_get_blocks(self, message: m.GetBlocks) -> None:
+        room = max(0, limits.MAX_SERVED_BLOCKS - self._served_pending)
+        slots = [(message.first_slot + i) % limits.SLOT_SPACE for i in range(len(message.ids))]
+        accepted = tuple(zip(slots[:room], message.ids[:room], strict=True))
+        self._served_pending += len(accepted)
+        if accepted:
+            self._events.append(ev.BlocksRequested(accepted))
+        if slots[room:]:
+            self._send_message(0, m.BlocksMissing(tuple(slots[room:])))
+
+    # --- output --------------------------------------------------------------------
+
+    def datagrams_to_send(self, now: float) -> list[bytes]:
+        """Everything that may leave now, within the congestion window and pacing."""
+        if self._handshake is not None:
+            return self._handshake_datagrams(now)
+        if self._protection is None:
+            return []
+        if self.state is State.ESTABLISHED:
+            for request in self._fetcher.next_requests(now):
+                self._send_message(0, request)
+        out: list[bytes] = []
+        while (packet := self._build_packet(now)) is not None:
+            out.append(packet)
+        return out
+
+    def _handshake_datagrams(self, now: float) -> list[bytes]:
+        if self.state is not State.HANDSHAKE or now < self._hs_next:
+            return []
+        assert self._handshake is not None
+        if self._hs_started is None:
+            self._hs_started = self._last_activity = now
+        self._hs_attempts += 1
+        interval = min(self.config.timeout, 2 * self.config.initial_rtt * 2**self._hs_attempts)
+        self._hs_next = now + interval
+        return [self._handshake.init_packet(self._cookie)]
+
+    def _build_packet(self, now: float) -> bytes | None:
+        frames: list[wire.Frame] = []
+        if self._ack_pending and (self._ack_pending >= 2 or now >= (self._ack_at or now)):
+            frames.append(self._ack_frame(now))
+        elif self._ack_pending and (self._control or self._blocks) and self._may_send(now):
+            frames.append(self._ack_frame(now))  # piggyback on data we send anyway
+        if (self._control or self._blocks) and self._may_send(now):
+            self._fill(frames)
+        if not frames:
+            return None
+        return self._seal(frames, now)
+
+    def _fill(self, frames: list[wire.Frame]) -> None:
+        room = self.config.packet_size - limits.HEADER_SIZE - limits.AEAD_TAG_SIZE - 3
+        used = sum(len(codec.pack(f)) for f in frames)
+        while self._control and len(frames) < limits.MAX_FRAMES_PER_PACKET:
+            size = len(codec.pack(self._control[0]))
+            if used + size > room:
+                break
+            frames.append(self._control.popleft())
+            used += size
+        if self._blocks and not frames:  # a block fragment fills a packet on its own
+            frames.append(self._blocks.popleft())
+
+    def _may_send(self, now: float) -> bool:
+        if self._probe:
+            return True
+        cc = self._recovery.cc
+        if cc.available() < self.config.packet_size:
+            return False
+        delay = cc.pacing_delay(self.config.packet_size, now, self._recovery.rtt.smoothed)
+        self._pacing_at = now + delay if delay > 0 else None
+        return delay == 0
+
+    def _ack_frame(self, now: float) -> wire.Frame:
+        self._ack_pending = 0
+        self._ack_at = None
+        delay_us = max(0, int((now - self._largest_rx_time) * 1e6))
+        return [wire.ACK, delay_us, [list(r) for r in self._recv_ranges]]
+
+    def _seal(self, frames: list[wire.Frame], now: float) -> bytes:
+        assert self._protection is not None
+        pn, self._next_pn = self._next_pn, self._next_pn + 1
+        header = wire.data_header(self.remote_cid, pn)
+        datagram = self._protection.seal(header, pn, wire.encode_frames(frames))
+        eliciting = any(f[0] != wire.ACK for f in frames)
+        keep = [f for f in frames if f[0] in RETRANSMITTABLE]
+        self._recovery.on_packet_sent(SentPacket(pn, now, len(datagram), eliciting, keep))
+        self._probe = False
+        if eliciting:
+            self._last_activity = now
+            for rid, since in self._requests.items():
+                if since < 0:
+                    self._requests[rid] = now
+        self.stats["datagrams_sent"] += 1
+        self.stats["bytes_sent"] += len(datagram)
+        if pn >= limits.MAX_PACKET_NUMBER:
+            self._terminate(PeerError(f"session with {self.peer_name} used up its packet numbers"))
+        return datagram
+
+    # --- timers --------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        """The earliest time at which :meth:`handle_timer` must be called, or None."""
+        if self.state is State.CLOSED:
+            return None
+        if self._handshake is not None:
+            return min(self._hs_next, (self._hs_started or self._hs_next) + self.config.budget)
+        candidates = [
+            self._recovery.timer(),
+            self._ack_at if self._ack_pending else None,
+            self._pacing_at if (self._control or self._blocks) else None,
+            self._fetcher.timer(),
+            self._last_activity + self.config.idle_timeout,
+            self._last_rx + self.config.budget if self._awaiting_peer() else None,
+            *(
+                max(s, self._msg_progress) + self.config.budget
+                for s in self._requests.values()
+                if s >= 0
+            ),
+        ]
+        return min(t for t in candidates if t is not None)
+
+    def _awaiting_peer(self) -> bool:
+        return bool(self._recovery.sent) or bool(self._requests) or self._fetcher.outstanding > 0
+
+    def handle_timer(self, now: float) -> None:
+        """Run whatever is due: loss detection, probes, retries, give-ups, idle close."""
+        if self.state is State.CLOSED:
+            return
+        if self._handshake is not None:
+            if self._hs_started is not None and now >= self._hs_started + self.config.budget:
+                self._terminate(self._timeout_error("did not answer the handshake"))
+            return
+        recovery_at = self._recovery.timer()
+        if recovery_at is not None and now >= recovery_at:
+            lost, probe = self._recovery.on_timeout(now)
+            self._requeue(lost)
+            if probe:
+                self._control.append([wire.PING])
+                self._probe = True
+        if self._pacing_at is not None and now >= self._pacing_at:
+            self._pacing_at = None
+        fetch_at = self._fetcher.timer()
+        if fetch_at is not None and now >= fetch_at:
+            self._events.extend(self._fetcher.on_timer(now))
+        self._expire_requests(now)
+        self._check_liveness(now)
+
+    def _expire_requests(self, now: float) -> None:
+        budget = self.config.budget
+        for rid, since in list(self._requests.items()):
+            if since >= 0 and now >= max(since, self._msg_progress) + budget:
+                del self._requests[rid]
+                error = self._timeout_error(f"did not answer request {rid}")
+                self._events.append(ev.RequestFailed(rid, error))
+
+    def _check_liveness(self, now: float) -> None:
+        if self._awaiting_peer() and now >= self._last_rx + self.config.budget:
+            self._terminate(self._timeout_error("stopped responding"))
+        elif now >= self._last_activity + self.config.idle_timeout:
+            self.close()
+
+    def _timeout_error(self, what: str) -> PeerTimeoutError:
+        cfg = self.config
+        return PeerTimeoutError(
+            f"peer {self.peer_name} {what} within {cfg.budget:g} s "
+            f"(timeout_ms={cfg.timeout_ms}, max_retries={cfg.max_retries})"
+        )
+
+    def _terminate(self, error: CofError | None, by_peer: bool = False) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        failure = (
+            error
+            if isinstance(error, PeerError)
+            else PeerError(
+                f"connection to peer {self.peer_name} closed" + (f": {error}" if error else "")
+            )
+        )
+        for rid in self._requests:
+            self._events.append(ev.RequestFailed(rid, failure))
+        self._requests.clear()
+        self._events.extend(self._fetcher.fail_all(failure))
+        self._recovery.discard_all()
+        self._blocks.clear()
+        self._control.clear()
+        self._ack_pending = 0
+        self._events.append(ev.ConnectionTerminated(error, by_peer))

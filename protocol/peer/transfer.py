@@ -1,0 +1,215 @@
+"""Reassembly of fragmented messages and the client's pipelined block fetcher."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import blake3
+
+from protocol.errors import PeerError, PeerTimeoutError
+from protocol.peer import limits
+from protocol.peer.events import BlockFailed, BlockReceived, Event
+from protocol.peer.messages import BlockId, GetBlocks
+from protocol.peer.wire import WireError
+
+MIN_FRAGMENT = 64  # a message fragment smaller than this (but the last) is abuse
+MAX_DONE_IDS = 1024  # delivered-message ids remembered above the contiguous watermark
+
+
+@dataclass(slots=True)
+class _Partial:
+    count: int
+    parts: dict[int, bytes] = field(default_factory=dict)
+    size: int = 0
+
+
+class MessageAssembler:
+    """Collects MSG fragments; returns each message once, whatever arrives twice."""
+
+    def __init__(self) -> None:
+        self._partial: dict[int, _Partial] = {}
+        self._done_below = 0
+        self._done: set[int] = set()
+
+    def add(self, msg_id: int, index: int, count: int, data: bytes) -> bytes | None:
+        """Return the whole message when this fragment completes it; WireError on abuse."""
+        if msg_id < self._done_below or msg_id in self._done:
+            return None
+        if not 0 <= index < count or count * MIN_FRAGMENT > limits.MAX_MESSAGE_BYTES * 2:
+            raise WireError("message fragment index out of range")
+        partial = self._partial.get(msg_id)
+        if partial is None:
+            if len(self._partial) >= limits.MAX_PARTIAL_MESSAGES:
+                raise WireError("too many messages in reassembly")
+            partial = self._partial[msg_id] = _Partial(count)
+        if partial.count != count:
+            raise WireError("message fragment count changed")
+        if index in partial.parts:
+            return None
+        partial.size += len(data)
+        if partial.size > limits.MAX_MESSAGE_BYTES:
+            raise WireError("message exceeds MAX_MESSAGE_BYTES")
+        partial.parts[index] = data
+        if len(partial.parts) < count:
+            return None
+        del self._partial[msg_id]
+        self._mark_done(msg_id)
+        return b"".join(partial.parts[i] for i in range(count))
+
+    def _mark_done(self, msg_id: int) -> None:
+        self._done.add(msg_id)
+        while self._done_below in self._done:
+            self._done.discard(self._done_below)
+            self._done_below += 1
+        if len(self._done) > MAX_DONE_IDS:  # a peer skipping ids: forget the oldest
+            self._done_below = min(self._done)
+            self._mark_done(self._done_below)
+
+
+@dataclass(slots=True)
+class _Slot:
+    block_id: BlockId
+    first_requested: float
+    requested: float
+    parts: dict[int, bytes] = field(default_factory=dict)
+    end: int = -1
+    size: int = 0
+
+
+@dataclass(slots=True)
+class _Wanted:
+    block_id: BlockId
+    first_requested: float | None = None
+    corrupt: int = 0
+
+
+class BlockFetcher:
+    """Client side of block transfer: slots, reassembly, verification, retries.
+
+    ``timeout`` without progress on the whole pipeline re-requests a block;
+    ``budget`` (= timeout x (max_retries + 1)) without progress fails it.
+    """
+
+    def __init__(self, peer_name: str, timeout: float, max_retries: int, max_slots: int) -> None:
+        self.peer_name = peer_name
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.budget = timeout * (max_retries + 1)
+        self.max_slots = max_slots
+        self.corrupt_blocks = 0
+        self._queue: deque[_Wanted] = deque()
+        self._known: dict[BlockId, _Wanted] = {}
+        self._slots: dict[int, _Slot] = {}
+        self._next_slot = 0
+        self._last_progress = -1.0
+
+    @property
+    def outstanding(self) -> int:
+        """Blocks asked for and not yet received or failed."""
+        return len(self._known)
+
+    def want(self, ids: list[BlockId]) -> None:
+        for block_id in ids:
+            if block_id not in self._known:
+                wanted = self._known[block_id] = _Wanted(block_id)
+                self._queue.append(wanted)
+
+    def next_requests(self, now: float) -> list[GetBlocks]:
+        """Allocate slots for queued ids, up to the in-flight limit."""
+        out: list[GetBlocks] = []
+        while self._queue and len(self._slots) < self.max_slots:
+            first = self._next_slot
+            ids: list[BlockId] = []
+            room = min(limits.MAX_BLOCKS_PER_REQUEST, self.max_slots - len(self._slots))
+            while self._queue and len(ids) < room and self._next_slot not in self._slots:
+                wanted = self._queue.popleft()
+                if wanted.first_requested is None:
+                    wanted.first_requested = now
+                self._slots[self._next_slot] = _Slot(wanted.block_id, wanted.first_requested, now)
+                ids.append(wanted.block_id)
+                self._next_slot = (self._next_slot + 1) % limits.SLOT_SPACE
+            if not ids:
+                self._next_slot = (self._next_slot + 1) % limits.SLOT_SPACE
+                continue
+            out.append(GetBlocks(first, tuple(ids)))
+        return out
+
+    def on_fragment(
+        self, slot: int, index: int, last: bool, data: bytes, now: float
+    ) -> list[Event]:
+        state = self._slots.get(slot)
+        if state is None or index in state.parts or index >= limits.MAX_BLOCK_BYTES // MIN_FRAGMENT:
+            return []  # late duplicate or a slot we no longer wait for
+        if last:
+            if state.end >= 0 or any(i > index for i in state.parts):
+                return self._corrupt(slot, state, now)
+            state.end = index
+        state.size += len(data)
+        if state.size > limits.MAX_BLOCK_BYTES or (0 <= state.end < index):
+            return self._corrupt(slot, state, now)
+        state.parts[index] = data
+        self._last_progress = now
+        if state.end < 0 or len(state.parts) <= state.end:
+            return []
+        block = b"".join(state.parts[i] for i in range(state.end + 1))
+        if blake3.blake3(block).digest() != state.block_id:
+            return self._corrupt(slot, state, now)
+        del self._slots[slot]
+        del self._known[state.block_id]
+        return [BlockReceived(state.block_id, block)]
+
+    def _corrupt(self, slot: int, state: _Slot, now: float) -> list[Event]:
+        """Drop a block that does not hash to its id and ask again (or give up)."""
+        self.corrupt_blocks += 1
+        del self._slots[slot]
+        wanted = self._known[state.block_id]
+        wanted.corrupt += 1
+        if wanted.corrupt > self.max_retries:
+            del self._known[state.block_id]
+            msg = f"peer {self.peer_name} sent corrupt data for block {state.block_id.hex()}"
+            return [BlockFailed(state.block_id, PeerError(msg))]
+        self._queue.appendleft(wanted)
+        return []
+
+    def on_missing(self, slots: tuple[int, ...]) -> list[Event]:
+        events: list[Event] = []
+        for slot in slots:
+            state = self._slots.pop(slot, None)
+            if state is not None and self._known.pop(state.block_id, None) is not None:
+                msg = f"peer {self.peer_name} does not have block {state.block_id.hex()}"
+                events.append(BlockFailed(state.block_id, PeerError(msg)))
+        return events
+
+    def timer(self) -> float | None:
+        if not self._slots:
+            return None
+        oldest = next(iter(self._slots.values()))
+        return max(oldest.requested, self._last_progress) + self.timeout
+
+    def on_timer(self, now: float) -> list[Event]:
+        """Re-request stalled blocks; fail those stalled for the whole budget."""
+        events: list[Event] = []
+        for slot, state in list(self._slots.items()):
+            if max(state.requested, self._last_progress) + self.timeout > now:
+                break  # slots are in request order: the rest are younger
+            del self._slots[slot]
+            if max(state.first_requested, self._last_progress) + self.budget <= now + 1e-9:
+                del self._known[state.block_id]
+                events.append(BlockFailed(state.block_id, self._timeout_error(state.block_id)))
+            else:
+                self._queue.appendleft(self._known[state.block_id])
+        return events
+
+    def fail_all(self, error: PeerError) -> list[Event]:
+        events: list[Event] = [BlockFailed(b, error) for b in self._known]
+        self._known.clear()
+        self._slots.clear()
+        self._queue.clear()
+        return events
+
+    def _timeout_error(self, block_id: BlockId) -> PeerTimeoutError:
+        return PeerTimeoutError(
+            f"peer {self.peer_name} sent no data for block {block_id.hex()[:16]} in "
+            f"{self.budget:g} s ({self.max_retries} retries)"
+        )
