@@ -8,7 +8,7 @@ from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op
-from cofd.ops.common import identity, tree_of
+from cofd.ops.common import ByteProgress, identity, tree_of
 from cofd.ops.paths import in_scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
@@ -166,7 +166,13 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
 
 
 def switch_to(
-    ctx: OpContext, repo: Repository, target: CommitId, ref: str | None, force: bool, message: str
+    ctx: OpContext,
+    repo: Repository,
+    target: CommitId,
+    ref: str | None,
+    force: bool,
+    message: str,
+    move_head: bool = True,
 ) -> dict[str, Any]:
     state = repo.load_state()
     head = repo.refs.head()
@@ -175,10 +181,11 @@ def switch_to(
         result = force_reset(repo, state, wanted, current)
     else:
         todo = check(repo, state, plan(repo, current, wanted), "checkout")
-        result = apply(repo, state, todo)
+        total = sum(new.size for _, new in todo.values() if new is not None)
+        result = apply(repo, state, todo, ByteProgress(ctx, "checking out", total).add)
     repo.save_state(state)
-    who = _who(ctx)
-    repo.refs.set_head(ref if ref else target, who, message)
+    if move_head:
+        repo.refs.set_head(ref if ref else target, _who(ctx), message)
     return {
         "written": result.written,
         "removed": result.removed,
@@ -215,9 +222,8 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             repo.refs.set_head(ref, _who(ctx), f"checkout: moving from {from_name} to {new_branch}")
             return {"branch": new_branch, "created": True, "written": 0, "removed": 0}
         commit = resolve(repo, start)
-        result = switch_to(
-            ctx, repo, commit, None, force, f"checkout: moving from {from_name} to {new_branch}"
-        )
+        # HEAD moves once, onto the new branch (one reflog entry, as git writes).
+        result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
         repo.refs.update(ref, commit, _who(ctx), f"branch: Created from {start}")
         repo.refs.set_head(ref, _who(ctx), f"checkout: moving from {from_name} to {new_branch}")
         return {**result, "branch": new_branch, "created": True}

@@ -61,3 +61,26 @@ def identity(ctx: OpContext, author: str | None) -> tuple[Signature, Signature]:
     author_sig = Repository.signature(name, email)
     committer = Repository.signature(user_name or name, user_email or email, author_sig.timestamp)
     return author_sig, committer
+
+
+# Progress is reported every this many bytes, so the event stream stays cheap.
+PROGRESS_STEP = 16 * 1024 * 1024
+
+
+class ByteProgress:
+    """Counts bytes and reports ``{phase, done, total, unit: bytes}`` every 16 MiB."""
+
+    def __init__(self, ctx: OpContext, phase: str, total: int) -> None:
+        self._ctx = ctx
+        self._phase = phase
+        self.total = total
+        self.done = 0
+        self._last = 0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.done - self._last >= PROGRESS_STEP:
+            self._last = self.done
+            self._ctx.progress(
+                {"phase": self._phase, "done": self.done, "total": self.total, "unit": "bytes"}
+            )

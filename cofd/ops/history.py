@@ -9,11 +9,11 @@ from typing import Any
 from cofd.objects.model import Commit, CommitId, Kind, TreeId
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree, flatten_cached
-from cofd.ops.paths import repo_relative
-from cofd.ops.trees import FlatEntry, flatten
 from cofd.ops.diffing import describe, tree_changes, unified
+from cofd.ops.paths import repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import full_ref, resolve
+from cofd.ops.trees import FlatEntry, flatten
 from protocol.errors import RevisionError, UsageError
 
 MAX_LOG_ENTRIES = 1_000_000

@@ -17,7 +17,7 @@ from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.branches import _who, switch_to
 from cofd.ops.commit import make_commit
-from cofd.ops.common import flat_tree, staged_flat, tree_of
+from cofd.ops.common import ByteProgress, flat_tree, staged_flat, tree_of
 from cofd.ops.materialize import remove_entry, write_entry
 from cofd.ops.merge_trees import TreeMerge, merge_trees
 from cofd.ops.repository import Repository
@@ -201,7 +201,8 @@ def _fast_forward(
     from cofd.ops.switch import check
 
     todo = check(repo, state, plan(repo, tree_of(repo, head), tree_of(repo, theirs)), "merge")
-    result = apply(repo, state, todo)
+    total = sum(new.size for _, new in todo.values() if new is not None)
+    result = apply(repo, state, todo, ByteProgress(ctx, "updating", total).add)
     repo.save_state(state)
     repo.refs.update("HEAD", theirs, _who(ctx), f"merge {name}: Fast-forward", expected=head)
     return {

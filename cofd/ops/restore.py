@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from cofd.ops.api import OpContext, op
-from cofd.ops.common import entry_from_flat, flat_tree, staged_flat
+from cofd.ops.common import ByteProgress, entry_from_flat, flat_tree, staged_flat
 from cofd.ops.materialize import remove_entry, write_entry
 from cofd.ops.paths import in_scope, repo_relative
 from cofd.ops.revisions import resolve
-from cofd.ops.stage import PROGRESS_STEP
 from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError, UsageError
 
@@ -44,7 +43,7 @@ def restore(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             raise PathError(f"pathspec '{arg}' did not match any file(s) known to cof")
         matched |= hits
     total = sum(source[p].size for p in matched if p in source)
-    progress = _Progress(ctx, total)
+    progress = ByteProgress(ctx, "restoring", total)
     written = removed = 0
     for path in sorted(matched):
         entry = source.get(path)
@@ -74,19 +73,3 @@ def _refresh_stat(state: Any, path: str, entry: FlatEntry, st: Any) -> None:
         entry.size,
     ):
         staged.stat = st
-
-
-class _Progress:
-    def __init__(self, ctx: OpContext, total: int) -> None:
-        self._ctx = ctx
-        self.total = total
-        self.done = 0
-        self._last = 0
-
-    def add(self, n: int) -> None:
-        self.done += n
-        if self.done - self._last >= PROGRESS_STEP:
-            self._last = self.done
-            self._ctx.progress(
-                {"phase": "restoring", "done": self.done, "total": self.total, "unit": "bytes"}
-            )

@@ -17,16 +17,13 @@ from cofd.objects.ignore import IgnoreRules
 from cofd.objects.model import validate_name
 from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
-from cofd.ops.common import flat_tree
+from cofd.ops.common import ByteProgress, flat_tree
 from cofd.ops.materialize import remove_entry
 from cofd.ops.paths import in_scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.scan import Found, read_content, walk
 from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
 from protocol.errors import PathError, UsageError
-
-# Progress is reported every this many bytes read, so the event stream stays cheap.
-PROGRESS_STEP = 16 * 1024 * 1024
 
 
 def _check_name(path: str) -> None:
@@ -45,7 +42,7 @@ def _resolve_specs(
     repo: Repository, ctx: OpContext, raw: list[str], state: WorktreeState, force: bool
 ) -> list[str]:
     rules = IgnoreRules(repo.root)
-    tracked = set(state.entries)
+    tracked = set(state.entries) | set(state.conflicts)
     specs = []
     for arg in raw:
         spec = repo_relative(repo.root, ctx.cwd, arg)
@@ -109,21 +106,12 @@ def stage_paths(
     to_read = [f for f in files.values() if _needs_read(state, f)]
     for found in to_read:
         _check_name(found.path)
-    total = sum(f.st.st_size for f in to_read)
-    done = 0
-    last_report = 0
+    progress = ByteProgress(ctx, "adding", sum(f.st.st_size for f in to_read))
     added = modified = removed = 0
-
-    def on_bytes(n: int) -> None:
-        nonlocal done, last_report
-        done += n
-        if done - last_report >= PROGRESS_STEP:
-            last_report = done
-            ctx.progress({"phase": "adding", "done": done, "total": total, "unit": "bytes"})
 
     with repo.blocks.transaction() as txn:
         for found in sorted(to_read, key=lambda f: f.path):
-            content = read_content(repo.objects, txn, repo.root, found.path, on_bytes)
+            content = read_content(repo.objects, txn, repo.root, found.path, progress.add)
             old = state.entries.get(found.path)
             if old is None:
                 added += 1
@@ -137,11 +125,16 @@ def stage_paths(
             if path not in files:
                 del state.entries[path]
                 removed += 1
+        # A conflicted path deleted from the working tree is resolved as deleted.
+        for path in [p for p in state.conflicts if in_scope(p, specs or [""])]:
+            if path not in files:
+                del state.conflicts[path]
+                removed += 1
     return {
         "added": added,
         "modified": modified,
         "removed": removed,
-        "bytes_read": done,
+        "bytes_read": progress.done,
         "new_blocks": txn.new_blocks,
         "new_bytes": txn.new_bytes,
     }
@@ -175,16 +168,18 @@ def rm(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     matched: list[str] = []
     for arg in raw:
         spec = repo_relative(repo.root, ctx.cwd, arg)
-        paths = [p for p in state.entries if in_scope(p, [spec])]
+        tracked = set(state.entries) | set(state.conflicts)
+        paths = sorted(p for p in tracked if in_scope(p, [spec]))
         if not paths:
             raise PathError(f"pathspec '{arg}' did not match any tracked files")
         if not recursive and paths != [spec]:
             raise UsageError(f"not removing '{arg}' recursively without -r")
         matched += paths
     if not force:
-        _check_removable(repo, state, matched, cached)
+        _check_removable(repo, state, [p for p in matched if p in state.entries], cached)
     for path in matched:
-        del state.entries[path]
+        state.entries.pop(path, None)
+        state.conflicts.pop(path, None)  # removing a conflicted path resolves it
         if not cached:
             remove_entry(repo.root, path)
     repo.save_state(state)
