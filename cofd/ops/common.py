@@ -79,6 +79,8 @@ class ByteProgress:
 
     def add(self, n: int) -> None:
         self.done += n
+        # A file re-read because it changed under us counts twice; keep 100% the top.
+        self.total = max(self.total, self.done)
         if self.done - self._last >= PROGRESS_STEP:
             self._last = self.done
             self._ctx.progress(
