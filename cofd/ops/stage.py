@@ -192,6 +192,8 @@ def _check_removable(
     head = flat_tree(repo, repo.refs.head())
     worktree = scan(repo, state, paths)
     for path in sorted(paths):
+        if worktree.modified.get(path) == "D":
+            continue  # already gone from the working tree: nothing to lose (as git)
         entry = state.entries[path]
         in_head = head.get(path)
         staged_differs = in_head is None or (in_head.id, in_head.mode) != (entry.id, entry.mode)
@@ -206,7 +208,9 @@ def _check_removable(
                 f"'{path}' has local modifications (use --cached to keep the "
                 "file, or -f to force removal)"
             )
-        if not cached and staged_differs and in_head is not None:
+        # A newly added file counts as staged too: before it is committed, removing
+        # it would lose the only recorded copy (git refuses this as well).
+        if not cached and staged_differs:
             raise PathError(
                 f"'{path}' has changes staged in the index (use --cached to "
                 "keep the file, or -f to force removal)"
