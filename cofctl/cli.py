@@ -43,6 +43,13 @@ COMMANDS: dict[str, str] = {
     "gc": "gc_cmd",
     "fsck": "fsck_cmd",
     "daemon": "daemon_cmd",
+    "clone": "clone_cmd",
+    "fetch": "fetch_cmd",
+    "pull": "pull_cmd",
+    "push": "push_cmd",
+    "remote": "remote_cmd",
+    "peer": "peer_cmd",
+    "share": "share_cmd",
 }
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 

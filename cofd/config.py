@@ -47,6 +47,13 @@ class GcConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerServeConfig:
+    """``[peer]`` (user config): where this daemon listens for peers (loopback by default)."""
+
+    listen: str = "127.0.0.1:7420"
+
+
+@dataclass(frozen=True, slots=True)
 class UserConfig:
     name: str = ""
     email: str = ""
@@ -59,6 +66,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     gc: GcConfig = field(default_factory=GcConfig)
     user: UserConfig = field(default_factory=UserConfig)
+    peer: PeerServeConfig = field(default_factory=PeerServeConfig)
 
 
 # Per-key validation: (predicate, what the user must supply). Keys absent here are
@@ -105,6 +113,8 @@ _RULES: dict[str, dict[str, tuple[Any, str]]] = {
         "unreachable_days": _int_range(0, 36500),
     },
     "user": {"name": _STR, "email": _STR},
+    # HOST:PORT (IPv6 as [ADDR]:PORT); port 0 picks a free port; "" disables serving.
+    "peer": {"listen": _STR},
 }
 
 # COF_<SECTION>_<KEY> environment overrides, plus the git-like author variables.

@@ -26,6 +26,7 @@ from pathlib import Path
 import uvloop
 
 from cofd.daemon.dispatch import DaemonInfo, Dispatcher, daemon_version, default_workers
+from cofd.daemon.peers import start_peer_service
 from cofd.daemon.server import RpcServer, SocketSetupError, bind_private_socket, prepare_socket_dir
 from protocol.home import EXIT_ALREADY_RUNNING, log_path, pid_path, socket_path
 
@@ -169,7 +170,7 @@ def _run_locked(home: Path, env: Mapping[str, str]) -> int:
         started=started,
         workers=default_workers(),
     )
-    clean = uvloop.run(_serve(info, sock))
+    clean = uvloop.run(_serve(info, sock, env))
     if not clean:
         # A worker thread is still inside an operation and would block interpreter
         # exit; the socket and pid file are gone, the kernel releases the flocks.
@@ -178,12 +179,13 @@ def _run_locked(home: Path, env: Mapping[str, str]) -> int:
     return 0
 
 
-async def _serve(info: DaemonInfo, sock: socket.socket) -> bool:
+async def _serve(info: DaemonInfo, sock: socket.socket, env: Mapping[str, str]) -> bool:
     stop = asyncio.Event()
     executor = ThreadPoolExecutor(max_workers=info.workers, thread_name_prefix="cofd-worker")
     dispatcher = Dispatcher(info, executor, stop.set)
     server = RpcServer(dispatcher)
     await server.start(sock)
+    peers = await start_peer_service(info.home, env, dispatcher)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _on_signal, signum, stop)
@@ -195,6 +197,8 @@ async def _serve(info: DaemonInfo, sock: socket.socket) -> bool:
         info.workers,
     )
     await stop.wait()
+    if peers is not None:
+        await peers.stop()
     return await _shutdown(info, server, dispatcher, executor)
 
 

@@ -1,0 +1,30 @@
+"""``cof clone cof://[KEY@]HOST[:PORT]/NAME [DIR] [--key KEY]``."""
+
+from __future__ import annotations
+
+import click
+
+from cofctl.commands.fetch_cmd import print_transfer
+from cofctl.render import emit_json, json_option
+from cofctl.runner import call
+
+
+@click.command("clone")
+@click.argument("url")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--key", help="The serving daemon's public key (from 'cof peer key' there).")
+@json_option
+def command(url: str, directory: str | None, key: str | None, as_json: bool) -> None:
+    """Copy a shared repository from another daemon and check out its HEAD branch.
+
+    Re-running an interrupted clone into the same DIR transfers only what is missing.
+    """
+    result = call("clone", {"url": url, "directory": directory, "key": key})
+    if as_json:
+        emit_json(result)
+        return
+    verb = "Resumed cloning" if result["resumed"] else "Cloned"
+    click.echo(f"{verb} into '{result['root']}'")
+    print_transfer(result["fetch"])
+    if result["checkout"] is None:
+        click.echo("warning: the remote has no branch to check out", err=True)

@@ -1,0 +1,51 @@
+"""``cof remote [list] | add NAME URL [--key KEY] | remove NAME``."""
+
+from __future__ import annotations
+
+import click
+
+from cofctl.render import emit_json, json_option
+from cofctl.runner import call
+
+
+@click.group("remote", invoke_without_command=True)
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """Manage the remotes of this repository (stored in .cof/remotes.toml)."""
+    if ctx.invoked_subcommand is None:
+        _print(call("remote", {"action": "list"})["remotes"], verbose=False)
+
+
+def _print(remotes: list[dict[str, str]], verbose: bool) -> None:
+    for remote in remotes:
+        click.echo(
+            f"{remote['name']}\t{remote['url']}\t{remote['key']}" if verbose else remote["name"]
+        )
+
+
+@command.command("list")
+@click.option("-v", "--verbose", is_flag=True, help="Show URL and key.")
+@json_option
+def list_cmd(verbose: bool, as_json: bool) -> None:
+    """List remotes."""
+    remotes = call("remote", {"action": "list"})["remotes"]
+    if as_json:
+        emit_json(remotes)
+    else:
+        _print(remotes, verbose)
+
+
+@command.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--key", help="The remote daemon's public key (unless in the URL).")
+def add_cmd(name: str, url: str, key: str | None) -> None:
+    """Add remote NAME at URL (cof://[KEY@]HOST[:PORT]/SHARE)."""
+    call("remote", {"action": "add", "name": name, "url": url, "key": key})
+
+
+@command.command("remove")
+@click.argument("name")
+def remove_cmd(name: str) -> None:
+    """Remove remote NAME and its remote-tracking branches."""
+    call("remote", {"action": "remove", "name": name})

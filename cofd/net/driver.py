@@ -1,0 +1,134 @@
+"""A blocking driver for one client ``Connection`` (operations run in the worker pool).
+
+It owns a connected UDP socket and alternates: send what the connection allows, wait
+(``poll``) until a datagram arrives or the connection's timer is due, read every
+datagram queued, fire the timer if due. The event loop of the daemon is never involved.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+
+from cofd.net.endpoint import SOCKET_BUFFER
+from protocol.errors import PeerError
+from protocol.peer.config import PeerConfig
+from protocol.peer.connection import Connection, State
+from protocol.peer.crypto import Identity
+from protocol.peer.events import Event
+
+RECV_SIZE = 2048  # above the protocol's 1452-byte maximum: larger datagrams are dropped
+MAX_READS_PER_WAKE = 512  # datagrams read before sending again (keeps ACKs flowing)
+
+
+def resolve(host: str, port: int) -> tuple[int, tuple[object, ...]]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise PeerError(f"cannot resolve peer host {host!r}: {exc.strerror}") from exc
+    family, _, _, _, addr = infos[0]
+    return family, tuple(addr)
+
+
+class Driver:
+    """Pumps one client connection over a blocking-with-poll UDP socket."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        sock: socket.socket,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conn = conn
+        self._sock = sock
+        self._clock = clock
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+        self._events: deque[Event] = deque()
+
+    @classmethod
+    def connect(
+        cls,
+        identity: Identity,
+        server_key: bytes,
+        host: str,
+        port: int,
+        config: PeerConfig,
+    ) -> Driver:
+        family, addr = resolve(host, port)
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+            sock.connect(addr)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise PeerError(f"cannot reach peer {host}:{port}: {exc.strerror}") from exc
+        name = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        conn = Connection.client(identity, server_key, addr, config=config, peer_name=name)
+        return cls(conn, sock)
+
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, pumping the socket for at most ``timeout`` seconds (None: forever)."""
+        deadline = None if timeout is None else self._clock() + timeout
+        while True:
+            if (event := self.conn.next_event()) is not None:
+                return event
+            self._send()
+            if self.conn.state is State.CLOSED and not self.conn.datagrams_pending():
+                return self.conn.next_event()
+            now = self._clock()
+            timer = self.conn.get_timer()
+            wait_until = (
+                min(t for t in (timer, deadline) if t is not None)
+                if (timer is not None or deadline is not None)
+                else None
+            )
+            if wait_until is None:
+                self._wait(None)
+            elif wait_until > now:
+                self._wait(wait_until - now)
+            self._read()
+            now = self._clock()
+            timer = self.conn.get_timer()
+            if timer is not None and now >= timer:
+                self.conn.handle_timer(now)
+            if deadline is not None and now >= deadline and self.conn.next_event() is None:
+                self._send()
+                return None
+
+    def _wait(self, seconds: float | None) -> None:
+        ms = -1 if seconds is None else max(0, int(seconds * 1000 + 0.999))
+        self._poll.poll(ms)
+
+    def _read(self) -> None:
+        recv, conn, addr = self._sock.recv, self.conn, self.conn.peer_addr
+        for _ in range(MAX_READS_PER_WAKE):
+            try:
+                data = recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionRefusedError:
+                continue  # ICMP port unreachable: the peer's timers decide
+            conn.receive_datagram(data, addr, self._clock())
+
+    def _send(self) -> None:
+        send = self._sock.send
+        for data in self.conn.datagrams_to_send(self._clock()):
+            try:
+                send(data)
+            except (BlockingIOError, InterruptedError):
+                self._poll.poll(1)  # the socket buffer is full: the window keeps track
+            except OSError:
+                pass  # ECONNREFUSED and friends: treated as loss
+
+    def close(self, linger: float = 0.05) -> None:
+        """Close the session politely (CLOSE frame), then the socket."""
+        if self.conn.state is not State.CLOSED:
+            self.conn.close()
+        self._send()
+        self._sock.close()

@@ -1,0 +1,256 @@
+"""``clone``, ``fetch``, ``pull``, ``push`` and ``remote``: sync with other daemons.
+
+Remotes live in ``.cof/remotes.toml`` (URL and the remote daemon's public key).
+Fetched branches land in ``refs/remotes/<remote>/<branch>``; tags are created when
+absent. The network side runs here, in the worker pool, over the operation's own UDP
+socket (``cofd.net.driver``), so the daemon's event loop is never involved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cofd.objects.model import CommitId
+from cofd.objects.refs import ref_name_problem
+from cofd.ops.api import OpContext, op
+from cofd.ops.branches import switch_to
+from cofd.ops.repository import Repository, create_layout
+from cofd.sync.client import ClientSession, remote_branches
+from cofd.sync.registry import (
+    Remote,
+    check_name,
+    load_remotes,
+    parse_key,
+    parse_url,
+    save_remotes,
+)
+from cofd.sync.walk import ref_tips
+from protocol.errors import ConflictError, PathError, RevisionError, UsageError
+from protocol.peer import messages as m
+
+HEADS, TAGS, REMOTES = "refs/heads/", "refs/tags/", "refs/remotes/"
+DEFAULT_REMOTE = "origin"
+
+
+def _who(ctx: OpContext) -> Any:
+    from cofd.ops.branches import _who as who
+
+    return who(ctx)
+
+
+def _remote(repo: Repository, name: str | None) -> Remote:
+    remotes = load_remotes(repo.cof_dir)
+    name = name or DEFAULT_REMOTE
+    remote = remotes.get(name)
+    if remote is None:
+        known = ", ".join(sorted(remotes)) or "none"
+        raise UsageError(f"no remote named '{name}' (known: {known}; add one with cof remote add)")
+    return remote
+
+
+# -- remote -----------------------------------------------------------------------------
+
+
+@op("remote", writes=True)
+def remote(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    action = params.get("action") or "list"
+    remotes = load_remotes(repo.cof_dir)
+    if action == "list":
+        return {"remotes": [remotes[n].to_dict() for n in sorted(remotes)]}
+    name = check_name(str(params.get("name") or ""), "remote")
+    if action == "remove":
+        if remotes.pop(name, None) is None:
+            raise UsageError(f"no remote named '{name}'")
+        save_remotes(repo.cof_dir, remotes)
+        for ref, _ in list(repo.refs.iter_refs(f"{REMOTES}{name}/")):
+            repo.refs.update(ref, None, _who(ctx), f"remote: remove {name}")
+        return {"removed": name}
+    if action != "add":
+        raise UsageError(f"unknown remote action {action!r}")
+    if name in remotes:
+        raise UsageError(f"remote '{name}' already exists")
+    added = _make_remote(name, str(params.get("url") or ""), params.get("key"))
+    remotes[name] = added
+    save_remotes(repo.cof_dir, remotes)
+    return {"added": added.to_dict()}
+
+
+def _make_remote(name: str, url_text: str, key_text: object) -> Remote:
+    url = parse_url(url_text)
+    key = parse_key(key_text) if isinstance(key_text, str) and key_text else url.key
+    if key is None:
+        raise UsageError(
+            "the remote daemon's key is needed: run 'cof peer key' there and pass "
+            "--key KEY, or use cof://KEY@HOST[:PORT]/NAME"
+        )
+    if url.key is not None and url.key != key:
+        raise UsageError("the key in the URL and --key differ")
+    return Remote(name, url, key)
+
+
+# -- fetch ------------------------------------------------------------------------------
+
+
+def fetch_remote(ctx: OpContext, repo: Repository, remote: Remote) -> dict[str, Any]:
+    """List the remote's refs, pull what is missing, move remote-tracking refs."""
+    network = ctx.config().network
+    with ClientSession.open(ctx.home, remote, network) as session:
+        advertised = session.list_refs()
+        refs = remote_branches(advertised)
+        local = set(ref_tips(repo.refs))
+        wants = list(dict.fromkeys(v for v in refs.values() if v not in local))
+        stats = session.fetch(repo, wants, ctx.progress)
+        wire = dict(session.driver.conn.stats)
+    who = _who(ctx)
+    updated = []
+    for name, value in refs.items():
+        if name.startswith(HEADS):
+            tracking = f"{REMOTES}{remote.name}/{name.removeprefix(HEADS)}"
+        else:
+            tracking = name  # tags: created when absent, never moved
+            if repo.refs.read(tracking) is not None:
+                continue
+        old = repo.refs.read(tracking)
+        if old != value:
+            repo.refs.update(tracking, CommitId(value), who, f"fetch: from {remote.url.text()}")
+            updated.append({"ref": tracking, "old": old.hex() if old else None, "new": value.hex()})
+    return {
+        "remote": remote.name,
+        "url": remote.url.text(),
+        "head": advertised.head,
+        "updated": updated,
+        "stats": stats.to_dict(),
+        "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
+    }
+
+
+@op("fetch", writes=True)
+def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    return fetch_remote(ctx, repo, _remote(repo, params.get("remote")))
+
+
+@op("pull", writes=True)
+def pull(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Fetch, then merge ``<remote>/<branch>`` (default: the current branch's name)."""
+    from cofd.ops.merge import merge
+
+    repo = ctx.require_repo()
+    remote = _remote(repo, params.get("remote"))
+    fetched = fetch_remote(ctx, repo, remote)
+    branch = str(params.get("branch") or (repo.refs.head_target() or "").removeprefix(HEADS))
+    if not branch:
+        raise UsageError("HEAD is detached: name the branch to pull")
+    tracking = f"{REMOTES}{remote.name}/{branch}"
+    if repo.refs.read(tracking) is None:
+        raise RevisionError(f"the remote '{remote.name}' has no branch '{branch}'")
+    merged = merge(ctx, {"rev": tracking})
+    return {"fetch": fetched, "merge": merged}
+
+
+# -- push -------------------------------------------------------------------------------
+
+
+@op("push", writes=True)
+def push(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    repo = ctx.require_repo()
+    remote = _remote(repo, params.get("remote"))
+    branch = params.get("branch") or (repo.refs.head_target() or "").removeprefix(HEADS)
+    if not branch or ref_name_problem(branch) is not None:
+        raise UsageError("name a valid branch to push (HEAD is detached)")
+    local = repo.refs.read(HEADS + branch)
+    if local is None:
+        raise RevisionError(f"no local branch '{branch}' to push")
+    tracking = f"{REMOTES}{remote.name}/{branch}"
+    old = repo.refs.read(tracking)
+    force = bool(params.get("force"))
+    update = m.RefUpdate(HEADS + branch, old, local)
+    network = ctx.config().network
+    if old == local and not force:
+        return {"remote": remote.name, "results": [], "up_to_date": True, "branch": branch}
+    with ClientSession.open(ctx.home, remote, network) as session:
+        result = session.push(repo, [update], force)
+        wire = dict(session.driver.conn.stats)
+    rows: list[dict[str, Any]] = [
+        {"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results
+    ]
+    if any(not r["ok"] for r in rows):
+        reasons = "; ".join(f"{str(r['ref']).removeprefix(HEADS)}: {r['message']}" for r in rows)
+        raise ConflictError(f"push to {remote.url.text()} rejected: {reasons}")
+    repo.refs.update(tracking, local, _who(ctx), f"push: to {remote.url.text()}")
+    return {
+        "remote": remote.name,
+        "url": remote.url.text(),
+        "branch": branch,
+        "old": old.hex() if old else None,
+        "new": local.hex(),
+        "results": rows,
+        "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
+    }
+
+
+# -- clone ------------------------------------------------------------------------------
+
+
+def _clone_target(ctx: OpContext, directory: str | None, remote: Remote) -> tuple[Path, bool]:
+    """The directory to clone into, and whether it is an interrupted clone to resume."""
+    target = (ctx.cwd / (directory or remote.url.name)).resolve()
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        return target, False
+    cof_dir = target / ".cof"
+    if (cof_dir / "config.toml").is_file():
+        remotes = load_remotes(cof_dir)
+        origin = remotes.get(DEFAULT_REMOTE)
+        same = origin is not None and origin.url == remote.url and origin.key == remote.key
+        heads = any(True for _ in _iter_heads(cof_dir))
+        if same and not heads:
+            return target, True
+    raise PathError(f"destination path '{target}' already exists and is not an empty directory")
+
+
+def _iter_heads(cof_dir: Path) -> Any:
+    heads = cof_dir / "refs" / "heads"
+    return (p for p in heads.rglob("*") if p.is_file()) if heads.is_dir() else iter(())
+
+
+@op("clone", writes=True, needs_repo=False)
+def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    url = parse_url(str(params.get("url") or ""))
+    remote = _make_remote(
+        DEFAULT_REMOTE, url.text(), params.get("key") or (url.key.hex() if url.key else None)
+    )
+    target, resume = _clone_target(ctx, params.get("directory"), remote)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        create_layout(target)
+    except OSError as exc:
+        raise PathError(f"cannot create '{target}': {exc.strerror}") from exc
+    repo = Repository.open(target)
+    try:
+        save_remotes(repo.cof_dir, {DEFAULT_REMOTE: remote})
+        fetched = fetch_remote(ctx, repo, remote)
+        checkout = _checkout_head(ctx, repo, remote, fetched["head"])
+    finally:
+        repo.close()
+    return {"root": str(target), "resumed": resume, "fetch": fetched, "checkout": checkout}
+
+
+def _checkout_head(
+    ctx: OpContext, repo: Repository, remote: Remote, head: str
+) -> dict[str, Any] | None:
+    tracking = dict(repo.refs.iter_refs(f"{REMOTES}{remote.name}/"))
+    branch = head.removeprefix(HEADS) if head.startswith(HEADS) else ""
+    if f"{REMOTES}{remote.name}/{branch}" not in tracking:
+        branch = "main" if f"{REMOTES}{remote.name}/main" in tracking else ""
+    if not branch:
+        return None
+    commit = tracking[f"{REMOTES}{remote.name}/{branch}"]
+    message = f"clone: from {remote.url.text()}"
+    # Check out first (HEAD is unborn, so every file is written), then create the
+    # branch and attach HEAD to it.
+    result = switch_to(ctx, repo, commit, HEADS + branch, False, message, move_head=False)
+    repo.refs.update(HEADS + branch, commit, _who(ctx), message, expected=None)
+    repo.refs.set_head(HEADS + branch, _who(ctx), message)
+    return result

@@ -1,0 +1,170 @@
+"""The client side of sync, run by operations in the worker pool.
+
+A :class:`ClientSession` is one authenticated connection to a remote daemon for one
+shared repository. ``fetch`` lists the remote refs and pulls what is missing;
+``push`` offers ref updates and then serves what the remote pulls back over the same
+connection (only the blocks it listed for the pushed commits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cofd.config import NetworkConfig
+from cofd.net.driver import Driver
+from cofd.ops.repository import Repository
+from cofd.store.ids import BlockId
+from cofd.sync.registry import Remote, load_identity
+from cofd.sync.transfer import (
+    LackingCache,
+    Progress,
+    TransferStats,
+    check_ref_name,
+    pull,
+    read_blocks,
+    wait_response,
+)
+from protocol.errors import AccessDeniedError, CofError, PeerError, ProtocolError
+from protocol.peer import events as ev
+from protocol.peer import messages as m
+from protocol.peer.config import PeerConfig
+from protocol.peer.connection import State
+
+SERVE_BATCH = 256  # blocks read per store call while serving a push
+
+
+def peer_config(network: NetworkConfig) -> PeerConfig:
+    return PeerConfig(
+        packet_size=network.packet_size,
+        timeout_ms=network.timeout_ms,
+        max_retries=network.max_retries,
+    )
+
+
+@dataclass(slots=True)
+class _PushServing:
+    repo: Repository
+    wants: frozenset[bytes]
+    lacking: LackingCache = field(default_factory=LackingCache)
+    offered: set[bytes] = field(default_factory=set)
+
+
+class ClientSession:
+    """One connection to ``remote``; use as a context manager (closes politely)."""
+
+    def __init__(self, driver: Driver, remote: Remote) -> None:
+        self.driver = driver
+        self.remote = remote
+        self.peer_name = driver.conn.peer_name
+        self._serving: _PushServing | None = None
+
+    @classmethod
+    def open(cls, home: Path, remote: Remote, network: NetworkConfig) -> ClientSession:
+        identity = load_identity(home)
+        url = remote.url
+        driver = Driver.connect(identity, remote.key, url.host, url.port, peer_config(network))
+        session = cls(driver, remote)
+        try:
+            session._handshake()
+        except BaseException:
+            driver.close()
+            raise
+        return session
+
+    def __enter__(self) -> ClientSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.driver.close()
+
+    # -- Channel ------------------------------------------------------------------------
+
+    def call(self, fn: Any) -> Any:
+        return fn(self.driver.conn)
+
+    def next_event(self, timeout: float | None = None) -> ev.Event | None:
+        return self.driver.next_event(timeout)
+
+    # -- operations ---------------------------------------------------------------------
+
+    def _handshake(self) -> None:
+        while True:
+            event = self.driver.next_event()
+            if isinstance(event, ev.HandshakeCompleted):
+                return
+            if isinstance(event, ev.ConnectionTerminated):
+                raise event.error or PeerError(f"peer {self.peer_name} refused the connection")
+
+    def list_refs(self) -> m.Refs:
+        rid = self.driver.conn.send_request(m.ListRefs(self.remote.url.name))
+        reply = wait_response(self, rid, self._other)
+        if not isinstance(reply, m.Refs):
+            raise ProtocolError(f"peer {self.peer_name} answered ListRefs oddly")
+        return reply
+
+    def fetch(
+        self, repo: Repository, wants: list[bytes], progress: Progress | None
+    ) -> TransferStats:
+        return pull(self, repo, self.remote.url.name, wants, progress, self._other)
+
+    def push(self, repo: Repository, updates: list[m.RefUpdate], force: bool) -> m.PushResult:
+        """Offer ``updates``; serve what the remote pulls; return its verdict per ref."""
+        self._serving = _PushServing(repo, frozenset(u.new for u in updates))
+        try:
+            offer = m.PushOffer(self.remote.url.name, tuple(updates), force)
+            rid = self.driver.conn.send_request(offer)
+            reply = wait_response(self, rid, self._other)
+        finally:
+            self._serving = None
+        if not isinstance(reply, m.PushResult):
+            raise ProtocolError(f"peer {self.peer_name} answered PushOffer oddly")
+        return reply
+
+    # -- what the remote asks of us while we push ------------------------------------
+
+    def _other(self, event: ev.Event) -> None:
+        conn = self.driver.conn
+        if conn.state is State.CLOSED:
+            return
+        if isinstance(event, ev.RequestReceived):
+            conn.send_response(event.request_id, self._answer(event.message))
+        elif isinstance(event, ev.BlocksRequested):
+            self._serve_blocks(event.blocks)
+
+    def _answer(self, message: m.Message) -> m.Message:
+        serving = self._serving
+        if not isinstance(message, m.Want) or serving is None:
+            return m.ErrorReply(AccessDeniedError.code, "this peer serves nothing here")
+        if not set(message.wants) <= serving.wants:
+            return m.ErrorReply(AccessDeniedError.code, "only the offered commits are served")
+        try:
+            page = serving.lacking.page(serving.repo, message)
+        except CofError as exc:
+            return m.ErrorReply(exc.code, exc.message)
+        serving.offered.update(page.ids)
+        return page
+
+    def _serve_blocks(self, blocks: tuple[tuple[int, m.BlockId], ...]) -> None:
+        conn = self.driver.conn
+        serving = self._serving
+        allowed = [(s, b) for s, b in blocks if serving is not None and b in serving.offered]
+        refused = [s for s, b in blocks if serving is None or b not in serving.offered]
+        for at in range(0, len(allowed), SERVE_BATCH):
+            chunk = allowed[at : at + SERVE_BATCH]
+            assert serving is not None
+            for (slot, _), data in zip(
+                chunk, read_blocks(serving.repo, [BlockId(b) for _, b in chunk]), strict=True
+            ):
+                if data is None:
+                    refused.append(slot)
+                else:
+                    conn.send_block(slot, data)
+        if refused:
+            conn.blocks_missing(refused)
+
+
+def remote_branches(refs: m.Refs) -> dict[str, bytes]:
+    """Valid ``refs/heads/*`` and ``refs/tags/*`` of a Refs reply (others ignored)."""
+    return {name: value for name, value in refs.refs if check_ref_name(name) is None}

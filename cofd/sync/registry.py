@@ -1,0 +1,240 @@
+"""Files that configure peer sync: identity, shares and grants (COF_HOME), remotes (repo).
+
+- ``COF_HOME/peer_identity.key``: the daemon's raw 32-byte X25519 private key, mode 0600.
+- ``COF_HOME/shares.toml``: ``[shares."NAME"]`` with ``path`` and a ``grants`` table
+  mapping a peer's hex public key to ``"read"`` or ``"write"``.
+- ``REPO/.cof/remotes.toml``: ``[remote."NAME"]`` with ``url`` and ``key`` (hex).
+
+Writers take an flock next to the file and replace it atomically, so concurrent
+``cof peer grant`` calls never lose an update and a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protocol.errors import ConfigError, UsageError
+from protocol.peer.crypto import Identity
+
+IDENTITY_FILE = "peer_identity.key"
+SHARES_FILE = "shares.toml"
+REMOTES_FILE = "remotes.toml"
+DEFAULT_PORT = 7420
+READ, WRITE = "read", "write"
+RIGHTS = (READ, WRITE)
+KEY_HEX_LEN = 64
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # share and remote names
+
+
+# -- identity -----------------------------------------------------------------------
+
+
+def load_identity(home: Path) -> Identity:
+    """This daemon's identity, created (mode 0600, atomically) on first use."""
+    path = home / IDENTITY_FILE
+    with contextlib.suppress(FileNotFoundError):
+        return _read_identity(path)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    identity = Identity.generate()
+    tmp = path.with_name(f"{IDENTITY_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, identity.private_bytes())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # fails if another process created it first: use theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_identity(path)
+
+
+def _read_identity(path: Path) -> Identity:
+    raw = path.read_bytes()
+    if len(raw) != 32:
+        raise ConfigError(f"{path}: expected a 32-byte private key, found {len(raw)} bytes")
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return Identity.from_private_bytes(raw)
+
+
+def parse_key(text: str) -> bytes:
+    """A peer's public key from its 64 hex digits (what ``cof peer key`` prints)."""
+    text = text.strip().lower()
+    if len(text) != KEY_HEX_LEN or not all(c in "0123456789abcdef" for c in text):
+        raise UsageError(f"'{text[:80]}' is not a peer key (expected 64 hex digits)")
+    return bytes.fromhex(text)
+
+
+def check_name(name: str, what: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"'{name}' is not a valid {what} name "
+            "(letters, digits, '.', '_', '-'; at most 128; not starting with a symbol)"
+        )
+    return name
+
+
+# -- TOML files -------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+# -- shares ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Share:
+    name: str
+    path: Path
+    grants: dict[str, str] = field(default_factory=dict)  # hex key -> "read" | "write"
+
+    def allows(self, peer_key: bytes, right: str) -> bool:
+        granted = self.grants.get(peer_key.hex())
+        return granted == WRITE or (granted == READ and right == READ)
+
+
+def load_shares(home: Path) -> dict[str, Share]:
+    path = home / SHARES_FILE
+    data = _read_toml(path).get("shares", {})
+    shares: dict[str, Share] = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: shares: expected a table")
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise ConfigError(f"{path}: shares.{name}: expected a table with a path")
+        grants = entry.get("grants", {})
+        if not isinstance(grants, dict) or any(v not in RIGHTS for v in grants.values()):
+            raise ConfigError(f"{path}: shares.{name}.grants: expected key = read|write")
+        shares[name] = Share(name, Path(entry["path"]), dict(grants))
+    return shares
+
+
+def _dump_shares(shares: dict[str, Share]) -> str:
+    lines = ["# cof shared repositories and peer grants (edit with cof share / cof peer)"]
+    for name in sorted(shares):
+        share = shares[name]
+        lines += ["", f"[shares.{_quote(name)}]", f"path = {_quote(str(share.path))}"]
+        lines.append(f"[shares.{_quote(name)}.grants]")
+        lines += [f"{_quote(k)} = {_quote(v)}" for k, v in sorted(share.grants.items())]
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def editing_shares(home: Path) -> Iterator[dict[str, Share]]:
+    """Read-modify-write of the share registry under its lock."""
+    path = home / SHARES_FILE
+    with _locked(path):
+        shares = load_shares(home)
+        yield shares
+        _write_atomic(path, _dump_shares(shares))
+
+
+# -- remotes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeerUrl:
+    host: str
+    port: int
+    name: str
+    key: bytes | None = None
+
+    def text(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"cof://{host}:{self.port}/{self.name}"
+
+
+_URL = re.compile(
+    r"^cof://(?:(?P<key>[0-9a-fA-F]{64})@)?(?P<host>\[[^\]]+\]|[^:/@\[\]]+)(?::(?P<port>\d{1,5}))?/(?P<name>[^/]+)/?$"
+)
+
+
+def parse_url(text: str) -> PeerUrl:
+    """``cof://[KEYHEX@]HOST[:PORT]/NAME`` (port 7420 by default)."""
+    match = _URL.match(text.strip())
+    if match is None:
+        raise UsageError(f"'{text}' is not a cof URL (expected cof://[KEY@]HOST[:PORT]/NAME)")
+    port = int(match["port"] or DEFAULT_PORT)
+    if not 0 < port < 65536:
+        raise UsageError(f"'{text}': port out of range")
+    key = bytes.fromhex(match["key"]) if match["key"] else None
+    return PeerUrl(match["host"].strip("[]"), port, check_name(match["name"], "share"), key)
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    name: str
+    url: PeerUrl
+    key: bytes
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "url": self.url.text(), "key": self.key.hex()}
+
+
+def load_remotes(cof_dir: Path) -> dict[str, Remote]:
+    path = cof_dir / REMOTES_FILE
+    data = _read_toml(path).get("remote", {})
+    remotes: dict[str, Remote] = {}
+    for name, entry in data.items() if isinstance(data, dict) else ():
+        try:
+            remotes[name] = Remote(name, parse_url(entry["url"]), parse_key(entry["key"]))
+        except (KeyError, TypeError, UsageError) as exc:
+            raise ConfigError(f"{path}: remote.{name}: {exc}") from exc
+    return remotes
+
+
+def save_remotes(cof_dir: Path, remotes: dict[str, Remote]) -> None:
+    path = cof_dir / REMOTES_FILE
+    lines = ["# cof remotes (edit with cof remote add/remove)"]
+    for name in sorted(remotes):
+        remote = remotes[name]
+        lines += ["", f"[remote.{_quote(name)}]", f"url = {_quote(remote.url.text())}"]
+        lines.append(f"key = {_quote(remote.key.hex())}")
+    with _locked(path):
+        _write_atomic(path, "\n".join(lines) + "\n")

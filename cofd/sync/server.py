@@ -1,0 +1,312 @@
+"""The serving side of sync, inside the daemon: reacts to the listener's events.
+
+Runs on the event loop and never blocks it: share lookups, ref listings, negotiation
+walks and block reads run in the daemon's worker pool; a push being received runs in
+a worker as blocking code (``receive_push``) that talks to its connection through a
+:class:`LoopChannel`. Access: every request names a shared repository, and the peer's
+authenticated key must hold a grant on it (``read`` to list and fetch, ``write`` to
+push); block requests are served only from a repository the peer was granted on this
+connection. Unknown share and missing grant get the same answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import queue
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cofd.daemon.repos import OpenRepository, RepositoryCache
+from cofd.net.endpoint import ListenerEndpoint
+from cofd.objects.ancestry import is_ancestor
+from cofd.objects.model import CommitId
+from cofd.ops.common import tree_of
+from cofd.ops.repository import Repository
+from cofd.ops.switch import apply, check, plan
+from cofd.sync.registry import READ, WRITE, Share, load_shares
+from cofd.sync.transfer import (
+    LackingCache,
+    TransferStats,
+    check_ref_name,
+    pull,
+    read_blocks,
+    refs_message,
+)
+from protocol.errors import AccessDeniedError, CofError, ConflictError, PeerError
+from protocol.peer import events as ev
+from protocol.peer import messages as m
+from protocol.peer.connection import Connection, State
+from protocol.peer.listener import Listener
+
+log = logging.getLogger("cofd.sync")
+
+SERVE_CHUNK = 256  # blocks read from the store per worker call
+CHANNEL_SLACK = 30.0  # seconds a push worker waits beyond the connection's own budget
+RunBlocking = Callable[..., Awaitable[Any]]
+
+
+class LoopChannel:
+    """A loop-owned connection as seen from a worker thread (a push being received)."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, endpoint: ListenerEndpoint, conn: Connection
+    ):
+        self.peer_name = conn.peer_name
+        self._loop, self._endpoint, self._conn = loop, endpoint, conn
+        self._timeout = conn.config.budget + CHANNEL_SLACK
+        self.events: queue.Queue[ev.Event] = queue.Queue()
+
+    def call(self, fn: Callable[[Connection], Any]) -> Any:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn(self._conn))
+            except BaseException as exc:
+                future.set_exception(exc)
+            self._endpoint.kick()
+
+        self._loop.call_soon_threadsafe(run)
+        return future.result()
+
+    def next_event(self, timeout: float | None = None) -> ev.Event | None:
+        try:
+            return self.events.get(timeout=timeout or self._timeout)
+        except queue.Empty:
+            raise PeerError(f"peer {self.peer_name} stopped responding") from None
+
+
+@dataclass(slots=True)
+class _Peer:
+    conn: Connection
+    readable: OpenRepository | None = None  # the repository blocks are served from
+    lacking: LackingCache = field(default_factory=LackingCache)
+    pending: deque[tuple[int, m.BlockId]] = field(default_factory=deque)
+    serving: bool = False
+    channel: LoopChannel | None = None
+
+
+class SyncService:
+    """Answers peers for the shares under ``home``; owns the UDP endpoint."""
+
+    def __init__(self, home: Path, repos: RepositoryCache, run_blocking: RunBlocking) -> None:
+        self.home = home
+        self.repos = repos
+        self.run_blocking = run_blocking
+        self.endpoint: ListenerEndpoint | None = None
+        self._peers: dict[Connection, _Peer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, listener: Listener, sock: Any) -> None:
+        self.endpoint = await ListenerEndpoint.start(listener, self._on_event, sock)
+
+    async def stop(self) -> None:
+        for peer in self._peers.values():
+            if peer.conn.state is not State.CLOSED:
+                peer.conn.close()
+            if peer.channel is not None:
+                peer.channel.events.put(ev.ConnectionTerminated(None, by_peer=False))
+        if self.endpoint is not None:
+            self.endpoint.flush()
+            self.endpoint.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+    # -- events -------------------------------------------------------------------------
+
+    def _on_event(self, conn: Connection, event: ev.Event) -> None:
+        peer = self._peers.get(conn)
+        if peer is None:
+            peer = self._peers[conn] = _Peer(conn)
+        if isinstance(event, ev.RequestReceived):
+            self._spawn(self._request(peer, event))
+        elif isinstance(event, ev.BlocksRequested):
+            peer.pending.extend(event.blocks)
+            if not peer.serving:
+                peer.serving = True
+                self._spawn(self._serve_blocks(peer))
+        elif isinstance(event, ev.ConnectionTerminated):
+            if peer.channel is not None:
+                peer.channel.events.put(event)
+            self._peers.pop(conn, None)
+        elif peer.channel is not None and not isinstance(event, ev.HandshakeCompleted):
+            peer.channel.events.put(event)  # responses and blocks of a push we receive
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _kick(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.kick()
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def _share(self, peer: _Peer, name: str, right: str) -> tuple[Share, OpenRepository]:
+        shares = await self.run_blocking(load_shares, self.home)
+        share = shares.get(name)
+        if share is None or not share.allows(peer.conn.peer_key, right):
+            log.info("peer %s denied %s on %r", peer.conn.peer_key.hex()[:16], right, name)
+            raise AccessDeniedError(
+                f"no {right} access to '{name}' for key {peer.conn.peer_key.hex()[:16]}… "
+                "(or nothing is shared under that name)"
+            )
+        entry = await self.repos.get(share.path)
+        peer.readable = entry
+        return share, entry
+
+    async def _request(self, peer: _Peer, event: ev.RequestReceived) -> None:
+        message = event.message
+        try:
+            reply = await self._answer(peer, message)
+        except CofError as exc:
+            reply = m.ErrorReply(exc.code, exc.message)
+        except Exception as exc:
+            log.exception("serving a peer request failed")
+            reply = m.ErrorReply("internal", f"internal error: {type(exc).__name__}")
+        if peer.conn.state is not State.CLOSED:
+            peer.conn.send_response(event.request_id, reply)
+            self._kick()
+
+    async def _answer(self, peer: _Peer, message: m.Message) -> m.Message:
+        if isinstance(message, m.ListRefs):
+            _, entry = await self._share(peer, message.repo, READ)
+            async with entry.lock.acquire(False):
+                refs: m.Refs = await self.run_blocking(refs_message, entry.repo)
+                return refs
+        if isinstance(message, m.Want):
+            _, entry = await self._share(peer, message.repo, READ)
+            async with entry.lock.acquire(False):
+                page: m.Lacking = await self.run_blocking(peer.lacking.page, entry.repo, message)
+                return page
+        if isinstance(message, m.PushOffer):
+            _, entry = await self._share(peer, message.repo, WRITE)
+            return await self._receive_push(peer, entry, message)
+        return m.ErrorReply(AccessDeniedError.code, "unsupported request")
+
+    async def _receive_push(
+        self, peer: _Peer, entry: OpenRepository, offer: m.PushOffer
+    ) -> m.PushResult:
+        assert self.endpoint is not None
+        if peer.channel is not None:
+            raise PeerError("one push at a time per connection")
+        channel = LoopChannel(asyncio.get_running_loop(), self.endpoint, peer.conn)
+        async with entry.lock.acquire(True):
+            peer.channel = channel
+            gate = entry.repo.blocks.maintenance.gate
+            gate.enter()
+            try:
+                who = Repository.signature(f"peer {peer.conn.peer_key.hex()[:16]}", "")
+                result: m.PushResult = await self.run_blocking(
+                    receive_push, channel, entry.repo, offer, who
+                )
+                return result
+            finally:
+                gate.exit()
+                peer.channel = None
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    async def _serve_blocks(self, peer: _Peer) -> None:
+        conn = peer.conn
+        try:
+            while peer.pending and conn.state is not State.CLOSED:
+                chunk = [peer.pending.popleft() for _ in range(min(SERVE_CHUNK, len(peer.pending)))]
+                if peer.readable is None:
+                    conn.blocks_missing([slot for slot, _ in chunk])
+                    self._kick()
+                    continue
+                datas = await self.run_blocking(
+                    read_blocks, peer.readable.repo, [b for _, b in chunk]
+                )
+                if _closed(conn):
+                    return
+                missing = []
+                for (slot, _), data in zip(chunk, datas, strict=True):
+                    if data is None:
+                        missing.append(slot)
+                    else:
+                        conn.send_block(slot, data)
+                if missing:
+                    conn.blocks_missing(missing)
+                self._kick()
+        finally:
+            peer.serving = False
+
+
+def _closed(conn: Connection) -> bool:
+    return conn.state is State.CLOSED
+
+
+def receive_push(
+    channel: LoopChannel, repo: Repository, offer: m.PushOffer, who: Any
+) -> m.PushResult:
+    """Pull what the pusher offers, verify it, then move each ref by compare-and-swap.
+
+    Runs in a worker with the repository's write lock held (by the caller).
+    """
+    results: dict[str, tuple[bool, str]] = {}
+    accepted: list[m.RefUpdate] = []
+    for update in offer.updates:
+        problem = check_ref_name(update.name)
+        current = repo.refs.read(update.name) if problem is None else None
+        if problem is not None:
+            results[update.name] = (False, f"invalid ref name: {problem}")
+        elif not offer.force and current != update.old:
+            where = current.hex()[:12] if current else "nothing"
+            results[update.name] = (False, f"stale: the remote ref is at {where} (fetch first)")
+        else:
+            accepted.append(update)
+    stats = TransferStats()
+    if accepted:
+        stats = pull(channel, repo, "", [u.new for u in accepted], None, lambda _e: None)
+    for update in accepted:
+        results[update.name] = _apply_update(repo, update, offer.force, who)
+    log.info(
+        "push received: %d block(s), %d bytes; %s",
+        stats.blocks,
+        stats.bytes,
+        ", ".join(f"{n}: {'ok' if ok else msg}" for n, (ok, msg) in results.items()),
+    )
+    return m.PushResult(tuple((u.name, *results[u.name]) for u in offer.updates))
+
+
+def _apply_update(repo: Repository, update: m.RefUpdate, force: bool, who: Any) -> tuple[bool, str]:
+    current = repo.refs.read(update.name)
+    new = CommitId(update.new)
+    try:
+        if current is not None and update.name.startswith("refs/heads/"):
+            new_commit = repo.objects.peel(new)
+            if not force and not is_ancestor(repo.objects.read_commit, current, new_commit):
+                return False, "non-fast-forward (fetch and merge first, or push --force)"
+        elif current is not None and not force:
+            return False, "already exists"
+        if update.name == repo.refs.head_target():
+            _update_worktree(repo, current, repo.objects.peel(new))
+        repo.refs.update(update.name, new, who, "push: from peer", expected=current)
+    except ConflictError as exc:
+        return False, exc.message
+    return True, "updated"
+
+
+def _update_worktree(repo: Repository, old: CommitId | None, new: CommitId) -> None:
+    """The pushed branch is checked out here: carry local changes forward (git's
+    ``receive.denyCurrentBranch=updateInstead``) or refuse if they would be lost."""
+    state = repo.load_state()
+    if state.conflicts:
+        raise ConflictError("the branch is checked out with unresolved conflicts")
+    with contextlib.suppress(FileNotFoundError):
+        if (repo.cof_dir / "MERGE_HEAD").exists():
+            raise ConflictError("the branch is checked out with a merge in progress")
+    todo = check(repo, state, plan(repo, tree_of(repo, old), tree_of(repo, new)), "push")
+    apply(repo, state, todo)
+    repo.save_state(state)

@@ -1,0 +1,227 @@
+"""Graph walks of negotiation: exponentially spaced haves, and the ids a peer lacks.
+
+``missing_ids(objects, wants, haves)`` lists every block reachable from ``wants`` and
+not from ``haves``: new commits (found by painting the commit graph in ``sequence``
+order, as git's ``paint_down``), then for each new commit the trees, manifest nodes
+and data blocks that differ from its parents' (a diff walk: a one-block edit of a
+1 GiB file lists one block and one node per manifest level plus their siblings, not
+the file's 262 144 blocks). The same walk run on the receiving side after a transfer
+is the closure check: it reads (and so re-hashes and decodes: ``Tree.decode``
+validates names) every structural object and returns the leaves to test for presence.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
+
+from cofd.objects.encoding import object_tag
+from cofd.objects.model import CommitId, Kind, Tag, Tree, TreeEntry, TreeId
+from cofd.objects.odb import ObjectStore
+from cofd.objects.refs import Refs
+from cofd.store.ids import BlockId, to_hex
+from cofd.store.manifest import MAX_LEVEL, Node, decode_node, is_node
+from protocol.errors import IntegrityError
+
+MAX_HAVES = 256  # as protocol.peer.limits.MAX_HAVES
+MAX_TAG_DEPTH = 8  # tags of tags, bounded as ObjectStore.peel bounds them
+_WANT, _HAVE = 1, 2
+MAX_SPACING = 1 << 16  # first-parent distance beyond which no more haves are picked
+
+
+def spaced_haves(
+    objects: ObjectStore, tips: Iterable[bytes], limit: int = MAX_HAVES
+) -> list[bytes]:
+    """Commits at first-parent distances 0, 1, 2, 4, 8, ... from each tip, deduplicated."""
+    out: dict[bytes, None] = {}
+    for tip in tips:
+        try:
+            commit_id: CommitId | None = objects.peel(tip)
+        except IntegrityError:
+            continue
+        distance, pick = 0, 0
+        while commit_id is not None and len(out) < limit and pick <= MAX_SPACING:
+            if distance == pick:
+                out.setdefault(commit_id)
+                pick = max(1, pick * 2)
+            parents = objects.read_commit(commit_id).parents
+            commit_id = parents[0] if parents else None
+            distance += 1
+    return list(out)[:limit]
+
+
+class MissingWalk:
+    """Lists the blocks reachable from wants but not from haves (see module docstring).
+
+    Every structural object is read through the verifying store, and manifest nodes
+    are checked against their parent (size and level), so the walk doubles as the
+    closure check of a transfer.
+    """
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
+        self.get = objects.blocks.get
+        self.block_size = objects.block_size
+        self.seen: set[bytes] = set()
+        self.out: list[BlockId] = []
+        self.new_commits: list[CommitId] = []
+        self.max_sequence = 0
+
+    def run(self, wants: Iterable[bytes], haves: Iterable[bytes]) -> list[BlockId]:
+        commits = [self._peel_emitting(w) for w in wants]
+        known_haves = [h for h in haves if self.objects.blocks.has(BlockId(h))]
+        have_commits = []
+        for h in known_haves:
+            try:
+                have_commits.append(self.objects.peel(h))
+            except IntegrityError:
+                continue
+        self.new_commits = self._paint(commits, have_commits)
+        for commit_id in self.new_commits:
+            commit = self.objects.read_commit(commit_id)
+            self.max_sequence = max(self.max_sequence, commit.sequence)
+            bases = [self.objects.read_commit(p).tree for p in commit.parents]
+            self._tree(commit.tree, bases)
+        return self.out
+
+    # -- commits ------------------------------------------------------------------
+
+    def _peel_emitting(self, object_id: bytes) -> CommitId:
+        """Emit tag objects on the way from a ref value to its commit."""
+        for _ in range(MAX_TAG_DEPTH):
+            first = self.get(BlockId(object_id))
+            data = first if not is_node(first) else self.objects.read_object_bytes(object_id)
+            if object_tag(data) != "tag":
+                return CommitId(object_id)
+            self._object(object_id)
+            object_id = Tag.decode(data, f"tag {to_hex(object_id)}").target
+        raise IntegrityError(f"tag chain at {to_hex(object_id)} is too long")
+
+    def _paint(self, wants: list[CommitId], haves: list[CommitId]) -> list[CommitId]:
+        """New commits in increasing ``sequence`` order (parents before children)."""
+        state: dict[bytes, int] = {}
+        heap: list[tuple[int, bytes]] = []
+        pending = 0  # entries in the heap still flagged WANT
+
+        def push(commit_id: bytes, flag: int) -> None:
+            nonlocal pending
+            try:
+                commit = self.objects.read_commit(CommitId(commit_id))
+            except IntegrityError:
+                if flag == _WANT:
+                    raise
+                return  # a have we hold only partly (an interrupted fetch): ignore it
+            state[commit_id] = flag
+            heapq.heappush(heap, (-commit.sequence, commit_id))
+            pending += flag == _WANT
+
+        for h in haves:
+            if h not in state:
+                push(h, _HAVE)
+        for w in wants:
+            if w not in state:
+                push(w, _WANT)
+        new: list[CommitId] = []
+        while heap and pending:
+            _, commit_id = heapq.heappop(heap)
+            flag = state[commit_id]
+            if flag == _WANT:
+                pending -= 1
+                new.append(CommitId(commit_id))
+            commit = self.objects.read_commit(CommitId(commit_id))  # cached by push()
+            for parent in commit.parents:
+                seen = state.get(parent)
+                if seen is None:
+                    push(parent, flag)
+                elif flag == _HAVE and seen == _WANT:
+                    state[parent] = _HAVE
+                    pending -= 1
+        new.reverse()
+        for commit_id in new:
+            self._object(commit_id)
+        return new
+
+    # -- objects, trees, contents ---------------------------------------------------
+
+    def _emit(self, block_id: bytes) -> bool:
+        if block_id in self.seen:
+            return False
+        self.seen.add(block_id)
+        self.out.append(BlockId(block_id))
+        return True
+
+    def _object(self, object_id: bytes) -> None:
+        """A commit, tree or tag: its block, and its manifest if it spans several."""
+        if object_id in self.seen:
+            return
+        first = self.get(BlockId(object_id))
+        if not is_node(first):
+            self._emit(object_id)
+            return
+        node = decode_node(first, f"object {to_hex(object_id)}")
+        self._content(BlockId(object_id), node.size, [])
+
+    def _tree(self, tree_id: TreeId, bases: list[TreeId]) -> None:
+        if tree_id in self.seen or tree_id in bases:
+            return
+        self._object(tree_id)
+        tree = self.objects.read_tree(tree_id)
+        base_maps = [_by_name(self.objects.read_tree(b)) for b in bases if b != tree_id]
+        for entry in tree.entries:
+            olds = [m[entry.name] for m in base_maps if entry.name in m]
+            if any(old.id == entry.id and old.kind == entry.kind for old in olds):
+                continue
+            if entry.kind == Kind.DIR:
+                self._tree(TreeId(entry.id), [TreeId(o.id) for o in olds if o.kind == Kind.DIR])
+            else:
+                old_contents = [(o.id, o.size) for o in olds if o.kind != Kind.DIR]
+                self._content(entry.id, entry.size, old_contents)
+
+    def _content(self, content_id: bytes, size: int, bases: Sequence[tuple[bytes, int]]) -> None:
+        if size <= self.block_size:
+            self._emit(content_id)
+            return
+        base_nodes = [self._node(b, s, MAX_LEVEL + 1) for b, s in bases if s > self.block_size]
+        self._diff_node(content_id, size, MAX_LEVEL + 1, base_nodes)
+
+    def _node(self, node_id: bytes, size: int, parent_level: int) -> Node:
+        node = decode_node(self.get(BlockId(node_id)), f"manifest node {to_hex(node_id)}")
+        if node.size != size or node.level >= parent_level or not node.children:
+            raise IntegrityError(f"manifest node {to_hex(node_id)} does not match its parent")
+        return node
+
+    def _diff_node(self, node_id: bytes, size: int, parent_level: int, bases: list[Node]) -> None:
+        if not self._emit(node_id):
+            return
+        node = self._node(node_id, size, parent_level)
+        same_level = [b for b in bases if b.level == node.level]
+        old_children = {cid for b in same_level for cid, _ in b.children}
+        for index, (child, child_size) in enumerate(node.children):
+            if child in old_children or child in self.seen:
+                continue
+            if node.level == 1:
+                self._emit(child)
+                continue
+            counterparts = [
+                self._node(b.children[index][0], b.children[index][1], b.level)
+                for b in same_level
+                if index < len(b.children)
+            ]
+            self._diff_node(child, child_size, node.level, counterparts)
+
+
+def _by_name(tree: Tree) -> dict[str, TreeEntry]:
+    return {e.name: e for e in tree.entries}
+
+
+def missing_ids(
+    objects: ObjectStore, wants: Iterable[bytes], haves: Iterable[bytes]
+) -> list[BlockId]:
+    """Blocks reachable from ``wants`` and not from ``haves`` (unknown haves ignored)."""
+    return MissingWalk(objects).run(wants, haves)
+
+
+def ref_tips(refs: Refs) -> Iterator[bytes]:
+    """Every ref value (branches, remote-tracking branches, tags) of a repository."""
+    for _, value in refs.iter_refs("refs/"):
+        yield value

@@ -1,0 +1,266 @@
+"""Peer sync benchmarks (issue 5): clone, push, lossy clone.
+
+    uv run python -m tests.bench.bench_sync             # the full set (minutes)
+    uv run python -m tests.bench.bench_sync --quick     # small sizes, a smoke run
+    uv run python -m tests.bench.bench_sync --only 2    # one (or --only 1,3) of them
+
+1. clone over loopback of a repository holding 512 MiB of unique random data (8 files
+   of 64 MiB), checkout included: ``cof clone`` vs ``git clone git://127.0.0.1/...``
+   from ``git daemon`` after ``git gc``; goal >= 2x. Payload MB/s, and CPU seconds per
+   MiB of both the serving and the receiving side (daemon CPU from /proc).
+2. push of a one-block change to a 1 GiB file: bytes on the wire (both directions, as
+   counted by the pusher's connection) <= 64 KiB, wall time of ``cof push`` <= 200 ms.
+3. clone of 64 MiB between two network namespaces over veth with netem 5% loss and
+   2 ms delay: throughput >= half of the same clone without loss (skipped when netem
+   or namespaces are unavailable).
+
+Progress goes to stderr; the results table (Markdown) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.bench.harness import (
+    CofRunner,
+    GiB,
+    GitRunner,
+    MiB,
+    Result,
+    fmt_bytes,
+    fmt_seconds,
+    log,
+    render_table,
+    scratch_dir,
+    speedup,
+    write_random_file,
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+class SyncPeer(CofRunner):
+    def __init__(self, home: Path) -> None:
+        super().__init__(home)
+        self.port = free_port()
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "config.toml").write_text(f'[peer]\nlisten = "127.0.0.1:{self.port}"\n')
+
+    def key(self) -> str:
+        return self("peer", "key", cwd=self.home.parent).stdout.strip()
+
+    def url(self, name: str) -> str:
+        return f"cof://{self.key()}@127.0.0.1:{self.port}/{name}"
+
+
+def _origin(base: Path, server: SyncPeer, files: int, size: int) -> Path:
+    origin = base / "origin"
+    for i in range(files):
+        write_random_file(origin / f"data{i:02d}.bin", size)
+    server("init", cwd=origin)
+    server("add", "-A", cwd=origin)
+    server("commit", "-q", "-m", "data", cwd=origin)
+    server("share", "proj", cwd=origin)
+    return origin
+
+
+def bench_clone(total: int) -> Result:
+    files = 8
+    with scratch_dir() as base, SyncPeer(base / "ha") as server, SyncPeer(base / "hb") as client:
+        log(f"clone: building {fmt_bytes(total)} repository")
+        origin = _origin(base, server, files, total // files)
+        server("peer", "grant", client.key(), "proj", "--read", cwd=origin)
+        client.start_daemon()
+        server_cpu, client_cpu = cpu_seconds(server.daemon_pid()), cpu_seconds(client.daemon_pid())
+        log("clone: cof clone")
+        started = time.perf_counter()
+        out = client("clone", server.url("proj"), "copy", "--json", cwd=base)
+        cof_seconds = time.perf_counter() - started
+        stats = json.loads(out.stdout)["fetch"]["stats"]
+        server_cpu = cpu_seconds(server.daemon_pid()) - server_cpu
+        client_cpu = cpu_seconds(client.daemon_pid()) - client_cpu
+        shutil.rmtree(base / "copy")
+        git_seconds, git_cpu = _git_clone(base, origin)
+    payload = stats["bytes"] / MiB
+    ratio = speedup(git_seconds, cof_seconds)
+    per = 1000 / payload
+    details = [
+        f"cof payload {stats['bytes'] / 1e6 / stats['seconds']:.1f} MB/s during the transfer"
+        f" phase, {total / 1e6 / cof_seconds:.1f} MB/s end to end (goal >= 100 MB/s)",
+        f"cof CPU per MiB: serving daemon {server_cpu * per:.1f} ms, receiving daemon "
+        f"{client_cpu * per:.1f} ms",
+        f"git CPU per MiB: git daemon {git_cpu['server'] * per:.1f} ms, git clone "
+        f"{git_cpu['client'] * per:.1f} ms",
+    ]
+    return Result(
+        1,
+        f"clone {fmt_bytes(total)} over loopback, checkout included",
+        fmt_seconds(cof_seconds),
+        fmt_seconds(git_seconds),
+        f"{ratio:.2f}x",
+        ">= 2x",
+        ratio >= 2,
+        details,
+    )
+
+
+def _git_clone(base: Path, origin: Path) -> tuple[float, dict[str, float]]:
+    git = GitRunner()
+    repo = base / "gitsrc"
+    repo.mkdir()
+    for path in origin.glob("data*.bin"):
+        os.link(path, repo / path.name)
+    git("init", "-q", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "data", cwd=repo)
+    log("clone: git gc")
+    git("gc", "-q", cwd=repo)
+    port = free_port()
+    daemon = subprocess.Popen(
+        [
+            *git.prefix,
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            f"--port={port}",
+            f"--base-path={base}",
+            "--listen=127.0.0.1",
+            os.fspath(base),
+        ],
+        env=git.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        children_before = _tree_cpu(daemon.pid)
+        log("clone: git clone")
+        before = os.times()
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [*git.prefix, "clone", "-q", f"git://127.0.0.1:{port}/gitsrc", "gitcopy"],
+            cwd=base, env=git.env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        del proc
+        usage = os.times()
+        time.sleep(1.0)  # let git daemon reap its upload-pack child
+        server = _tree_cpu(daemon.pid) - children_before
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+    client = (usage.children_user + usage.children_system) - (
+        before.children_user + before.children_system
+    )  # git clone and its helpers
+    return seconds, {"server": server, "client": client}
+
+
+def _tree_cpu(pid: int) -> float:
+    proc = psutil.Process(pid)
+    times = proc.cpu_times()
+    return float(times.user + times.system + times.children_user + times.children_system)
+
+
+def bench_push(size: int) -> Result:
+    with scratch_dir() as base, SyncPeer(base / "ha") as server, SyncPeer(base / "hb") as client:
+        log(f"push: building a {fmt_bytes(size)} file")
+        origin = _origin(base, server, 1, size)
+        server("peer", "grant", client.key(), "proj", "--write", cwd=origin)
+        # The pushed branch is not checked out on the server (as with a bare git
+        # remote); otherwise the server also rewrites the file in its working tree.
+        server("checkout", "-b", "serving", cwd=origin)
+        log("push: clone")
+        client("clone", server.url("proj"), "copy", cwd=base)
+        copy = base / "copy"
+        with open(copy / "data00.bin", "r+b") as fh:
+            fh.seek(size // 2)
+            fh.write(os.urandom(4096))
+        client("add", "data00.bin", cwd=copy)
+        client("commit", "-q", "-m", "one block", cwd=copy)
+        started = time.perf_counter()
+        out = client("push", "--json", cwd=copy)
+        seconds = time.perf_counter() - started
+        wire = json.loads(out.stdout)["wire"]
+    total = wire["sent"] + wire["received"]
+    ok = total <= 64 * 1024 and seconds <= 0.2
+    return Result(
+        2,
+        f"push of a one-block change to a {fmt_bytes(size)} file",
+        f"{fmt_seconds(seconds)}, {fmt_bytes(total)}",
+        "-",
+        "-",
+        "<= 200 ms, <= 64 KiB",
+        ok,
+        [
+            f"wire bytes: sent {fmt_bytes(wire['sent'])}, received {fmt_bytes(wire['received'])}",
+            "time is the whole `cof push` (CLI start-up, handshake, negotiation, transfer,"
+            " closure check, ref update)",
+        ],
+    )
+
+
+def bench_lossy() -> Result:
+    from tests.integration import test_netns as netns
+
+    rates = {}
+    for netem in (False, True):
+        problem = netns._setup_network(netem)
+        if problem is not None:
+            name = "clone 64 MiB, 5% loss + 2 ms (netns)"
+            return Result(3, name, "-", "-", "-", ">= 0.5x", False, [f"not run: {problem}"])
+        try:
+            result = netns.clone_across(netem)
+        finally:
+            netns._teardown_network()
+        rates[netem] = netns.CLONE_BYTES / MiB / float(result["elapsed"])  # type: ignore[arg-type]
+    ratio = rates[True] / rates[False]
+    return Result(
+        3,
+        "clone 64 MiB, 5% loss + 2 ms (netns)",
+        f"{rates[True]:.1f} MiB/s",
+        "-",
+        f"{ratio:.2f}x of lossless",
+        ">= 0.5x",
+        ratio >= 0.5,
+        [f"lossless: {rates[False]:.1f} MiB/s"],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="1,2,3")
+    args = parser.parse_args()
+    only = {int(x) for x in args.only.split(",")}
+    results = []
+    if 1 in only:
+        results.append(bench_clone(64 * MiB if args.quick else 512 * MiB))
+    if 2 in only:
+        results.append(bench_push(64 * MiB if args.quick else GiB))
+    if 3 in only:
+        results.append(bench_lossy())
+    print(render_table(results))
+
+
+if __name__ == "__main__":
+    main()

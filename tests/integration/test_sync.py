@@ -1,0 +1,349 @@
+"""Peer sync between two (or three) real cofd processes on loopback.
+
+Each daemon has its own COF_HOME and UDP port (``[peer] listen`` in its user config);
+the serving one shares a repository and grants the others' keys. Hostile peers are
+played by a small in-test server built on the sans-I/O protocol and a real socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cofd.objects.model import MODE_FILE, Commit, Kind, Signature, Tree, TreeEntry, TreeId
+from cofd.store.ids import BlockId, hash_block
+from protocol.peer import events as ev
+from protocol.peer import messages as m
+from protocol.peer.crypto import Identity
+from protocol.peer.listener import Listener
+from tests.integration.conftest import CofSandbox
+
+FAST_NETWORK = "[network]\ntimeout_ms = 400\nmax_retries = 1\n"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Peer:
+    """One daemon (sandbox) with a UDP port and an identity for commits."""
+
+    def __init__(self, box: CofSandbox, name: str, extra_config: str = "") -> None:
+        self.box = box
+        self.port = free_udp_port()
+        box.home.mkdir(parents=True, exist_ok=True)
+        (box.home / "config.toml").write_text(
+            f'[peer]\nlisten = "127.0.0.1:{self.port}"\n{extra_config}'
+        )
+        box.env["COF_AUTHOR_NAME"] = name
+        box.env["COF_AUTHOR_EMAIL"] = f"{name.lower()}@example.com"
+        self.key = self.cof("peer", "key").stdout.strip()
+
+    def cof(self, *args: Any, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return self.box.cof(*args, **kw)
+
+    def url(self, name: str) -> str:
+        return f"cof://{self.key}@127.0.0.1:{self.port}/{name}"
+
+    def popen(self, *args: str, cwd: Path) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cofctl", *args],
+            cwd=cwd,
+            env=self.box.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+def make_origin(server: Peer, files: dict[str, bytes], share: str = "proj") -> Path:
+    repo = server.box.work / "origin"
+    server.cof("init", repo)
+    for rel, data in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_bytes(data)
+    server.cof("add", "-A", cwd=repo)
+    server.cof("commit", "-q", "-m", "initial", cwd=repo)
+    server.cof("share", share, cwd=repo)
+    return repo
+
+
+def commit_file(peer: Peer, repo: Path, rel: str, data: bytes, message: str) -> str:
+    (repo / rel).write_bytes(data)
+    peer.cof("add", rel, cwd=repo)
+    return peer.cof("commit", "-q", "-m", message, cwd=repo).stdout.strip()
+
+
+def head_of(peer: Peer, repo: Path) -> str:
+    return json.loads(peer.cof("log", "-n", "1", "--json", cwd=repo).stdout)[0]["id"]
+
+
+@pytest.fixture
+def pair(sandbox_factory: Callable[[], CofSandbox]) -> tuple[Peer, Peer]:
+    return Peer(sandbox_factory(), "Alice"), Peer(sandbox_factory(), "Bob")
+
+
+def test_clone_commit_push_pull_and_idle_fetch(pair: tuple[Peer, Peer]) -> None:
+    alice, bob = pair
+    files = {"big.bin": os.urandom(300_000), "notes.txt": b"hello\n", "dir/x": b"x\n"}
+    origin = make_origin(alice, files)
+    alice.cof("peer", "grant", bob.key, "proj", "--write")
+
+    cloned = bob.cof("clone", alice.url("proj"), "copy", "--json")
+    result = json.loads(cloned.stdout)
+    copy = bob.box.work / "copy"
+    for rel, data in files.items():
+        assert (copy / rel).read_bytes() == data
+    assert result["fetch"]["stats"]["blocks"] == result["fetch"]["stats"]["listed"] > 75
+    assert bob.cof("status", "--porcelain", cwd=copy).stdout == ""
+
+    # Bob commits and pushes; Alice's checked-out branch (and clean worktree) follow.
+    new_id = commit_file(bob, copy, "notes.txt", b"hello from bob\n", "bob edits")
+    pushed = bob.cof("push", cwd=copy)
+    assert "main" in pushed.stdout and "sent" in pushed.stderr
+    assert head_of(alice, origin) == new_id
+    assert (origin / "notes.txt").read_bytes() == b"hello from bob\n"
+
+    # Alice commits; Bob pulls (fetch + fast-forward); progress summary on stderr.
+    alice_id = commit_file(alice, origin, "alice.txt", b"alice\n", "alice adds")
+    pulled = bob.cof("pull", cwd=copy)
+    assert "Received 3 blocks" in pulled.stderr
+    assert head_of(bob, copy) == alice_id
+    assert (copy / "alice.txt").read_bytes() == b"alice\n"
+
+    # Nothing new: a second fetch moves no block data at all.
+    again = json.loads(bob.cof("fetch", "--json", cwd=copy).stdout)
+    assert again["stats"]["blocks"] == 0 and again["stats"]["bytes"] == 0
+    assert again["updated"] == []
+    assert again["wire"]["received"] < 2000  # handshake and the ref list only
+
+
+def test_conflicting_push_refused_without_force(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    alice, bob, carol = (Peer(sandbox_factory(), n) for n in ("Alice", "Bob", "Carol"))
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    for peer in (bob, carol):
+        alice.cof("peer", "grant", peer.key, "proj", "--write")
+        peer.cof("clone", alice.url("proj"), "copy")
+    bob_copy, carol_copy = bob.box.work / "copy", carol.box.work / "copy"
+    bob_id = commit_file(bob, bob_copy, "f.txt", b"bob\n", "bob")
+    bob.cof("push", cwd=bob_copy)
+    commit_file(carol, carol_copy, "f.txt", b"carol\n", "carol")
+
+    refused = carol.cof("push", cwd=carol_copy, check=False)
+    assert refused.returncode == 7, refused.stderr
+    assert "rejected" in refused.stderr and "fetch first" in refused.stderr
+    assert head_of(alice, origin) == bob_id
+
+    # Fetched but not merged: the remote refuses a non-fast-forward.
+    carol.cof("fetch", cwd=carol_copy)
+    refused = carol.cof("push", cwd=carol_copy, check=False)
+    assert refused.returncode == 7 and "non-fast-forward" in refused.stderr
+
+    carol.cof("push", "--force", cwd=carol_copy)
+    assert head_of(alice, origin) == head_of(carol, carol_copy)
+    assert (origin / "f.txt").read_bytes() == b"carol\n"
+
+
+def test_concurrent_push_exactly_one_wins(sandbox_factory: Callable[[], CofSandbox]) -> None:
+    alice, bob, carol = (Peer(sandbox_factory(), n) for n in ("Alice", "Bob", "Carol"))
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    heads = {}
+    for peer in (bob, carol):
+        alice.cof("peer", "grant", peer.key, "proj", "--write")
+        peer.cof("clone", alice.url("proj"), "copy")
+        copy = peer.box.work / "copy"
+        heads[peer.key] = commit_file(peer, copy, "f.txt", os.urandom(200_000), "mine")
+    procs = [p.popen("push", cwd=p.box.work / "copy") for p in (bob, carol)]
+    outcomes = [(proc.wait(timeout=60), proc.communicate()[1]) for proc in procs]
+    codes = sorted(code for code, _ in outcomes)
+    assert codes == [0, 7], outcomes
+    loser_err = next(err for code, err in outcomes if code == 7)
+    assert "rejected" in loser_err
+    winner = (bob, carol)[[code for code, _ in outcomes].index(0)]
+    assert head_of(alice, origin) == heads[winner.key]
+
+
+def test_interrupted_clone_resumes_with_only_missing_blocks(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    alice = Peer(sandbox_factory(), "Alice")
+    bob = Peer(sandbox_factory(), "Bob", FAST_NETWORK)
+    data = os.urandom(48 * 1024 * 1024)
+    make_origin(alice, {"big.bin": data})
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+
+    proc = bob.popen("clone", alice.url("proj"), "copy", "--json", cwd=bob.box.work)
+    objects = bob.box.work / "copy" / ".cof" / "objects"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _tree_size(objects) < 8 * 1024 * 1024:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    pid = alice.box.daemon_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 15, err  # PeerError: the peer stopped responding
+    assert "peer 127.0.0.1" in err
+
+    alice.cof("peer", "info")  # restarts Alice's daemon (shares and grants persist)
+    resumed = json.loads(bob.cof("clone", alice.url("proj"), "copy", "--json").stdout)
+    stats = resumed["fetch"]["stats"]
+    assert resumed["resumed"] is True
+    assert stats["skipped"] > 2000, stats  # > 8 MiB of 4 KiB blocks were kept
+    assert stats["blocks"] == stats["listed"] - stats["skipped"]
+    assert (bob.box.work / "copy" / "big.bin").read_bytes() == data
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def test_access_control(sandbox_factory: Callable[[], CofSandbox]) -> None:
+    alice, bob, carol = (Peer(sandbox_factory(), n) for n in ("Alice", "Bob", "Carol"))
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    before = head_of(alice, origin)
+    denied = carol.cof("clone", alice.url("proj"), "copy", check=False)
+    assert denied.returncode == 16 and "no read access" in denied.stderr
+    missing = carol.cof("clone", alice.url("nope"), "copy2", check=False)
+    assert missing.returncode == 16  # same answer as for an unshared name
+
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    commit_file(bob, copy, "f.txt", b"bob\n", "bob")
+    refused = bob.cof("push", cwd=copy, check=False)
+    assert refused.returncode == 16 and "no write access" in refused.stderr
+    assert head_of(alice, origin) == before
+
+    alice.cof("peer", "revoke", bob.key, "proj")
+    assert bob.cof("fetch", cwd=copy, check=False).returncode == 16
+
+
+# -- hostile peers ----------------------------------------------------------------------
+
+
+class FakeServer:
+    """A peer speaking the protocol over a real socket, serving crafted blocks."""
+
+    def __init__(self, refs: dict[str, bytes], blocks: dict[bytes, bytes], lie: bool) -> None:
+        self.identity = Identity.generate()
+        self.listener = Listener(self.identity)
+        self.refs, self.blocks, self.lie = refs, blocks, lie
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"cof://{self.identity.public.hex()}@127.0.0.1:{self.port}/{name}"
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            now = time.monotonic()
+            timer = self.listener.get_timer()
+            wait = 0.05 if timer is None else max(0.0, min(0.05, timer - now))
+            if select.select([self.sock], [], [], wait)[0]:
+                data, addr = self.sock.recvfrom(2048)
+                self.listener.receive_datagram(data, addr, time.monotonic())
+            timer = self.listener.get_timer()
+            if timer is not None and time.monotonic() >= timer:
+                self.listener.handle_timer(time.monotonic())
+            while (item := self.listener.next_event()) is not None:
+                self._on_event(*item)
+            for data, addr in self.listener.datagrams_to_send(time.monotonic()):
+                self.sock.sendto(data, addr)
+
+    def _on_event(self, conn: Any, event: ev.Event) -> None:
+        if isinstance(event, ev.RequestReceived):
+            if isinstance(event.message, m.ListRefs):
+                refs = tuple(self.refs.items())
+                conn.send_response(event.request_id, m.Refs(refs, "refs/heads/main"))
+            elif isinstance(event.message, m.Want):
+                ids = tuple(BlockId(i) for i in self.blocks)
+                conn.send_response(event.request_id, m.Lacking(ids, 0, len(ids)))
+        elif isinstance(event, ev.BlocksRequested):
+            for slot, block_id in event.blocks:
+                data = self.blocks[block_id]
+                conn.send_block(slot, data + b"!" if self.lie else data)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def _crafted_repo(name: str) -> tuple[dict[str, bytes], dict[bytes, bytes]]:
+    blob = b"payload\n"
+    tree = Tree((TreeEntry(name, Kind.FILE, MODE_FILE, hash_block(blob), len(blob)),))
+    tree_bytes = tree.encode()
+    who = Signature("Mallory", "m@example.com", 1_700_000_000, 0)
+    commit = Commit((), TreeId(hash_block(tree_bytes)), who, who, "evil", 1).encode()
+    blocks = {hash_block(b): b for b in (commit, tree_bytes, blob)}
+    return {"refs/heads/main": hash_block(commit)}, blocks
+
+
+@pytest.mark.parametrize("case", ["wrong-blocks", "..", ".cof", "a/b"])
+def test_hostile_server_writes_nothing(
+    sandbox_factory: Callable[[], CofSandbox], case: str
+) -> None:
+    bob = Peer(sandbox_factory(), "Bob", FAST_NETWORK)
+    refs, blocks = _crafted_repo("fine.txt" if case == "wrong-blocks" else case)
+    fake = FakeServer(refs, blocks, lie=case == "wrong-blocks")
+    try:
+        failed = bob.cof("clone", fake.url("evil"), "copy", check=False)
+    finally:
+        fake.close()
+    copy = bob.box.work / "copy"
+    if case == "wrong-blocks":
+        assert failed.returncode == 15 and "corrupt data" in failed.stderr, failed.stderr
+    else:
+        assert failed.returncode == 10 and "invalid entry name" in failed.stderr, failed.stderr
+    assert sorted(p.name for p in copy.iterdir()) == [".cof"]  # no file checked out
+    assert not list((copy / ".cof" / "refs").rglob("main"))  # no ref written
+    stats = json.loads(bob.cof("dedup-stats", "--json", cwd=copy).stdout)
+    assert stats["unique_bytes"] == 0, stats  # the transaction was rolled back
+
+
+def test_daemon_survives_garbage_and_keeps_serving(pair: tuple[Peer, Peer]) -> None:
+    alice, bob = pair
+    make_origin(alice, {"f.txt": b"content\n"})
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        target = ("127.0.0.1", alice.port)
+        for datagram in (
+            b"",
+            b"\x11" + os.urandom(100),  # an INIT-typed datagram with garbage keys
+            b"\x14" + os.urandom(60),  # DATA for no connection
+            bytes(1400),
+            os.urandom(3000),  # oversized
+            b"\x11" * 101,  # a truncated-looking INIT of the right size
+        ):
+            for _ in range(20):
+                sock.sendto(datagram, target)
+    bob.cof("clone", alice.url("proj"), "copy")
+    assert (bob.box.work / "copy" / "f.txt").read_bytes() == b"content\n"
+    assert alice.box.daemon_pid() is not None
