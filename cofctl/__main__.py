@@ -1,6 +1,6 @@
 """``python -m cofctl``: the same CLI as the ``cof`` and ``cofctl`` scripts."""
 
-from cofctl.cli import main
+from cofctl.entry import main
 
 if __name__ == "__main__":
     main(prog_name="cof")

@@ -2,97 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
-from cofctl.textfmt import quote_path, relative, short
-
-_LABELS = {"A": "new file", "M": "modified", "D": "deleted", "T": "typechange"}
-_UNMERGED_LABELS = {
-    "UU": "both modified",
-    "AA": "both added",
-    "DD": "both deleted",
-    "AU": "added by us",
-    "UA": "added by them",
-    "DU": "deleted by us",
-    "UD": "deleted by them",
-}
-
-
-def porcelain_lines(result: dict[str, Any]) -> list[str]:
-    lines = [f"{code} {quote_path(path)}" for code, path in result["entries"]]
-    lines += [f"?? {quote_path(path)}" for path in result["untracked"]]
-    return lines
-
-
-def _rel(result: dict[str, Any], path: str) -> str:
-    shown = relative(result["root"], path)
-    return shown + "/" if path.endswith("/") and not shown.endswith("/") else shown
-
-
-def long_format(result: dict[str, Any]) -> list[str]:
-    out = []
-    if result["detached"]:
-        out.append(f"HEAD detached at {short(result['head'])}")
-    else:
-        out.append(f"On branch {result['branch']}")
-    if result["head"] is None:
-        out += ["", "No commits yet"]
-    if result.get("merging"):
-        out += [
-            "",
-            "You have unmerged paths."
-            if any(c in _UNMERGED_LABELS for c, _ in result["entries"])
-            else "All conflicts fixed but you are still merging.",
-            '  (use "cof commit" to conclude merge)',
-        ]
-    staged = [(c[0], p) for c, p in result["entries"] if c not in _UNMERGED_LABELS and c[0] != " "]
-    unstaged = [
-        (c[1], p) for c, p in result["entries"] if c not in _UNMERGED_LABELS and c[1] != " "
-    ]
-    unmerged = [(c, p) for c, p in result["entries"] if c in _UNMERGED_LABELS]
-    if staged:
-        out += [
-            "",
-            "Changes to be committed:",
-            '  (use "cof restore --staged <file>..." to unstage)',
-        ]
-        out += [f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in staged]
-    if unmerged:
-        out += ["", "Unmerged paths:", '  (use "cof add <file>..." to mark resolution)']
-        out += [f"\t{_UNMERGED_LABELS[c] + ':':<17}{_rel(result, p)}" for c, p in unmerged]
-    if unstaged:
-        out += [
-            "",
-            "Changes not staged for commit:",
-            '  (use "cof add <file>..." to update what will be committed)',
-            '  (use "cof restore <file>..." to discard changes in working directory)',
-        ]
-        out += [f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in unstaged]
-    if result["untracked"]:
-        out += [
-            "",
-            "Untracked files:",
-            '  (use "cof add <file>..." to include in what will be committed)',
-        ]
-        out += [f"\t{_rel(result, p)}" for p in result["untracked"]]
-    out.append("")
-    if staged or unmerged:
-        out.pop()
-    elif unstaged:
-        out.append('no changes added to commit (use "cof add")')
-    elif result["untracked"]:
-        out.append('nothing added to commit but untracked files present (use "cof add" to track)')
-    elif result["head"] is None:
-        out.append('nothing to commit (create/copy files and use "cof add" to track)')
-    else:
-        out.append("nothing to commit, working tree clean")
-    if out[-1] == "":
-        out.pop()
-    return out
+from cofctl.status_text import render
 
 
 @click.command("status")
@@ -105,13 +19,5 @@ def command(paths: tuple[str, ...], porcelain: bool, short_format: bool, as_json
     result = call("status", {"paths": list(paths)}, progress=False)
     if as_json:
         emit_json(result)
-    elif porcelain:
-        for line in porcelain_lines(result):
-            click.echo(line)
-    elif short_format:
-        for code, path in result["entries"]:
-            click.echo(f"{code} {quote_path(_rel(result, path))}")
-        for path in result["untracked"]:
-            click.echo(f"?? {quote_path(_rel(result, path))}")
     else:
-        click.echo("\n".join(long_format(result)))
+        click.echo(render(result, porcelain, short_format), nl=False)

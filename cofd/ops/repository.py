@@ -59,6 +59,7 @@ class Repository:
         self.refs.clear_stale_locks()
         # Flattened trees by tree id (immutable, so never stale); bounded by callers.
         self.flat_trees: dict[TreeId, dict[str, FlatEntry]] = {}
+        self._state_cache: tuple[tuple[int, int, int, int], WorktreeState] | None = None
 
     @classmethod
     def open(cls, root: Path) -> Repository:
@@ -96,9 +97,28 @@ class Repository:
         return self.cof_dir / "worktree"
 
     def load_state(self) -> WorktreeState:
-        return WorktreeState.load(self.state_path)
+        """The staging area, decoded once and reused while its file is unchanged.
+
+        Callers get their own dicts, so an operation that fails half-way leaves the
+        cached copy as it was on disk (entries themselves are only ever replaced,
+        except for stat refreshes, which describe the disk truthfully).
+        """
+        try:
+            st = os.stat(self.state_path)
+        except FileNotFoundError:
+            return WorktreeState()
+        key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+        if self._state_cache is None or self._state_cache[0] != key:
+            self._state_cache = (key, WorktreeState.load(self.state_path))
+        cached = self._state_cache[1]
+        return WorktreeState(
+            dict(cached.entries),
+            {path: dict(sides) for path, sides in cached.conflicts.items()},
+            cached.written_ns,
+        )
 
     def save_state(self, state: WorktreeState) -> None:
+        self._state_cache = None
         state.save(self.state_path, time.time_ns())
 
     # -- identity -------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext, op
-from cofd.ops.common import flat_tree, staged_flat
+from cofd.ops.common import flat_tree
 from cofd.ops.paths import in_scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
@@ -45,26 +45,37 @@ def branch_info(repo: Repository) -> dict[str, Any]:
     }
 
 
+def _changed_paths(head_files: dict[str, FlatEntry], state: WorktreeState,
+                   modified: dict[str, str]) -> set[str]:
+    """Paths where staging area and HEAD, or working tree and staging area, differ —
+    found without building per-path objects for the (usually many) clean paths."""
+    changed = set(modified) | set(state.conflicts)
+    for path, entry in state.entries.items():
+        head = head_files.get(path)
+        if head is None or head.id != entry.id or head.mode != entry.mode:
+            changed.add(path)
+    if len(head_files) != len(state.entries) or changed:
+        changed.update(p for p in head_files if p not in state.entries)
+    return changed
+
+
 def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[str, Any]:
     head_files = flat_tree(repo, repo.refs.head())
-    staged = staged_flat(state)
     worktree = scan(repo, state, specs)
     entries: list[list[str]] = []
-    paths = sorted(
-        {
-            p
-            for p in set(head_files) | set(staged) | set(state.conflicts)
-            if in_scope(p, specs or [""])
-        },
-        key=lambda p: p.encode("utf-8", "surrogateescape"),
-    )
-    for path in paths:
+    changed = _changed_paths(head_files, state, worktree.modified)
+    scope = specs or [""]
+    for path in sorted(changed, key=lambda p: p.encode("utf-8", "surrogateescape")):
+        if not in_scope(path, scope):
+            continue
         if path in state.conflicts:
             sides = state.conflicts[path]
             entries.append([_UNMERGED[(1 in sides, 2 in sides, 3 in sides)], path])
             continue
-        x = _index_code(head_files.get(path), staged.get(path))
-        y = worktree.modified.get(path, " ") if path in staged else " "
+        staged = state.entries.get(path)
+        flat = FlatEntry(staged.mode, staged.id, staged.size) if staged is not None else None
+        x = _index_code(head_files.get(path), flat)
+        y = worktree.modified.get(path, " ") if staged is not None else " "
         if x != " " or y != " ":
             entries.append([x + y, path])
     untracked = collapse_untracked([f.path for f in worktree.untracked], worktree.tracked_dirs)
