@@ -69,6 +69,13 @@ def _describe(info: dict[str, Any]) -> str:
     repos = info["repositories"]
     lines.append(f"repositories: {len(repos)}")
     lines.extend(f"  {root}" for root in repos)
+    for m in info.get("migration", []):
+        lines.append(
+            f"  migration {m['state']}: {m['moved_blocks']} blocks moved in {m['runs']} passes, "
+            f"{m['pending_blocks']} due, {m['compacted_packs']} packs compacted"
+            + (f"; last error: {m['last_error']}" if m["last_error"] else "")
+            + f" ({m['repo']})"
+        )
     ops = info["in_flight"]
     lines.append(f"in flight: {len(ops)}")
     lines.extend(

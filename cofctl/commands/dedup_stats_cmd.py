@@ -26,14 +26,25 @@ def command(as_json: bool) -> None:
         ("space saved", f"{s['savings_percent']:.1f}%"),
     ]
     for tier in ("hot", "warm", "cold"):
+        ratio = s["compression_ratio"][tier]
         rows.append(
             (
                 f"  {tier}",
                 f"{s['tier_blocks'][tier]} blocks, "
                 f"{format_bytes(s['tier_raw_bytes'][tier])} raw, "
-                f"{format_bytes(s['tier_bytes'][tier])} stored",
+                f"{format_bytes(s['tier_live_bytes'][tier])} live in "
+                f"{format_bytes(s['tier_bytes'][tier])} of packs"
+                + (f", compression {ratio:.2f}x" if ratio else ""),
             )
         )
+    pending = s["pending_migration"]
+    rows.append(
+        (
+            "pending migration",
+            f"{pending['blocks']} blocks ({format_bytes(pending['raw_bytes'])} raw)",
+        )
+    )
+    rows.append(("projected size", format_bytes(s["projected_stored_bytes"])))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")

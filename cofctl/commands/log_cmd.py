@@ -106,8 +106,31 @@ def command(
             click.echo("\n".join(lines))
 
 
+def topo_order(commits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """git's order for ``--graph`` (``--topo-order``): no parent before all its
+    children, and one line of history at a time, the last parent's line first.
+    ``commits`` come newest first; among tips the newest goes first."""
+    by_id = {c["id"]: c for c in commits}
+    indegree = dict.fromkeys(by_id, 1)
+    for c in commits:
+        for p in c["parents"]:
+            if p in indegree:
+                indegree[p] += 1
+    stack = [c["id"] for c in reversed(commits) if indegree[c["id"]] == 1]
+    out = []
+    while stack:
+        info = by_id[stack.pop()]
+        out.append(info)
+        for p in info["parents"]:
+            if p in indegree:
+                indegree[p] -= 1
+                if indegree[p] == 1:
+                    stack.append(p)
+    return out
+
+
 def _print_graph(result: dict[str, Any], oneline: bool) -> None:
-    commits = result["commits"]
+    commits = topo_order(result["commits"])
     by_id = {c["id"]: c for c in commits}
     rows = graph_lines([(c["id"], [p for p in c["parents"] if p in by_id]) for c in commits])
     order = iter(commits)
@@ -122,7 +145,8 @@ def _print_graph(result: dict[str, Any], oneline: bool) -> None:
         else:
             lines = header_lines(info, deco)
             click.echo(f"{prefix} {lines[0]}")
-            pad = "| " if len(prefix) > 1 or info["parents"] else "  "
+            # Every lane open at this row continues beside the commit's text.
+            pad = prefix.replace("*", "|" if info["parents"] else " ") + " "
             for line in lines[1:]:
                 click.echo(f"{pad}{line}".rstrip())
 

@@ -23,7 +23,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cofd.daemon.repos import RepositoryCache
+from cofd.daemon.migration import MigrationLoop
+from cofd.daemon.repos import OpenRepository, RepositoryCache
 from cofd.ops.api import OPS, OpContext, find_repo_root
 from protocol.errors import CofError, DaemonUnavailableError, InternalError, UsageError
 from protocol.rpc import PROTOCOL_VERSION, Error, Progress, Request, Result, encode_frame
@@ -32,6 +33,9 @@ log = logging.getLogger("cofd.dispatch")
 
 SendFrame = Callable[[bytes], None]
 BUILTINS = frozenset({"ping", "daemon_status", "shutdown"})
+# Operations the migration loop does not yield to, run without the repository lock:
+# they are maintenance themselves (``cof migrate --wait`` would wait for itself).
+BACKGROUND_OPS = frozenset({"migrate"})
 
 
 def daemon_version() -> str:
@@ -112,7 +116,10 @@ class Dispatcher:
         self.info = info
         self._executor = executor
         self._on_shutdown = on_shutdown
-        self.repos = RepositoryCache(self.run_blocking)
+        self.repos = RepositoryCache(
+            self.run_blocking, on_open=self._start_migration, on_close=self._stop_migration
+        )
+        self.migrations: dict[Path, MigrationLoop] = {}
         self._inflight: dict[int, InFlight] = {}
         self._tokens = itertools.count(1)
         self._idle = asyncio.Event()
@@ -172,10 +179,32 @@ class Dispatcher:
         root = await self.run_blocking(find_repo_root, cwd)
         entry.repo, entry.state = str(root), "waiting"
         repository = await self.repos.get(root)
-        async with repository.lock.acquire(spec.writes):
+        if spec.name in BACKGROUND_OPS:
+            # Maintenance synchronises with writers through the store's own locks;
+            # holding the repository lock would make commits wait for a whole pass.
             entry.state = "running"
             ctx = dataclasses.replace(ctx, repo=repository.repo)
             return await self.run_blocking(spec.fn, ctx, request.params)
+        async with repository.lock.acquire(spec.writes):
+            entry.state = "running"
+            ctx = dataclasses.replace(ctx, repo=repository.repo)
+            gate = repository.repo.blocks.maintenance.gate
+            gate.enter()
+            try:
+                return await self.run_blocking(spec.fn, ctx, request.params)
+            finally:
+                gate.exit()
+                if spec.writes and (loop := self.migrations.get(root)) is not None:
+                    loop.wake()  # a commit may have aged blocks past a threshold
+
+    def _start_migration(self, root: Path, entry: OpenRepository) -> None:
+        loop = self.migrations[root] = MigrationLoop(root, entry, self.info.home)
+        loop.start()
+
+    async def _stop_migration(self, root: Path, entry: OpenRepository) -> None:
+        loop = self.migrations.pop(root, None)
+        if loop is not None:
+            await loop.stop()
 
     @contextmanager
     def _track(self, op: str) -> Iterator[InFlight]:
@@ -212,6 +241,7 @@ class Dispatcher:
             "workers": self.info.workers,
             "stopping": self.stopping,
             "repositories": self.repos.roots(),
+            "migration": [loop.status() for loop in self.migrations.values()],
             "in_flight": [
                 {"op": e.op, "seconds": round(now - e.started, 3), "repo": e.repo, "state": e.state}
                 for e in self._inflight.values()

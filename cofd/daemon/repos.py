@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 # Runs a blocking callable off the event loop (the daemon's worker pool).
 RunBlocking = Callable[..., Awaitable[Any]]
+# Called on the loop after a repository is opened / before it is closed (the
+# dispatcher starts and stops the repository's migration loop with these).
+OpenHook = Callable[[Path, "OpenRepository"], None]
+CloseHook = Callable[[Path, "OpenRepository"], Awaitable[None]]
 
 log = logging.getLogger("cofd.repos")
 
@@ -47,9 +51,13 @@ class RepositoryCache:
         self,
         run_blocking: RunBlocking,
         opener: Callable[[Path], Repository] = open_repository,
+        on_open: OpenHook | None = None,
+        on_close: CloseHook | None = None,
     ) -> None:
         self._run_blocking = run_blocking
         self._opener = opener
+        self._on_open = on_open
+        self._on_close = on_close
         self._open: dict[Path, OpenRepository] = {}
         self._opening: dict[Path, asyncio.Lock] = {}
 
@@ -72,6 +80,8 @@ class RepositoryCache:
                 repo = await self._run_blocking(self._opener, root)
                 entry = self._open[root] = OpenRepository(repo, ReadWriteLock())
                 log.info("opened repository %s", root)
+                if self._on_open is not None:
+                    self._on_open(root, entry)
             return entry
 
     async def close_all(self) -> None:
@@ -79,6 +89,8 @@ class RepositoryCache:
         while self._open:
             root, entry = self._open.popitem()
             try:
+                if self._on_close is not None:
+                    await self._on_close(root, entry)
                 await self._run_blocking(entry.repo.close)
                 log.info("closed repository %s", root)
             except Exception:

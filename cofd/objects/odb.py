@@ -25,8 +25,8 @@ T = TypeVar("T")
 # Decoded commits and trees kept per repository: small objects, read repeatedly by
 # log, status (HEAD's tree) and revision parsing.
 OBJECT_CACHE_ENTRIES = 4096
-# Blocks handed to the store per call when writing a stream: 1 MiB of 4 KiB blocks.
-WRITE_BATCH_BLOCKS = 256
+# Blocks handed to the store per call when writing a stream: 4 MiB of 4 KiB blocks.
+WRITE_BATCH_BLOCKS = 1024
 
 
 class _ObjectCache:
@@ -51,10 +51,16 @@ class _ObjectCache:
 class ContentWriter:
     """Streams content into blocks and builds its manifest; call ``finish`` at the end."""
 
-    def __init__(self, txn: WriteTxn | None, block_size: int) -> None:
+    def __init__(
+        self, txn: WriteTxn | None, block_size: int, previous: Iterator[BlockId] | None = None
+    ) -> None:
         # Without a transaction the writer only computes the content id (used by
         # status to compare a changed file with the staged version).
         self._txn = txn
+        # Leaf ids of the version being replaced, in order: a new block equal to the
+        # old one at the same position is known to be stored, so neither looked up
+        # nor written (a one-block edit of a large file touches one block).
+        self._previous = previous
         self._block_size = block_size
         self._builder = ManifestBuilder(self._put_node)
         self._pending = bytearray()
@@ -80,13 +86,22 @@ class ContentWriter:
     def _flush_batch(self) -> None:
         if not self._batch:
             return
+        ids = [hash_block(b) for b in self._batch]
         if self._txn is not None:
-            ids = self._txn.put_many(self._batch)
-        else:
-            ids = [hash_block(b) for b in self._batch]
+            self._store_unknown(ids)
         for block_id, block in zip(ids, self._batch, strict=True):
             self._builder.add(block_id, len(block))
         self._batch = []
+
+    def _store_unknown(self, ids: list[BlockId]) -> None:
+        assert self._txn is not None
+        if self._previous is None:
+            self._txn.put_many(self._batch, ids)
+            return
+        unknown = [i for i, block_id in enumerate(ids)
+                   if next(self._previous, None) != block_id]
+        if unknown:
+            self._txn.put_many([self._batch[i] for i in unknown], [ids[i] for i in unknown])
 
     def finish(self) -> tuple[BlockId, int]:
         if self._pending or self.size == 0:
@@ -104,8 +119,15 @@ class ObjectStore:
 
     # -- writing --------------------------------------------------------------------
 
-    def content_writer(self, txn: WriteTxn | None) -> ContentWriter:
-        return ContentWriter(txn, self.block_size)
+    def content_writer(
+        self, txn: WriteTxn | None, previous: tuple[BlockId, int] | None = None
+    ) -> ContentWriter:
+        """A writer for new content; ``previous`` (content id, size) names the version
+        it replaces, whose blocks are then recognised without index lookups."""
+        leaves = None
+        if previous is not None and previous[1] > self.block_size:
+            leaves = iter(self.iter_content_blocks(*previous))
+        return ContentWriter(txn, self.block_size, leaves)
 
     def write_bytes(self, txn: WriteTxn, data: bytes) -> BlockId:
         writer = self.content_writer(txn)

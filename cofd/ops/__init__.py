@@ -20,6 +20,9 @@ _MODULES = (
     "diff_op",
     "restore",
     "stats",
+    "maintenance",
+    "remote_ops",
+    "peer_ops",
 )
 
 

@@ -9,7 +9,7 @@ from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, identity, tree_of
-from cofd.ops.paths import in_scope, repo_relative
+from cofd.ops.paths import in_scope, repo_relative, under
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
 from cofd.ops.switch import apply, check, force_reset, plan
@@ -154,8 +154,9 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
         source = flat_tree(repo, resolve(repo, params["rev"]))
     else:
         source = {p: FlatEntry(e.mode, e.id, e.size) for p, e in state.entries.items()}
+    known = sorted(source)
     for arg, spec in zip(params["paths"], specs, strict=True):
-        hits = {p for p in source if in_scope(p, [spec])}
+        hits = under(known, spec)
         if not hits:
             raise PathError(f"pathspec '{arg}' did not match any file(s) known to cof")
         for p in hits:
@@ -163,6 +164,13 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
     result = apply(repo, state, todo)
     repo.save_state(state)
     return {"written": result.written}
+
+
+def end_merge(repo: Repository) -> None:
+    """Forget a merge in progress, as git's checkout does on every switch (what was
+    resolved so far stays in the staging area and the working tree)."""
+    for name in ("MERGE_HEAD", "MERGE_MSG"):
+        (repo.cof_dir / name).unlink(missing_ok=True)
 
 
 def switch_to(
@@ -184,6 +192,7 @@ def switch_to(
         total = sum(new.size for _, new in todo.values() if new is not None)
         result = apply(repo, state, todo, ByteProgress(ctx, "checking out", total).add)
     repo.save_state(state)
+    end_merge(repo)
     if move_head:
         repo.refs.set_head(ref if ref else target, _who(ctx), message)
     return {
@@ -231,7 +240,9 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         raise UsageError("checkout needs a branch, a revision or paths")
     ref = HEADS + target_name
     if not params.get("detach") and repo.refs.read(ref) is not None:
-        if _current_branch(repo) == target_name:
+        if _current_branch(repo) == target_name and not force:
+            check(repo, repo.load_state(), {}, "checkout")  # refuses unmerged paths
+            end_merge(repo)
             return {"branch": target_name, "already": True, "written": 0, "removed": 0}
         branch_head = repo.refs.read(ref)
         assert branch_head is not None
@@ -248,7 +259,7 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     except RevisionError:
         state = repo.load_state()
         spec = repo_relative(repo.root, ctx.cwd, target_name)
-        if any(in_scope(p, [spec]) for p in state.entries):
+        if under(sorted(state.entries), spec):
             return _checkout_paths(ctx, repo, {"paths": [target_name]})
         raise
     result = switch_to(

@@ -14,7 +14,7 @@ from typing import Any
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree, staged_flat
 from cofd.ops.diffing import Change, describe, tree_changes, unified
-from cofd.ops.paths import in_scope, repo_relative
+from cofd.ops.paths import Scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
 from cofd.ops.scan import read_content
@@ -75,7 +75,8 @@ def diff(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     revs = [r for r in params.get("revs") or [] if r]
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in params.get("paths") or []]
     old, new, is_worktree = _sides(repo, revs, bool(params.get("cached")), specs)
-    changes = [c for c in tree_changes(old, new) if in_scope(c.path, specs or [""])]
+    scope = Scope(specs)
+    changes = [c for c in tree_changes(old, new) if c.path in scope]
     mode = params.get("mode") or "patch"
     if mode == "name-status":
         return {"changes": [{"status": c.status, "path": c.path} for c in changes]}

@@ -1,8 +1,8 @@
 """Writing tree entries into the working tree.
 
-Each file is written to a temporary name beside its destination and renamed over
-it, so a reader (or a crash) sees the old file or the new one, never a mix. Modes
-and symlinks are recreated as recorded.
+Each file is written whole to a temporary name beside its destination and then
+renamed into place, so a file is never seen half-written. Modes and symlinks are
+recreated as recorded.
 """
 
 from __future__ import annotations
@@ -63,7 +63,14 @@ def write_entry(
             os.symlink(os.fsdecode(target), tmp)
         else:
             _write_regular(repo, tmp, entry, on_bytes)
-        os.replace(tmp, full)
+        # Unlink, then rename: on ext4, renaming over an existing file makes the
+        # kernel start writeback of the new data at once (auto_da_alloc), which
+        # made replacing 500 files take seconds. The new file is complete before
+        # the old one goes; a crash in between leaves the path missing, which
+        # status reports and restore repairs, never a torn file.
+        if os.path.lexists(full):
+            os.unlink(full)
+        os.rename(tmp, full)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,6 +26,42 @@ def repo_relative(root: Path, cwd: Path, arg: str) -> str:
     if rel == ".cof" or rel.startswith(".cof/"):
         raise PathError(f"'{arg}' is inside the repository's .cof directory")
     return rel
+
+
+class Scope:
+    """A set of pathspecs answering "is this path one of them or below one" in time
+    proportional to the path's depth, not to the number of specs."""
+
+    def __init__(self, specs: Iterable[str]) -> None:
+        self._exact = set(specs)
+        self.everything = not self._exact or "" in self._exact
+
+    def __contains__(self, path: str) -> bool:
+        if self.everything or path in self._exact:
+            return True
+        cut = path.rfind("/")
+        while cut > 0:
+            if path[:cut] in self._exact:
+                return True
+            cut = path.rfind("/", 0, cut)
+        return False
+
+
+def under(sorted_paths: list[str], spec: str) -> list[str]:
+    """The paths of a sorted list that equal ``spec`` or lie below it (bisect, so a
+    lookup per spec costs log n plus the matches, not a pass over every path)."""
+    if not spec:
+        return list(sorted_paths)
+    out = []
+    i = bisect_left(sorted_paths, spec)
+    if i < len(sorted_paths) and sorted_paths[i] == spec:
+        out.append(spec)
+    prefix = spec + "/"
+    j = bisect_left(sorted_paths, prefix)
+    while j < len(sorted_paths) and sorted_paths[j].startswith(prefix):
+        out.append(sorted_paths[j])
+        j += 1
+    return out
 
 
 def in_scope(path: str, specs: Iterable[str]) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, entry_from_flat, flat_tree, staged_flat
 from cofd.ops.materialize import remove_entry, write_entry
-from cofd.ops.paths import in_scope, repo_relative
+from cofd.ops.paths import repo_relative, under
 from cofd.ops.revisions import resolve
 from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError, UsageError
@@ -35,10 +35,10 @@ def restore(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     else:
         source = staged_flat(state)
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in raw]
-    known = set(source) | set(state.entries)
+    known = sorted(set(source) | set(state.entries))
     matched: set[str] = set()
     for arg, spec in zip(raw, specs, strict=True):
-        hits = {p for p in known if in_scope(p, [spec])}
+        hits = set(under(known, spec))
         if not hits:
             raise PathError(f"pathspec '{arg}' did not match any file(s) known to cof")
         matched |= hits

@@ -99,8 +99,12 @@ def read_content(
     root: Path,
     path: str,
     on_bytes: Callable[[int], None] | None = None,
+    previous: tuple[BlockId, int] | None = None,
 ) -> Content:
-    """Store (or, without ``txn``, only hash) the current content of ``path``."""
+    """Store (or, without ``txn``, only hash) the current content of ``path``.
+
+    ``previous`` (content id, size) is the version this one replaces, if any.
+    """
     full = root / path
     for _ in range(READ_ATTEMPTS):
         try:
@@ -114,7 +118,7 @@ def read_content(
                 writer.write(target)
                 block_id, size = writer.finish()
                 return Content(block_id, size, MODE_SYMLINK, StatInfo.of(after))
-            result = _read_regular(objects, txn, full, on_bytes)
+            result = _read_regular(objects, txn, full, on_bytes, previous)
         except FileNotFoundError as exc:
             raise PathError(f"'{path}' disappeared while being read") from exc
         except PermissionError as exc:
@@ -132,14 +136,18 @@ def read_content(
 
 
 def _read_regular(
-    objects: ObjectStore, txn: WriteTxn | None, full: Path, on_bytes: Callable[[int], None] | None
+    objects: ObjectStore,
+    txn: WriteTxn | None,
+    full: Path,
+    on_bytes: Callable[[int], None] | None,
+    previous: tuple[BlockId, int] | None,
 ) -> Content | None:
     fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             raise PathError(f"'{full}' is not a regular file")
-        writer = objects.content_writer(txn)
+        writer = objects.content_writer(txn, previous)
         buffer = bytearray(READ_CHUNK)
         view = memoryview(buffer)
         while True:

@@ -19,7 +19,7 @@ from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, flat_tree
 from cofd.ops.materialize import remove_entry
-from cofd.ops.paths import in_scope, repo_relative
+from cofd.ops.paths import Scope, repo_relative, under
 from cofd.ops.repository import Repository
 from cofd.ops.scan import Found, read_content, walk
 from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
@@ -43,12 +43,13 @@ def _resolve_specs(
 ) -> list[str]:
     rules = IgnoreRules(repo.root)
     tracked = set(state.entries) | set(state.conflicts)
+    tracked_dirs = tracked_dirs_of(tracked)
     specs = []
     for arg in raw:
         spec = repo_relative(repo.root, ctx.cwd, arg)
         full = repo.root / spec
         exists = os.path.lexists(full)
-        has_tracked = any(in_scope(p, [spec]) for p in tracked)
+        has_tracked = not spec or spec in tracked or spec in tracked_dirs
         if not exists and not has_tracked:
             raise PathError(f"pathspec '{arg}' did not match any files")
         if (
@@ -111,8 +112,11 @@ def stage_paths(
 
     with repo.blocks.transaction() as txn:
         for found in sorted(to_read, key=lambda f: f.path):
-            content = read_content(repo.objects, txn, repo.root, found.path, progress.add)
             old = state.entries.get(found.path)
+            previous = (old.id, old.size) if old is not None else None
+            content = read_content(
+                repo.objects, txn, repo.root, found.path, progress.add, previous
+            )
             if old is None:
                 added += 1
             elif (old.id, old.mode) != (content.id, content.mode):
@@ -121,12 +125,13 @@ def stage_paths(
                 found.path, content.mode, content.id, content.size, content.stat
             )
             state.conflicts.pop(found.path, None)
-        for path in [p for p in state.entries if in_scope(p, specs or [""])]:
+        scope = Scope(specs)
+        for path in [p for p in state.entries if p in scope]:
             if path not in files:
                 del state.entries[path]
                 removed += 1
         # A conflicted path deleted from the working tree is resolved as deleted.
-        for path in [p for p in state.conflicts if in_scope(p, specs or [""])]:
+        for path in [p for p in state.conflicts if p in scope]:
             if path not in files:
                 del state.conflicts[path]
                 removed += 1
@@ -165,11 +170,11 @@ def rm(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if not raw:
         raise UsageError("no paths given to remove")
     state = repo.load_state()
+    sorted_tracked = sorted(set(state.entries) | set(state.conflicts))
     matched: list[str] = []
     for arg in raw:
         spec = repo_relative(repo.root, ctx.cwd, arg)
-        tracked = set(state.entries) | set(state.conflicts)
-        paths = sorted(p for p in tracked if in_scope(p, [spec]))
+        paths = under(sorted_tracked, spec)
         if not paths:
             raise PathError(f"pathspec '{arg}' did not match any tracked files")
         if not recursive and paths != [spec]:

@@ -8,6 +8,11 @@ Definitions (also in docs/format.md):
     stored_bytes    bytes of the pack files on disk.
     dedup_ratio     logical_bytes / unique_bytes.
     savings_percent 100 * (1 - stored_bytes / logical_bytes).
+    compression_ratio  per tier: raw bytes of its blocks / bytes of its live records.
+    pending_migration  blocks (and their raw bytes) whose age calls for a colder tier.
+    projected_stored_bytes  live record bytes once those have moved, estimated with
+                    each target tier's observed ratio (or a conservative default
+                    while that tier is empty), pack overhead and dead bytes excluded.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from typing import Any
 from cofd.objects.model import Kind, TreeId
 from cofd.ops.api import OpContext, op
 from cofd.ops.history import walk_commits
+from cofd.ops.maintenance import head_generation, policy_of
 from cofd.ops.repository import Repository
+from cofd.store.pack import Tier
+
+# Ratios assumed for a tier that holds nothing yet (measured ratios on binaries are
+# higher: see docs/benchmarks.md), so the projection errs on the large side.
+DEFAULT_RATIO = {Tier.HOT: 1.0, Tier.WARM: 1.3, Tier.COLD: 2.0}
 
 
 def logical_bytes(repo: Repository) -> tuple[int, int, int]:
@@ -68,4 +79,33 @@ def dedup_stats(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         "tier_raw_bytes": {t.dirname: stats.raw_bytes_by_tier[t] for t in stats.raw_bytes_by_tier},
         "dedup_ratio": round(logical / unique, 4) if unique else 0.0,
         "savings_percent": round(100.0 * (1 - stored / logical), 2) if logical else 0.0,
+        **tier_projection(ctx, repo, stats.raw_bytes_by_tier),
+    }
+
+
+def tier_projection(
+    ctx: OpContext, repo: Repository, raw_by_tier: dict[Tier, int]
+) -> dict[str, Any]:
+    """Per-tier live bytes and compression ratios, and the size after pending moves."""
+    index = repo.blocks.index
+    live_by_pack = index.live_record_bytes()
+    live = dict.fromkeys(Tier, 0)
+    for info in index.packs():
+        live[info.tier] += live_by_pack.get(info.pack, 0)
+    ratio = {t: (raw_by_tier[t] / live[t]) if live[t] else 0.0 for t in Tier}
+    policy = policy_of(ctx.config())
+    movable = index.count_movable(
+        head_generation(repo), policy.warm_threshold, policy.cold_threshold
+    )
+    projected = float(sum(live.values()))
+    pending_blocks = pending_raw = 0
+    for (_, target), (count, raw, stored) in movable.items():
+        pending_blocks += count
+        pending_raw += raw
+        projected += raw / (ratio[target] or DEFAULT_RATIO[target]) - stored
+    return {
+        "tier_live_bytes": {t.dirname: live[t] for t in Tier},
+        "compression_ratio": {t.dirname: round(ratio[t], 4) for t in Tier},
+        "pending_migration": {"blocks": pending_blocks, "raw_bytes": pending_raw},
+        "projected_stored_bytes": max(int(projected), 0),
     }

@@ -7,7 +7,7 @@ from typing import Any
 from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree
-from cofd.ops.paths import in_scope, repo_relative
+from cofd.ops.paths import Scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
 from cofd.ops.worktree_scan import collapse_untracked, scan
@@ -64,9 +64,9 @@ def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[st
     worktree = scan(repo, state, specs)
     entries: list[list[str]] = []
     changed = _changed_paths(head_files, state, worktree.modified)
-    scope = specs or [""]
+    scope = Scope(specs)
     for path in sorted(changed, key=lambda p: p.encode("utf-8", "surrogateescape")):
-        if not in_scope(path, scope):
+        if path not in scope:
             continue
         if path in state.conflicts:
             sides = state.conflicts[path]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from cofd.objects.ignore import IgnoreRules
 from cofd.objects.worktree_state import StatInfo, WorktreeState
-from cofd.ops.paths import in_scope, parent_dirs
+from cofd.ops.paths import Scope, parent_dirs
 from cofd.ops.repository import Repository
 from cofd.ops.scan import Found, read_content, walk
 from cofd.ops.trees import FlatEntry
@@ -71,8 +71,9 @@ def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDi
                 _compare(repo, state, found, diff)
             elif found.path not in state.conflicts:
                 diff.untracked.append(found)
+    scope = Scope(specs)
     for path in state.entries:
-        if path not in seen and in_scope(path, specs or [""]):
+        if path not in seen and path in scope:
             diff.modified[path] = "D"
     return diff
 
@@ -80,7 +81,8 @@ def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDi
 def stat_one(repo: Repository, path: str) -> Found | None:
     try:
         st = os.lstat(repo.root / path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        # NotADirectoryError: a parent is a file, so nothing is at ``path``.
         return None
     if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
         return Found(path, st)

@@ -5,6 +5,11 @@ transaction that references them commits. A crash before the commit leaves bytes
 past the committed pack length, which :meth:`BlockStore.open` truncates away.
 Every read re-hashes the block; a mismatch raises ``IntegrityError`` naming the
 block and the pack and is never returned as data.
+
+Rewriting (migration, compaction, gc) writes the new records and fsyncs them, then
+switches the index rows in one transaction, and only then deletes an emptied pack.
+A reader that looked a block up just before the switch may find its pack gone; it
+looks the block up once more and reads it from its new place.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +29,7 @@ import zstandard
 from cofd.store.cache import ByteLRU
 from cofd.store.ids import BlockId, hash_block, to_hex
 from cofd.store.index import Index, Location, PackInfo
+from cofd.store.maintenance_state import MaintenanceState
 from cofd.store.pack import (
     MAX_FRAME_BLOCKS,
     PACK_MAGIC,
@@ -79,12 +86,16 @@ class BlockStore:
         self.cof_dir = cof_dir
         self.objects_dir = cof_dir / "objects"
         self.block_size = block_size
-        self.index = Index(cof_dir / "index" / "blocks.sqlite")
+        index_path = cof_dir / "index" / "blocks.sqlite"
+        index_was_missing = not index_path.exists()
+        self.index = Index(index_path)
         self.cache = ByteLRU(cache_bytes)
         self._read_fds: dict[int, int] = {}
         self._fd_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._recover()
+        # Background work (migration, compaction, gc) of this store: one at a time.
+        self.maintenance = MaintenanceState()
+        self._recover(index_was_missing)
 
     @staticmethod
     def create_layout(cof_dir: Path) -> None:
@@ -101,10 +112,29 @@ class BlockStore:
 
     # -- recovery -------------------------------------------------------------------
 
-    def _recover(self) -> None:
-        """Undo what an interrupted transaction left behind (see module docstring)."""
+    def _recover(self, index_was_missing: bool) -> None:
+        """Undo what an interrupted transaction left behind (see module docstring).
+
+        Pack files the index does not list are either new packs of a transaction
+        that never committed, or packs a committed rewrite emptied and had not yet
+        deleted: both are removed. But when the index file itself was missing while
+        pack files exist, the index was lost, not emptied: the store is marked as
+        needing ``cof fsck --repair-index`` and no pack is removed until then (new
+        packs get numbers above the existing files).
+        """
         known = self.index.packs()
-        highest = max((p.pack for p in known), default=0)
+        listed = {p.pack for p in known}
+        on_disk = [
+            path
+            for tier in Tier
+            for path in (self.objects_dir / tier.dirname).glob("*.pack")
+            if path.stem.isdigit()
+        ]
+        if index_was_missing and on_disk:
+            self.index.mark_needs_repair(max(int(p.stem) for p in on_disk))
+        if self.index.needs_repair():
+            log.error("the block index of %s was lost: run 'cof fsck --repair-index'", self.cof_dir)
+            return
         for info in known:
             path = pack_path(self.objects_dir, info.tier, info.pack)
             try:
@@ -115,12 +145,10 @@ class BlockStore:
             if not info.sealed and size > info.length:
                 log.warning("truncating %s from %d to committed %d bytes", path, size, info.length)
                 os.truncate(path, info.length)
-        for tier in Tier:
-            tier_dir = self.objects_dir / tier.dirname
-            for path in tier_dir.glob("*.pack"):
-                if path.stem.isdigit() and int(path.stem) > highest:
-                    log.warning("removing %s left by an uncommitted transaction", path)
-                    path.unlink()
+        for path in on_disk:
+            if int(path.stem) not in listed:
+                log.warning("removing %s: no index row refers to it", path)
+                path.unlink()
 
     # -- reading --------------------------------------------------------------------
 
@@ -153,7 +181,27 @@ class BlockStore:
         return loc
 
     def get(self, block_id: BlockId) -> bytes:
-        return self._read(block_id, self.location(block_id))
+        loc = self.location(block_id)
+        try:
+            return self._read(block_id, loc)
+        except (OSError, IntegrityError) as exc:
+            return self._reread(block_id, loc, exc)
+
+    def _reread(self, block_id: BlockId, old: Location, exc: Exception) -> bytes:
+        """Second try after a failed read: succeeds only if the block moved meanwhile.
+
+        A rewrite may have switched the block to a new record and deleted the pack
+        we were reading (its descriptor closed under us); anything else re-raises.
+        """
+        new = self.index.lookup(block_id)
+        if new is None or new == old:
+            if isinstance(exc, OSError):
+                raise IntegrityError(
+                    f"block {to_hex(block_id)}: cannot read pack {old.pack:08d} "
+                    f"({old.tier.dirname}): {exc.strerror or exc}"
+                ) from exc
+            raise exc
+        return self._read(block_id, new)
 
     def _decoded_record(self, loc: Location) -> bytes:
         key = (loc.pack, loc.offset)
@@ -167,7 +215,8 @@ class BlockStore:
             decoded = zstandard.ZstdDecompressor().decompress(stored, max_output_size=limit)
         except zstandard.ZstdError as exc:
             raise IntegrityError(
-                f"cannot decompress record at {loc.offset} in pack {loc.pack}: {exc}"
+                f"record at offset {loc.offset} in pack {loc.pack:08d} ({loc.tier.dirname}) "
+                f"is corrupt: cannot decompress it: {exc}"
             ) from exc
         self.cache.put(key, decoded)
         return decoded
@@ -175,9 +224,13 @@ class BlockStore:
     def _read(self, block_id: BlockId, loc: Location, raw: bytes | None = None) -> bytes:
         if raw is None:
             if loc.codec == Codec.RAW:
-                raw = os.pread(self._fd(loc.pack, loc.tier), loc.stored_len, loc.offset)
+                start, length = _raw_span(loc)
+                raw = os.pread(self._fd(loc.pack, loc.tier), length, start)
             else:
-                decoded = self._decoded_record(loc)
+                try:
+                    decoded = self._decoded_record(loc)
+                except IntegrityError as exc:
+                    raise IntegrityError(f"block {to_hex(block_id)}: {exc}") from exc
                 start = max(loc.frame_off, 0)
                 raw = decoded[start : start + loc.raw_len]
         if len(raw) != loc.raw_len or hash_block(raw) != block_id:
@@ -200,28 +253,42 @@ class BlockStore:
         while i < len(ids):
             first = locs[ids[i]]
             if first.codec != Codec.RAW:
-                yield self._read(ids[i], first)
+                try:
+                    data = self._read(ids[i], first)
+                except (OSError, IntegrityError) as exc:
+                    data = self._reread(ids[i], first, exc)
+                yield data
                 i += 1
                 continue
             # Extend the run while the next block follows closely in the same pack.
-            j, end = i + 1, first.offset + first.stored_len
+            begin, length = _raw_span(first)
+            j, end = i + 1, begin + length
             while j < len(ids):
                 nxt = locs[ids[j]]
-                if (
-                    nxt.codec != Codec.RAW
-                    or nxt.pack != first.pack
-                    or not 0 <= nxt.offset - end <= COALESCE_GAP
-                    or nxt.offset + nxt.stored_len - first.offset > MAX_COALESCED_READ
+                if nxt.codec != Codec.RAW or nxt.pack != first.pack:
+                    break
+                nxt_start, nxt_len = _raw_span(nxt)
+                if not 0 <= nxt_start - end <= COALESCE_GAP or (
+                    nxt_start + nxt_len - begin > MAX_COALESCED_READ
                 ):
                     break
-                end = nxt.offset + nxt.stored_len
+                end = nxt_start + nxt_len
                 j += 1
-            span = os.pread(self._fd(first.pack, first.tier), end - first.offset, first.offset)
+            failure: OSError | None = None
+            try:
+                span = os.pread(self._fd(first.pack, first.tier), end - begin, begin)
+            except OSError as exc:
+                span, failure = b"", exc  # the pack went away: each block is re-read
             view = memoryview(span)
             for k in range(i, j):
                 loc = locs[ids[k]]
-                rel = loc.offset - first.offset
-                yield self._read(ids[k], loc, bytes(view[rel : rel + loc.stored_len]))
+                rel, size = _raw_span(loc)
+                rel -= begin
+                try:
+                    data = self._read(ids[k], loc, bytes(view[rel : rel + size]))
+                except IntegrityError as exc:
+                    data = self._reread(ids[k], loc, failure or exc)
+                yield data
             i = j
 
     # -- writing --------------------------------------------------------------------
@@ -244,6 +311,13 @@ class BlockStore:
         )
 
 
+def _raw_span(loc: Location) -> tuple[int, int]:
+    """(pack offset, length) of a raw block's own bytes, inside a frame or alone."""
+    if loc.frame_off >= 0:
+        return loc.offset + loc.frame_off, loc.raw_len
+    return loc.offset, loc.stored_len
+
+
 class _OpenPack:
     """The writer's view of one pack: a descriptor, its length and a write buffer."""
 
@@ -259,7 +333,11 @@ class _OpenPack:
 
     def flush(self) -> None:
         if self.buffer:
-            os.pwrite(self.fd, self.buffer, self.length - len(self.buffer))
+            start = self.length - len(self.buffer)
+            done = 0
+            while done < len(self.buffer):  # pwrite may write less than asked
+                with memoryview(self.buffer) as whole, whole[done:] as rest:
+                    done += os.pwrite(self.fd, rest, start + done)
             self.buffer.clear()
 
 
@@ -278,6 +356,7 @@ class WriteTxn:
         self._touched: list[_OpenPack] = []
         self._created: list[Path] = []
         self._seen: set[BlockId] = set()  # ids written in this txn, bounded per call
+        self._dropped: list[Path] = []  # pack files to delete once the index commits
         self.new_blocks = 0
         self.new_bytes = 0
         self._active = False
@@ -295,16 +374,24 @@ class WriteTxn:
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         try:
             if exc is None:
-                self.commit()
+                try:
+                    self.commit()  # rolls back itself if it fails
+                except Exception as failure:
+                    if _is_disk_full(failure):
+                        raise self._storage_full() from failure
+                    raise
             else:
                 self.rollback()
                 if _is_disk_full(exc):
-                    raise StorageFullError(
-                        f"disk full while writing to {self._store.cof_dir}: nothing was "
-                        "stored; free some space and retry"
-                    ) from exc
+                    raise self._storage_full() from exc
         finally:
             self._store._write_lock.release()
+
+    def _storage_full(self) -> StorageFullError:
+        return StorageFullError(
+            f"disk full while writing to {self._store.cof_dir}: nothing was "
+            "stored; free some space and retry"
+        )
 
     # -- packs ----------------------------------------------------------------------
 
@@ -314,8 +401,16 @@ class WriteTxn:
             return current
         if current is not None:
             self._seal(current)
+        # A pack touched by this transaction is not reused: if it was sealed above,
+        # the index still lists it as unsealed until commit.
+        touched = {o.info.pack for o in self._touched}
         for info in self._index.packs():
-            if info.tier == tier and not info.sealed and info.length < PACK_TARGET_BYTES:
+            if (
+                info.tier == tier
+                and not info.sealed
+                and info.length < PACK_TARGET_BYTES
+                and info.pack not in touched
+            ):
                 path = pack_path(self._store.objects_dir, tier, info.pack)
                 fd = os.open(path, os.O_RDWR)
                 return self._track(tier, _OpenPack(info, path, fd, info.length))
@@ -348,7 +443,8 @@ class WriteTxn:
         opened.buffer += encode_footer(opened.offsets)
         opened.length += len(encode_footer(opened.offsets))
         opened.sealed = True
-        del self._open[opened.info.tier]
+        if self._open.get(opened.info.tier) is opened:
+            del self._open[opened.info.tier]
 
     # -- records --------------------------------------------------------------------
 
@@ -392,24 +488,45 @@ class WriteTxn:
             opened.flush()
         return rows
 
-    def put_many(self, blocks: Sequence[bytes | memoryview]) -> list[BlockId]:
-        """Store each block unless already present; return the ids in order."""
-        ids = [hash_block(b) for b in blocks]
+    def put_many(
+        self, blocks: Sequence[bytes | memoryview], ids: Sequence[BlockId] | None = None
+    ) -> list[BlockId]:
+        """Store each block unless already present; return the ids in order.
+
+        ``ids``, when given, are the blocks' ids as the caller already computed them
+        (they are trusted: callers hash with :func:`hash_block`). New blocks are
+        appended as raw frames of up to ``MAX_FRAME_BLOCKS`` consecutive blocks: one
+        record header and one index batch per frame instead of per block, and a
+        file's blocks stay contiguous so reading it back is a few large preads.
+        """
+        if ids is None:
+            ids = [hash_block(b) for b in blocks]
         present = self._index.existing(ids)
-        rows: list[tuple[BlockId, Location]] = []
+        members: list[Member] = []
+        datas: list[bytes | memoryview] = []
         for block_id, data in zip(ids, blocks, strict=True):
             if block_id in present or block_id in self._seen:
                 continue
             self._seen.add(block_id)
-            rows += self.write_record(Tier.HOT, Codec.RAW, [Member(block_id, len(data))], data)
-            self.new_blocks += 1
+            members.append(Member(block_id, len(data)))
+            datas.append(data)
             self.new_bytes += len(data)
+        self.new_blocks += len(members)
+        rows: list[tuple[BlockId, Location]] = []
+        for start in range(0, len(members), MAX_FRAME_BLOCKS):
+            group = members[start : start + MAX_FRAME_BLOCKS]
+            chunk = datas[start : start + MAX_FRAME_BLOCKS]
+            if len(group) == 1:
+                rows += self.write_record(Tier.HOT, Codec.RAW, group, chunk[0])
+            else:
+                rows += self.write_record(Tier.HOT, Codec.RAW, group, b"".join(chunk), frame=True)
         if rows:
+            rows.sort(key=lambda row: row[0])  # ascending keys: neighbouring B-tree pages
             self._index.insert_blocks(rows)
         for opened in self._touched:
             opened.flush()  # readers on this thread may pread what we just wrote
         self._seen.clear()  # rows are in the index now; existing() will find them
-        return ids
+        return list(ids)
 
     def put(self, data: bytes | memoryview) -> BlockId:
         return self.put_many([data])[0]
@@ -417,8 +534,29 @@ class WriteTxn:
     def insert_rows(self, rows: list[tuple[BlockId, Location]]) -> None:
         self._index.insert_blocks(rows)
 
-    def assign_generation(self, generation: int) -> int:
-        return self._index.assign_generation(generation)
+    def relocate(self, rows: list[tuple[BlockId, Location]]) -> None:
+        """Switch existing blocks to records written by this transaction."""
+        self._index.relocate(rows)
+
+    def seal_pack(self, info: PackInfo) -> None:
+        """Seal a pack no writer has open (compaction of an active pack begins so)."""
+        if info.sealed:
+            return
+        path = pack_path(self._store.objects_dir, info.tier, info.pack)
+        opened = _OpenPack(info, path, os.open(path, os.O_RDWR), info.length)
+        self._touched.append(opened)
+        self._seal(opened)
+
+    def drop_pack(self, pack: int) -> None:
+        """Forget a pack no row refers to any more; its file goes after the commit."""
+        for info in self._index.packs():
+            if info.pack == pack:
+                self._dropped.append(pack_path(self._store.objects_dir, info.tier, pack))
+                self._index.delete_pack(pack)
+                return
+
+    def assign_generation(self, generation: int, now: float | None = None) -> int:
+        return self._index.assign_generation(generation, time.time() if now is None else now)
 
     # -- ending ---------------------------------------------------------------------
 
@@ -426,6 +564,9 @@ class WriteTxn:
         if not self._active:
             return
         try:
+            for opened in list(self._open.values()):
+                if opened.length >= PACK_TARGET_BYTES:
+                    self._seal(opened)  # full now: seal it rather than leave it open
             for opened in self._touched:
                 opened.flush()
                 os.fsync(opened.fd)
@@ -439,6 +580,12 @@ class WriteTxn:
             self.rollback()
             raise
         self._finish()
+        for path in self._dropped:
+            self._store.forget_pack(int(path.stem))
+            path.unlink(missing_ok=True)
+        for directory in {p.parent for p in self._dropped}:
+            fsync_dir(directory)
+        self._dropped.clear()
 
     def rollback(self) -> None:
         if not self._active:
@@ -455,6 +602,7 @@ class WriteTxn:
                         log.exception("cannot truncate %s after rollback", opened.path)
             for path in self._created:
                 path.unlink(missing_ok=True)
+            self._dropped.clear()
             self._finish()
 
     def _finish(self) -> None:

@@ -7,6 +7,9 @@ Tables:
     commit_age  id -> generation of the first commit that referenced the block.
     pending     ids written since the last commit, waiting for their generation.
     packs       pack number -> tier, committed length, sealed flag.
+    generation_time  generation -> wall-clock time it was last assigned (gc's age).
+    meta        schema version; ``next_pack``, the next pack number (never reused,
+                so a cached descriptor or decoded frame can never name another pack).
 
 One connection per thread (SQLite connections are not shared across threads); the
 single writer holds an explicit transaction that spans a whole ``add`` so that a
@@ -20,6 +23,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cofd.store.ids import BlockId
 from cofd.store.pack import Codec, Tier
@@ -44,11 +48,17 @@ CREATE TABLE IF NOT EXISTS packs (
     pack INTEGER PRIMARY KEY, tier INTEGER NOT NULL, length INTEGER NOT NULL,
     sealed INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS generation_time (
+    generation INTEGER PRIMARY KEY, time REAL NOT NULL
+);
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
+    """Where a block's record lives. A NamedTuple, not a dataclass: a restore or an
+    add builds one per 4 KiB block, and tuple construction is several times cheaper;
+    it also goes into SQLite parameters as is."""
+
     tier: Tier
     pack: int
     offset: int
@@ -66,9 +76,15 @@ class PackInfo:
     sealed: bool
 
 
+# Indexing a tuple is several times cheaper than calling the Enum constructor, which
+# matters when a restore turns 100,000s of rows into locations.
+_TIERS = tuple(Tier)
+_CODECS = tuple(Codec)
+
+
 def _location(row: Sequence[int]) -> Location:
     tier, pack, offset, stored_len, codec, frame_off, raw_len = row
-    return Location(Tier(tier), pack, offset, stored_len, Codec(codec), frame_off, raw_len)
+    return Location(_TIERS[tier], pack, offset, stored_len, _CODECS[codec], frame_off, raw_len)
 
 
 class Index:
@@ -95,6 +111,9 @@ class Index:
             # promise `cof commit` makes once it prints the commit id.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
+            # 64 MiB of page cache per connection: the index of a 10 GiB repository is
+            # ~300 MiB, and adds touch random pages of it (ids are hashes).
+            conn.execute("PRAGMA cache_size=-65536")
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -156,19 +175,7 @@ class Index:
         return present
 
     def insert_blocks(self, rows: Iterable[tuple[BlockId, Location]]) -> None:
-        params = [
-            (
-                bid,
-                loc.tier,
-                loc.pack,
-                loc.offset,
-                loc.stored_len,
-                loc.codec,
-                loc.frame_off,
-                loc.raw_len,
-            )
-            for bid, loc in rows
-        ]
+        params = [(bid, *loc) for bid, loc in rows]
         self.conn.executemany(
             "INSERT OR REPLACE INTO block_map "
             "(id, tier, pack, offset, stored_len, codec, frame_off, raw_len) "
@@ -188,12 +195,21 @@ class Index:
 
     # -- commit_age -----------------------------------------------------------------
 
-    def assign_generation(self, generation: int) -> int:
-        """Give every pending block the generation of the commit being made."""
+    def assign_generation(self, generation: int, now: float) -> int:
+        """Give every pending block the generation of the commit being made.
+
+        ``now`` is remembered per generation: gc keeps unreachable blocks whose
+        generation was assigned less than ``gc.unreachable_days`` ago.
+        """
         conn = self.conn
         conn.execute(
             "INSERT OR IGNORE INTO commit_age (id, generation) SELECT id, ? FROM pending",
             (generation,),
+        )
+        conn.execute(
+            "INSERT INTO generation_time (generation, time) VALUES (?, ?) "
+            "ON CONFLICT (generation) DO UPDATE SET time = MAX(time, excluded.time)",
+            (generation, now),
         )
         cursor = conn.execute("DELETE FROM pending")
         return cursor.rowcount
@@ -221,8 +237,142 @@ class Index:
         )
 
     def next_pack_number(self) -> int:
-        row = self.conn.execute("SELECT COALESCE(MAX(pack), 0) FROM packs").fetchone()
-        return int(row[0]) + 1
+        """Allocate a pack number (inside the writer's transaction); never reused."""
+        conn = self.conn
+        row = conn.execute("SELECT COALESCE(MAX(pack), 0) FROM packs").fetchone()
+        number = max(int(row[0]) + 1, self.allocated_packs() + 1)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_pack', ?)", (number + 1,)
+        )
+        return number
+
+    def allocated_packs(self) -> int:
+        """The highest pack number ever allocated by a committed transaction."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_pack'").fetchone()
+        if row is None:
+            row = self.conn.execute("SELECT COALESCE(MAX(pack), 0) + 1 FROM packs").fetchone()
+        return int(row[0]) - 1
+
+    def mark_needs_repair(self, highest_pack_file: int) -> None:
+        """The index was lost while packs exist: keep every pack until it is rebuilt."""
+        conn = self.conn
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('needs_repair', 1)")
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_pack', ?)",
+            (max(highest_pack_file, self.allocated_packs()) + 1,),
+        )
+
+    def needs_repair(self) -> bool:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'needs_repair'").fetchone()
+        return row is not None
+
+    def clear_needs_repair(self) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = 'needs_repair'")
+
+    def delete_pack(self, pack: int) -> None:
+        self.conn.execute("DELETE FROM packs WHERE pack = ?", (pack,))
+
+    def pack_rows(self, pack: int) -> list[tuple[BlockId, Location]]:
+        """Index rows of the blocks stored in ``pack``, in record order."""
+        return [
+            (BlockId(row[0]), _location(row[1:]))
+            for row in self.conn.execute(
+                "SELECT id, tier, pack, offset, stored_len, codec, frame_off, raw_len "
+                "FROM block_map WHERE pack = ? ORDER BY offset, frame_off",
+                (pack,),
+            )
+        ]
+
+    def live_record_bytes(self) -> dict[int, int]:
+        """Per pack: stored bytes of live data (what compaction would keep).
+
+        A single-block record is live as a whole; a raw frame counts the raw bytes
+        of its live members; a compressed frame its stored size scaled by the live
+        share of the (known part of the) frame.
+        """
+        return {
+            int(pack): int(total)
+            for pack, total in self.conn.execute(
+                "SELECT pack, SUM(live) FROM (SELECT pack, offset, CASE "
+                "WHEN MAX(frame_off) < 0 THEN MAX(stored_len) "
+                "WHEN MAX(codec) = 0 THEN SUM(raw_len) "
+                "ELSE MIN(MAX(stored_len), "
+                "MAX(stored_len) * SUM(raw_len) / MAX(frame_off + raw_len)) END AS live "
+                "FROM block_map GROUP BY pack, offset) GROUP BY pack"
+            )
+        }
+
+    # -- moving blocks --------------------------------------------------------------
+
+    def relocate(self, rows: Iterable[tuple[BlockId, Location]]) -> None:
+        """Point existing blocks at their new records (migration, compaction)."""
+        self.conn.executemany(
+            "UPDATE block_map SET tier = ?, pack = ?, offset = ?, stored_len = ?, codec = ?, "
+            "frame_off = ?, raw_len = ? WHERE id = ?",
+            [
+                (
+                    loc.tier,
+                    loc.pack,
+                    loc.offset,
+                    loc.stored_len,
+                    loc.codec,
+                    loc.frame_off,
+                    loc.raw_len,
+                    bid,
+                )
+                for bid, loc in rows
+            ],
+        )
+
+    def migration_candidates(
+        self,
+        head_generation: int,
+        warm_threshold: int,
+        cold_threshold: int,
+        after: tuple[int, int, int, bytes],
+        limit: int,
+    ) -> list[tuple[BlockId, Location, int]]:
+        """Blocks older than a threshold of a tier colder than their own, in pack order.
+
+        A prefilter for :func:`cofd.store.tiers.plan_moves` (which decides); ``after``
+        is the keyset cursor ``(pack, offset, frame_off, id)`` of the previous page.
+        """
+        rows = self.conn.execute(
+            "SELECT b.id, b.tier, b.pack, b.offset, b.stored_len, b.codec, b.frame_off, "
+            "b.raw_len, c.generation FROM block_map b JOIN commit_age c ON c.id = b.id "
+            "WHERE ((b.tier = 0 AND c.generation < ?) OR (b.tier < 2 AND c.generation < ?)) "
+            "AND (b.pack, b.offset, b.frame_off, b.id) > (?, ?, ?, ?) "
+            "ORDER BY b.pack, b.offset, b.frame_off, b.id LIMIT ?",
+            (
+                head_generation - warm_threshold,
+                head_generation - cold_threshold,
+                *after,
+                limit,
+            ),
+        )
+        return [(BlockId(r[0]), _location(r[1:8]), int(r[8])) for r in rows]
+
+    def count_movable(
+        self, head_generation: int, warm_threshold: int, cold_threshold: int
+    ) -> dict[tuple[Tier, Tier], tuple[int, int, int]]:
+        """(from tier, to tier) -> (blocks, raw bytes, stored bytes) still to migrate."""
+        out: dict[tuple[Tier, Tier], tuple[int, int, int]] = {}
+        for tier, cold, count, raw, stored in self.conn.execute(
+            "SELECT b.tier, c.generation < ?, COUNT(*), SUM(b.raw_len), "
+            "SUM(CASE WHEN b.frame_off < 0 THEN b.stored_len ELSE b.raw_len END) "
+            "FROM block_map b JOIN commit_age c ON c.id = b.id "
+            "WHERE (b.tier = 0 AND c.generation < ?) OR (b.tier < 2 AND c.generation < ?) "
+            "GROUP BY b.tier, c.generation < ?",
+            (
+                head_generation - cold_threshold,
+                head_generation - warm_threshold,
+                head_generation - cold_threshold,
+                head_generation - cold_threshold,
+            ),
+        ):
+            target = Tier.COLD if cold else Tier.WARM
+            out[(Tier(tier), target)] = (int(count), int(raw), int(stored))
+        return out
 
     # -- statistics -----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cofd.store.ids import ID_LEN, BlockId
 from protocol.errors import IntegrityError
@@ -60,8 +61,7 @@ class Tier(enum.IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     block_id: BlockId
     raw_len: int
 

@@ -186,11 +186,13 @@ def bench_push(size: int) -> Result:
         log(f"push: building a {fmt_bytes(size)} file")
         origin = _origin(base, server, 1, size)
         server("peer", "grant", client.key(), "proj", "--write", cwd=origin)
-        # The pushed branch is not checked out on the server (as with a bare git
-        # remote); otherwise the server also rewrites the file in its working tree.
-        server("checkout", "-b", "serving", cwd=origin)
         log("push: clone")
         client("clone", server.url("proj"), "copy", cwd=base)
+        # The pushed branch (main) is not checked out on the server (as with a bare
+        # git remote); otherwise the server also rewrites the 1 GiB file in its
+        # working tree. Switch only after the clone: a clone checks out the branch
+        # the server's HEAD names, and that is the branch that gets pushed.
+        server("checkout", "-b", "serving", cwd=origin)
         copy = base / "copy"
         with open(copy / "data00.bin", "r+b") as fh:
             fh.seek(size // 2)

@@ -203,8 +203,8 @@ def test_store_seals_pack_on_rollover_with_readable_footer(
     store = BlockStore(cof_dir, 4096, 1 << 20)
     try:
         blocks = [bytes([i]) * 4096 for i in range(8)]
-        with store.transaction() as txn:
-            ids = txn.put_many(blocks)
+        with store.transaction() as txn:  # one record per block: packs roll over often
+            ids = [txn.put(b) for b in blocks]
         infos = store.index.packs()
         assert len(infos) >= 2
         assert all(i.sealed for i in infos[:-1]) and not infos[-1].sealed

@@ -1,0 +1,1 @@
+"""Benchmarks of cof against git (run as modules, never collected by pytest)."""

@@ -1,0 +1,379 @@
+"""Every merge conflict kind, each run on git too: same exit status, same
+``status --porcelain``, byte-identical work trees.
+
+Each test builds the same history in a git and a cof repository (``gitpair``): a
+base commit on ``main``, a commit on branch ``side``, a commit on ``main``, then
+``merge side`` in both.
+
+Differences from git, documented rather than matched:
+
+- Conflict messages: only the ``CONFLICT (kind)`` tags are compared, and that the
+  summary names every conflicted path (cof words modify/delete without git's
+  "Version X of P left in tree." tail).
+- ``log --graph`` with ``-n N`` orders the N newest commits topologically, where
+  git orders the whole history first and then cuts it; without ``-n`` (compared
+  here) the shapes agree.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.conftest import CofSandbox
+from tests.integration.gitpair import GitPair, conflict_kinds
+
+Files = dict[str, bytes | None]  # path -> new bytes, or None to delete it
+
+
+@pytest.fixture
+def pair(sandbox: CofSandbox) -> Iterator[GitPair]:
+    yield GitPair(sandbox, "m")
+
+
+def apply(pair: GitPair, files: Files) -> None:
+    for path, data in files.items():
+        if data is None:
+            pair.delete(path)
+        else:
+            pair.write(path, data)
+
+
+def commit_both(pair: GitPair, message: str) -> None:
+    pair.both(["add", "-A"])
+    pair.both(["commit", "-q", "-m", message], ["commit", "-q", "-m", message])
+    pair.sync_refs()
+
+
+def fork(pair: GitPair, base: Files, ours: Files, theirs: Files) -> None:
+    """base on main; ``side`` from it with ``theirs``; main gets ``ours``."""
+    apply(pair, base)
+    commit_both(pair, "base")
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    apply(pair, theirs)
+    commit_both(pair, "theirs")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    apply(pair, ours)
+    commit_both(pair, "ours")
+
+
+def merge_both(pair: GitPair, rev: str = "side", *flags: str) -> tuple[str, str]:
+    """``merge REV`` in both; both must stop on conflicts (exit 1), name the same
+    conflict kinds and leave the same files and status. Returns both outputs."""
+    g = pair.git("merge", *flags, rev, check=False)
+    c = pair.cof("merge", *flags, rev, check=False)
+    assert g.returncode == 1, g.stdout + g.stderr
+    assert c.returncode == 1, c.stdout + c.stderr
+    assert conflict_kinds(c.stdout) == conflict_kinds(g.stdout), f"git:\n{g.stdout}cof:\n{c.stdout}"
+    assert_same(pair)
+    return g.stdout, c.stdout
+
+
+def merge_clean(pair: GitPair, rev: str = "side", *flags: str) -> None:
+    pair.both(["merge", *flags, rev])
+    assert_same(pair)
+    pair.sync_refs()
+    pair.assert_same_graph()
+
+
+def assert_same(pair: GitPair) -> None:
+    pair.assert_same_tree()
+    pair.assert_same_status()
+
+
+def status(pair: GitPair) -> str:
+    return pair.cof("status", "--porcelain").stdout
+
+
+def read(pair: GitPair, path: str) -> bytes:
+    return (pair.cof_root / path).read_bytes()
+
+
+def lines(*items: str) -> bytes:
+    return "".join(f"{item}\n" for item in items).encode()
+
+
+BASE_TEXT = lines("one", "two", "three", "four", "five")
+
+
+# --- content conflicts -------------------------------------------------------------------
+
+
+def test_text_conflict_has_gits_markers(pair: GitPair) -> None:
+    fork(
+        pair,
+        {"a.txt": BASE_TEXT},
+        {"a.txt": lines("one", "two", "OURS", "four", "five")},
+        {"a.txt": lines("one", "two", "THEIRS", "four", "five")},
+    )
+    _, out = merge_both(pair)
+    assert status(pair) == "UU a.txt\n"
+    assert read(pair, "a.txt") == lines(
+        "one", "two", "<<<<<<< HEAD", "OURS", "=======", "THEIRS", ">>>>>>> side", "four", "five"
+    )
+    assert "CONFLICT (content): Merge conflict in a.txt" in out
+
+
+def test_text_edits_apart_merge_cleanly(pair: GitPair) -> None:
+    fork(
+        pair,
+        {"a.txt": BASE_TEXT, "mode.sh": b"#!/bin/sh\n"},
+        {"a.txt": lines("ONE", "two", "three", "four", "five"), "mode.sh": b"#!/bin/sh\necho\n"},
+        {"a.txt": lines("one", "two", "three", "four", "FIVE")},
+    )
+    pair.chmod("mode.sh", True)  # exec bit only on side: mode and content merge apart
+    merge_clean(pair)
+    assert read(pair, "a.txt") == lines("ONE", "two", "three", "four", "FIVE")
+
+
+def test_binary_both_modified_keeps_ours(pair: GitPair) -> None:
+    fork(
+        pair,
+        {"img.bin": b"\0base\0" * 10},
+        {"img.bin": b"\0ours\0" * 10},
+        {"img.bin": b"\0theirs\0" * 12},
+    )
+    _, out = merge_both(pair)
+    assert status(pair) == "UU img.bin\n"
+    assert read(pair, "img.bin") == b"\0ours\0" * 10
+    assert "Cannot merge binary files: img.bin" in out
+
+
+def test_modify_delete_keeps_modified_version(pair: GitPair) -> None:
+    """Ours modifies, theirs deletes: UD; then the reverse: DU."""
+    fork(
+        pair,
+        {"a.txt": BASE_TEXT, "b.txt": BASE_TEXT},
+        {"a.txt": lines("ours", "edit"), "b.txt": None},
+        {"a.txt": None, "b.txt": lines("theirs", "edit")},
+    )
+    _, out = merge_both(pair)
+    assert status(pair) == "UD a.txt\nDU b.txt\n"
+    assert read(pair, "a.txt") == lines("ours", "edit")
+    assert read(pair, "b.txt") == lines("theirs", "edit")
+    assert "CONFLICT (modify/delete): a.txt deleted in side and modified in HEAD" in out
+    assert "CONFLICT (modify/delete): b.txt deleted in HEAD and modified in side" in out
+
+
+def test_add_add_text_and_binary(pair: GitPair) -> None:
+    fork(
+        pair,
+        {"base.txt": BASE_TEXT},
+        {"new.txt": lines("same", "ours"), "new.bin": b"\0ours"},
+        {"new.txt": lines("same", "theirs"), "new.bin": b"\0theirs"},
+    )
+    out_git, _ = merge_both(pair)
+    assert status(pair) == "AA new.bin\nAA new.txt\n"
+    assert read(pair, "new.txt") == lines(
+        "same", "<<<<<<< HEAD", "ours", "=======", "theirs", ">>>>>>> side"
+    )
+    assert read(pair, "new.bin") == b"\0ours"
+    assert conflict_kinds(out_git) == ["add/add", "add/add"]
+
+
+def test_both_deleted_is_not_a_conflict(pair: GitPair) -> None:
+    fork(
+        pair,
+        {"gone.txt": BASE_TEXT, "a.txt": BASE_TEXT, "b.txt": BASE_TEXT},
+        {"gone.txt": None, "a.txt": lines("ours")},
+        {"gone.txt": None, "b.txt": lines("theirs")},
+    )
+    merge_clean(pair)
+    assert not (pair.cof_root / "gone.txt").exists()
+    assert status(pair) == ""
+
+
+# --- file/directory ------------------------------------------------------------------
+
+
+def test_file_on_our_side_directory_on_theirs(pair: GitPair) -> None:
+    """git moves our file aside to ``x~HEAD`` (AU) and takes their directory."""
+    fork(pair, {"base.txt": BASE_TEXT}, {"x": b"file\n"}, {"x/y": b"in dir\n"})
+    merge_both(pair)
+    assert read(pair, "x~HEAD") == b"file\n"
+    assert read(pair, "x/y") == b"in dir\n"
+
+
+def test_directory_on_our_side_file_on_theirs(pair: GitPair) -> None:
+    """git keeps our directory and writes their file as ``x~side`` (UA)."""
+    fork(pair, {"base.txt": BASE_TEXT}, {"x/y": b"in dir\n"}, {"x": b"file\n"})
+    merge_both(pair)
+    assert read(pair, "x~side") == b"file\n"
+    assert read(pair, "x/y") == b"in dir\n"
+
+
+# --- criss-cross -------------------------------------------------------------------------
+
+
+def test_criss_cross_merge_matches_git(pair: GitPair) -> None:
+    """Two best common ancestors (each branch merged the other): the merge is clean,
+    deterministic, and equal to git's."""
+    fork(
+        pair,
+        {"a.txt": BASE_TEXT, "c.txt": lines("c1", "c2", "c3", "c4", "c5")},
+        {"a.txt": lines("ONE", "two", "three", "four", "five")},
+        {"a.txt": lines("one", "two", "three", "four", "FIVE")},
+    )
+    # main merges side; side merges main's pre-merge commit: the criss-cross.
+    pair.both(["branch", "main-before"])
+    pair.sync_refs()
+    merge_clean(pair, "side", "--no-ff")
+    pair.both(["checkout", "-q", "side"], ["checkout", "side"])
+    merge_clean(pair, "main-before", "--no-ff")
+    apply(pair, {"c.txt": lines("c1", "c2", "c3", "c4", "SIDE")})
+    commit_both(pair, "side after criss-cross")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    apply(pair, {"c.txt": lines("MAIN", "c2", "c3", "c4", "c5")})
+    commit_both(pair, "main after criss-cross")
+    bases = pair.git("merge-base", "--all", "main", "side").stdout.split()
+    assert len(bases) == 2  # the history really is criss-cross
+    merge_clean(pair)
+    assert read(pair, "c.txt") == lines("MAIN", "c2", "c3", "c4", "SIDE")
+    assert read(pair, "a.txt") == lines("ONE", "two", "three", "four", "FIVE")
+
+
+# --- stopping, aborting, continuing ------------------------------------------------------
+
+
+def conflicted_with_local_changes(pair: GitPair) -> None:
+    fork(
+        pair,
+        {"a.txt": BASE_TEXT, "local.txt": BASE_TEXT},
+        {"a.txt": lines("ours")},
+        {"a.txt": lines("theirs"), "clean.txt": lines("from side")},
+    )
+    # Local changes the merge does not touch: an unstaged edit, an untracked file.
+    pair.write("local.txt", lines("edited", "not staged"))
+    pair.write("untracked.txt", lines("untracked"))
+    assert_same(pair)
+
+
+def test_merge_abort_restores_pre_merge_tree_keeping_local_changes(pair: GitPair) -> None:
+    conflicted_with_local_changes(pair)
+    before = status(pair)
+    merge_both(pair)
+    assert (pair.cof_root / "clean.txt").exists()
+    pair.both(["merge", "--abort"])
+    assert_same(pair)
+    assert status(pair) == before == " M local.txt\n?? untracked.txt\n"
+    assert read(pair, "a.txt") == lines("ours")
+    assert not (pair.cof_root / "clean.txt").exists()
+    assert read(pair, "local.txt") == lines("edited", "not staged")
+    pair.sync_refs()
+    assert pair.cof("merge", "--abort", check=False).returncode != 0  # nothing to abort
+
+
+def test_continue_and_commit_refused_while_conflicts_remain(pair: GitPair) -> None:
+    conflicted_with_local_changes(pair)
+    merge_both(pair)
+    pair.both(["merge", "--continue"])  # both must fail
+    assert pair.cof("merge", "--continue", check=False).returncode != 0
+    pair.both(["commit", "-q", "-m", "too early"], ["commit", "-q", "-m", "too early"])
+    assert pair.cof("commit", "-m", "too early", check=False).returncode != 0
+    assert_same(pair)
+    assert status(pair) == "UU a.txt\nA  clean.txt\n M local.txt\n?? untracked.txt\n"
+    pair.both(["checkout", "--theirs", "--", "a.txt"], ["checkout", "--theirs", "a.txt"])
+    assert_same(pair)
+    assert read(pair, "a.txt") == lines("theirs")
+    pair.both(["add", "a.txt"])
+    assert_same(pair)
+    pair.both(["merge", "--continue"])
+    assert_same(pair)
+    pair.sync_refs()
+    pair.assert_same_graph()
+    assert len(pair.cof_graph()[pair.cof_of[pair.git_order[-1]]]) == 2
+
+
+def test_resolving_with_ours_then_commit(pair: GitPair) -> None:
+    fork(pair, {"a.bin": b"\0a"}, {"a.bin": b"\0ours"}, {"a.bin": b"\0theirs"})
+    merge_both(pair)
+    pair.both(["checkout", "--ours", "--", "a.bin"], ["checkout", "--ours", "a.bin"])
+    pair.both(["add", "a.bin"])
+    assert_same(pair)
+    pair.both(["commit", "-q", "-m", "resolved"], ["commit", "-q", "-m", "resolved"])
+    assert_same(pair)
+    pair.sync_refs()
+    pair.assert_same_graph()
+
+
+def test_summary_names_every_conflicted_path(pair: GitPair) -> None:
+    fork(
+        pair,
+        {"text.txt": BASE_TEXT, "img.bin": b"\0b", "md.txt": BASE_TEXT, "dm.txt": BASE_TEXT},
+        {
+            "text.txt": lines("ours"),
+            "img.bin": b"\0o",
+            "md.txt": lines("ours"),
+            "dm.txt": None,
+            "aa.txt": lines("ours"),
+        },
+        {
+            "text.txt": lines("theirs"),
+            "img.bin": b"\0t",
+            "md.txt": None,
+            "dm.txt": lines("theirs"),
+            "aa.txt": lines("theirs"),
+        },
+    )
+    _, out = merge_both(pair)
+    conflicted = ["aa.txt", "dm.txt", "img.bin", "md.txt", "text.txt"]
+    assert pair.unmerged() == conflicted
+    for path in conflicted:
+        assert re.search(rf"CONFLICT \([^)]+\): .*\b{re.escape(path)}\b", out), (path, out)
+    assert "Automatic merge failed" in out
+
+
+# --- the graph ---------------------------------------------------------------------------
+
+
+def graph_shape(output: str) -> list[str]:
+    """The graph characters of ``log --graph --oneline``, without ids and messages."""
+    return [re.sub(r"[0-9a-f]{7,}.*$", "", line).rstrip() for line in output.splitlines()]
+
+
+def test_log_graph_shape_matches_git(pair: GitPair) -> None:
+    """Commit times one second apart, so both order the commits the same way."""
+
+    def commit(message: str, files: Files) -> None:
+        time.sleep(1.05)
+        apply(pair, files)
+        commit_both(pair, message)
+
+    commit("base", {"a.txt": BASE_TEXT})
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    commit("side 1", {"s.txt": lines("s1")})
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    commit("main 1", {"m.txt": lines("m1")})
+    time.sleep(1.05)
+    merge_clean(pair, "side", "--no-ff")
+    commit("main 2", {"m.txt": lines("m2")})
+    g = pair.git("log", "--graph", "--oneline").stdout
+    c = pair.cof("log", "--graph", "--oneline").stdout
+    assert graph_shape(c) == graph_shape(g), f"git:\n{g}cof:\n{c}"
+
+
+def test_checkout_ends_a_resolved_merge_and_refuses_an_unresolved_one(pair: GitPair) -> None:
+    """git's checkout forgets a merge in progress (even 'checkout CURRENT'), keeping
+    the resolution staged; with unmerged paths it refuses, even for the current
+    branch."""
+    fork(pair, {"a.txt": BASE_TEXT}, {"a.txt": lines("ours")}, {"a.txt": lines("theirs")})
+    pair.both(["branch", "other"])
+    merge_both(pair)
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])  # both refuse
+    pair.both(["checkout", "-q", "other"], ["checkout", "other"])  # both refuse
+    assert_same(pair)
+    pair.write("a.txt", lines("resolved"))
+    pair.both(["add", "a.txt"])
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])  # already on main
+    assert not (pair.cof_root / ".cof" / "MERGE_HEAD").exists()
+    assert not pair.merging()
+    pair.both(["checkout", "-q", "other"], ["checkout", "other"])  # carries a.txt along
+    assert_same(pair)
+    assert status(pair) == "M  a.txt\n"
+    pair.both(["commit", "-q", "-m", "not a merge"], ["commit", "-q", "-m", "not a merge"])
+    pair.sync_refs()
+    pair.assert_same_graph()
+    assert len(pair.cof_graph()[pair.cof_of[pair.git_order[-1]]]) == 1
