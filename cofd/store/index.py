@@ -153,12 +153,17 @@ class Index:
         for start in range(0, len(ids), LOOKUP_BATCH):
             batch = ids[start : start + LOOKUP_BATCH]
             marks = ",".join("?" * len(batch))
-            for row in self.conn.execute(
-                "SELECT id, tier, pack, offset, stored_len, codec, frame_off, raw_len "
-                f"FROM block_map WHERE id IN ({marks})",
-                batch,
-            ):
-                found[BlockId(row[0])] = _location(row[1:])
+            tiers, codecs = _TIERS, _CODECS
+            # Built inline rather than through _location: this runs once per block
+            # of every file a restore or checkout writes.
+            found.update(
+                (r[0], Location(tiers[r[1]], r[2], r[3], r[4], codecs[r[5]], r[6], r[7]))
+                for r in self.conn.execute(
+                    "SELECT id, tier, pack, offset, stored_len, codec, frame_off, raw_len "
+                    f"FROM block_map WHERE id IN ({marks})",
+                    batch,
+                )
+            )
         return found
 
     def existing(self, ids: Sequence[BlockId]) -> set[BlockId]:
