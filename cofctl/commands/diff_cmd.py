@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cofctl.commands.log_cmd import stat_lines
+from cofctl.commands.log_cmd import binary_change, stat_lines
 from cofctl.dashdash import DashDashCommand, after_dashdash
-from cofctl.render import emit_json, format_bytes, json_option
+from cofctl.render import emit_json, json_option
 from cofctl.runner import call
 from cofctl.textfmt import quote_path
 
@@ -56,10 +56,6 @@ def command(
             if patch:
                 click.echo(patch, nl=False)
             elif change.get("binary"):
-                old = format_bytes(change["old_size"] or 0)
-                new = format_bytes(change["new_size"] or 0)
                 click.echo(
-                    f"Binary file {quote_path(change['path'])} differs ({old} -> "
-                    f"{new}, {change['changed_blocks']} of {change['blocks']} blocks "
-                    "changed)"
+                    f"Binary file {quote_path(change['path'])} differs: {binary_change(change)}"
                 )

@@ -30,6 +30,13 @@ def decoration(
     return f" ({', '.join(names)})" if names else ""
 
 
+def binary_change(change: dict[str, Any]) -> str:
+    """``1.0 MiB -> 1.0 MiB (1 of 256 blocks changed)`` for a binary file's change."""
+    old = format_bytes(change["old_size"] or 0)
+    new = format_bytes(change["new_size"] or 0)
+    return f"{old} -> {new} ({change['changed_blocks']} of {change['blocks']} blocks changed)"
+
+
 def stat_lines(changes: list[dict[str, Any]]) -> list[str]:
     if not changes:
         return []
@@ -38,12 +45,7 @@ def stat_lines(changes: list[dict[str, Any]]) -> list[str]:
     for c in changes:
         name = quote_path(c["path"]).ljust(width)
         if c.get("binary"):
-            old = format_bytes(c["old_size"] or 0)
-            new = format_bytes(c["new_size"] or 0)
-            out.append(
-                f" {name} | Bin {old} -> {new} "
-                f"({c['changed_blocks']} of {c['blocks']} blocks changed)"
-            )
+            out.append(f" {name} | Bin {binary_change(c)}")
         else:
             a, d = c.get("added_lines", 0), c.get("deleted_lines", 0)
             added, deleted = added + a, deleted + d

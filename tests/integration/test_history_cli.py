@@ -457,7 +457,7 @@ def test_diff_stat_and_name_status(repo: Path, cof: CofRunner) -> None:
     assert stat_lines[-1] == " 4 files changed, 3 insertions(+), 2 deletions(-)"
     patch = cof("diff", first, second, "--", "data.bin").stdout
     assert patch.strip() == (
-        "Binary file data.bin differs (64.0 KiB -> 68.0 KiB, 2 of 17 blocks changed)"
+        "Binary file data.bin differs: 64.0 KiB -> 68.0 KiB (2 of 17 blocks changed)"
     )
 
     # Staging area against HEAD, and the working tree against the staging area.
