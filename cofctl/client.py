@@ -11,12 +11,11 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.errors import DaemonUnavailableError, ProtocolError, error_from_wire
 from protocol.home import (
@@ -28,6 +27,9 @@ from protocol.home import (
     startup_log_path,
 )
 from protocol.rpc import Error, FrameDecoder, Progress, Request, Result, encode_frame
+
+if TYPE_CHECKING:
+    import subprocess
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -152,6 +154,8 @@ class Client:
             time.sleep(POLL_INTERVAL)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        import subprocess  # only when starting the daemon: keeps every command's start-up lean
+
         _spawned[:] = [p for p in _spawned if p.poll() is None]
         try:
             self.home.mkdir(mode=0o700, parents=True, exist_ok=True)

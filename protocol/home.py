@@ -11,7 +11,6 @@ home directory.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pwd
 from collections.abc import Mapping
@@ -63,6 +62,8 @@ def socket_path(home: Path, env: Mapping[str, str], uid: int | None = None) -> P
     preferred = home / SOCKET_NAME
     if _fits(preferred):
         return preferred
+    import hashlib  # rarely needed: only for homes whose socket path is too long
+
     digest = hashlib.sha256(os.fsencode(home)).hexdigest()[:16]
     runtime = env.get("XDG_RUNTIME_DIR", "")
     if runtime and Path(runtime).is_absolute():
