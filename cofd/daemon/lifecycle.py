@@ -181,14 +181,16 @@ def _run_locked(home: Path, env: Mapping[str, str]) -> int:
 
 async def _serve(info: DaemonInfo, sock: socket.socket, env: Mapping[str, str]) -> bool:
     stop = asyncio.Event()
+    # Handlers first: a SIGTERM that arrives while the peer service starts must
+    # still shut down cleanly rather than kill the process outright.
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, signum, stop)
     executor = ThreadPoolExecutor(max_workers=info.workers, thread_name_prefix="cofd-worker")
     dispatcher = Dispatcher(info, executor, stop.set)
     server = RpcServer(dispatcher)
     await server.start(sock)
     peers = await start_peer_service(info.home, env, dispatcher)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, _on_signal, signum, stop)
     log.info(
         "cofd %s serving %s (pid %d, %d workers)",
         info.version,

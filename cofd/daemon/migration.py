@@ -45,14 +45,14 @@ MIGRATION_NICE = 10
 def pause_for_foreground(state: MaintenanceState) -> None:
     """Wait while foreground commands run; raise ``StoppedError`` when stopping."""
     state.check()
-    waited = False
-    while not state.gate.wait_idle(PAUSE_POLL_SECONDS):
-        state.check()
-        if not waited:
-            state.progress.state = "waiting"
-            waited = True
-    if waited:
-        state.progress.state = "migrating"
+    if state.gate.active:
+        previous = state.progress.state
+        state.progress.state = "waiting"
+        try:
+            while not state.gate.wait_idle(PAUSE_POLL_SECONDS):
+                state.check()
+        finally:
+            state.progress.state = previous
     state.check()
 
 

@@ -160,6 +160,7 @@ class Migrator:
             return encode_record(item[1], batch.target, level)
 
         encoded = list(pool.map(encode, records))
+        self.pause()  # the switch fsyncs: not while a command runs either
         with self.lock, self.store.transaction() as txn:
             ids = [m.block_id for record, _ in records for m in record]
             now = self.store.index.lookup_many(ids)
