@@ -8,6 +8,7 @@ parents record.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -92,8 +93,7 @@ class ContentWriter:
         ids = [hash_block(b) for b in self._batch]
         if self._txn is not None:
             self._store_unknown(ids)
-        for block_id, block in zip(ids, self._batch, strict=True):
-            self._builder.add(block_id, len(block))
+        self._builder.add_many([(i, len(b)) for i, b in zip(ids, self._batch, strict=True)])
         self._batch = []
 
     def _store_unknown(self, ids: list[BlockId]) -> None:
@@ -101,8 +101,8 @@ class ContentWriter:
         if self._previous is None:
             self._txn.put_many(self._batch, ids)
             return
-        unknown = [i for i, block_id in enumerate(ids)
-                   if next(self._previous, None) != block_id]
+        old = list(itertools.islice(self._previous, len(ids)))
+        unknown = [i for i, block_id in enumerate(ids) if i >= len(old) or old[i] != block_id]
         if unknown:
             self._txn.put_many([self._batch[i] for i in unknown], [ids[i] for i in unknown])
 

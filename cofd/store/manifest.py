@@ -89,6 +89,16 @@ class ManifestBuilder:
     def add(self, block_id: BlockId, size: int) -> None:
         self._push(0, block_id, size)
 
+    def add_many(self, leaves: list[tuple[BlockId, int]]) -> None:
+        """Add leaves in order; same result as calling :meth:`add` for each."""
+        pending = self._levels[0]
+        for start in range(0, len(leaves), FANOUT):
+            pending += leaves[start : start + FANOUT]
+            while len(pending) > FANOUT:
+                node = Node(1, tuple(pending[:FANOUT]))
+                del pending[:FANOUT]
+                self._push(1, self._put(node.encode()), node.size)
+
     def _push(self, level: int, block_id: BlockId, size: int) -> None:
         if level == len(self._levels):
             self._levels.append([])

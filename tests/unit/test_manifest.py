@@ -245,3 +245,15 @@ def test_decode_node_structured_fuzz(obj: list[object]) -> None:
 def test_node_round_trip(level: int, children: list[tuple[bytes, int]]) -> None:
     node = Node(level, tuple((BlockId(i), s) for i, s in children))
     assert decode_node(node.encode()) == node
+
+
+@pytest.mark.parametrize("count", [1, 2, 95, 96, 97, 96 * 96, 96 * 96 + 1, 3 * 96 * 96 + 17])
+def test_add_many_builds_the_same_manifest_as_add(count: int) -> None:
+    leaves = [(BlockId(hashlib.blake2s(i.to_bytes(4, "big")).digest()), 4096) for i in range(count)]
+    one_by_one = ManifestBuilder(hash_block)
+    for leaf_id, size in leaves:
+        one_by_one.add(leaf_id, size)
+    in_bulk = ManifestBuilder(hash_block)
+    for start in range(0, count, 1000):  # batches that do not align with the fanout
+        in_bulk.add_many(leaves[start : start + 1000])
+    assert in_bulk.finish() == one_by_one.finish()
