@@ -287,7 +287,7 @@ def rebuild_index(store: BlockStore) -> RebuildResult:
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_pack', ?)",
             (max(highest + 1, index.allocated_packs() + 1),),
         )
-        conn.execute("DELETE FROM pending WHERE id NOT IN (SELECT id FROM block_map)")
+        index.drop_orphan_pending()
         index.clear_needs_repair()
         result.blocks = int(conn.execute("SELECT COUNT(*) FROM block_map").fetchone()[0])
     store.cache.discard_where(lambda key: True)

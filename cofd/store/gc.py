@@ -3,7 +3,7 @@
 The mark phase walks objects (``cofd.ops.maintenance``) and records every reachable
 block id in a :class:`LiveSet`, a temporary SQLite table, so millions of ids never
 sit in a Python set. The sweep deletes in one index transaction every block that is
-neither live, nor staged-but-uncommitted (``pending``), nor younger than the cutoff;
+neither live, nor staged-but-uncommitted (``pending_records``), nor younger than the cutoff;
 the space is reclaimed afterwards by compaction (``rewrite.compact``), which may be
 interrupted at any point without losing a live block.
 
@@ -90,7 +90,7 @@ def sweep(store: BlockStore, live: LiveSet, cutoff: float | None) -> SweepResult
             )
             conn.execute(
                 f"INSERT INTO temp.gc_dead (id) {unreachable} AND {age} < ? AND NOT EXISTS "
-                "(SELECT 1 FROM pending p WHERE p.id = b.id)",
+                "(SELECT 1 FROM pending_records p WHERE p.pack = b.pack AND p.offset = b.offset)",
                 (cutoff,),
             )
             total = conn.execute(f"SELECT COUNT(*) FROM ({unreachable})").fetchone()[0]
@@ -100,7 +100,8 @@ def sweep(store: BlockStore, live: LiveSet, cutoff: float | None) -> SweepResult
             "SELECT COUNT(*), COALESCE(SUM(b.raw_len), 0) FROM block_map b "
             "JOIN temp.gc_dead d ON d.id = b.id"
         ).fetchone()
-        for table in ("block_map", "commit_age", "pending"):
+        for table in ("block_map", "commit_age"):
             conn.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM temp.gc_dead)")
+        store.index.drop_orphan_pending()
         conn.execute("DROP TABLE temp.gc_dead")
     return SweepResult(int(count), int(raw), young)

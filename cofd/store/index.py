@@ -5,7 +5,10 @@ Tables:
                 block inside its decompressed frame (-1 for a single-block record),
                 raw length.
     commit_age  id -> generation of the first commit that referenced the block.
-    pending     ids written since the last commit, waiting for their generation.
+    pending_records  records (pack, offset) written since the last commit: their
+                blocks wait for the generation of the next commit. One row per
+                record, not per block: a hot frame holds up to 256 blocks, and a
+                per-block row doubled the index work of every add.
     packs       pack number -> tier, committed length, sealed flag.
     generation_time  generation -> wall-clock time it was last assigned (gc's age).
     meta        schema version; ``next_pack``, the next pack number (never reused,
@@ -43,7 +46,9 @@ CREATE INDEX IF NOT EXISTS block_map_pack ON block_map (pack, offset);
 CREATE TABLE IF NOT EXISTS commit_age (
     id BLOB PRIMARY KEY, generation INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (id BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_records (
+    pack INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (pack, offset)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS packs (
     pack INTEGER PRIMARY KEY, tier INTEGER NOT NULL, length INTEGER NOT NULL,
     sealed INTEGER NOT NULL
@@ -188,7 +193,8 @@ class Index:
             params,
         )
         self.conn.executemany(
-            "INSERT OR IGNORE INTO pending (id) VALUES (?)", [(p[0],) for p in params]
+            "INSERT OR IGNORE INTO pending_records (pack, offset) VALUES (?, ?)",
+            sorted({(p[2], p[3]) for p in params}),
         )
 
     def iter_blocks(self) -> Iterator[tuple[BlockId, Location]]:
@@ -208,7 +214,8 @@ class Index:
         """
         conn = self.conn
         conn.execute(
-            "INSERT OR IGNORE INTO commit_age (id, generation) SELECT id, ? FROM pending",
+            "INSERT OR IGNORE INTO commit_age (id, generation) SELECT b.id, ? "
+            "FROM pending_records p JOIN block_map b ON b.pack = p.pack AND b.offset = p.offset",
             (generation,),
         )
         conn.execute(
@@ -216,7 +223,7 @@ class Index:
             "ON CONFLICT (generation) DO UPDATE SET time = MAX(time, excluded.time)",
             (generation, now),
         )
-        cursor = conn.execute("DELETE FROM pending")
+        cursor = conn.execute("DELETE FROM pending_records")
         return cursor.rowcount
 
     def generation_of(self, block_id: BlockId) -> int | None:
@@ -310,23 +317,30 @@ class Index:
     # -- moving blocks --------------------------------------------------------------
 
     def relocate(self, rows: Iterable[tuple[BlockId, Location]]) -> None:
-        """Point existing blocks at their new records (migration, compaction)."""
+        """Point existing blocks at their new records (migration, compaction).
+
+        A block still waiting for its commit generation keeps waiting: its record's
+        pending mark is carried to the record it moves to.
+        """
+        rows = list(rows)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO pending_records (pack, offset) SELECT ?, ? "
+            "FROM block_map b JOIN pending_records p ON p.pack = b.pack AND p.offset = b.offset "
+            "WHERE b.id = ?",
+            [(loc.pack, loc.offset, bid) for bid, loc in rows],
+        )
         self.conn.executemany(
             "UPDATE block_map SET tier = ?, pack = ?, offset = ?, stored_len = ?, codec = ?, "
             "frame_off = ?, raw_len = ? WHERE id = ?",
-            [
-                (
-                    loc.tier,
-                    loc.pack,
-                    loc.offset,
-                    loc.stored_len,
-                    loc.codec,
-                    loc.frame_off,
-                    loc.raw_len,
-                    bid,
-                )
-                for bid, loc in rows
-            ],
+            [(*loc, bid) for bid, loc in rows],
+        )
+        self.drop_orphan_pending()
+
+    def drop_orphan_pending(self) -> None:
+        """Forget pending marks of records no block lives in any more."""
+        self.conn.execute(
+            "DELETE FROM pending_records WHERE NOT EXISTS (SELECT 1 FROM block_map b "
+            "WHERE b.pack = pending_records.pack AND b.offset = pending_records.offset)"
         )
 
     def migration_candidates(

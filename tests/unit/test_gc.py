@@ -120,7 +120,7 @@ def test_sweep_keeps_live_young_and_staged_blocks(tmp_path: Path) -> None:
     result = sweep(store, marks, cutoff=None)  # --prune=now
     assert result.deleted_blocks == 2
     assert store.existing([live, young, staged]) == {live}
-    assert store.index.conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 0
+    assert store.index.conn.execute("SELECT COUNT(*) FROM pending_records").fetchone()[0] == 0
     marks.close()
     h.close()
 
