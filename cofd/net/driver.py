@@ -7,21 +7,32 @@ datagram queued, fire the timer if due. The event loop of the daemon is never in
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
 
-from cofd.net.endpoint import SOCKET_BUFFER
+from cofd.net.endpoint import (
+    GSO_UNSUPPORTED,
+    SOL_UDP,
+    UDP_GRO,
+    gso_ancillary,
+    gso_runs,
+    set_buffers,
+)
 from protocol.errors import PeerError
 from protocol.peer.config import PeerConfig
 from protocol.peer.connection import Connection, State
 from protocol.peer.crypto import Identity
 from protocol.peer.events import Event
 
-RECV_SIZE = 2048  # above the protocol's 1452-byte maximum: larger datagrams are dropped
+RECV_SIZE = 65536  # a GRO-coalesced run; single datagrams over 1452 bytes are dropped
 MAX_READS_PER_WAKE = 512  # datagrams read before sending again (keeps ACKs flowing)
+_GRO_SIZE = struct.Struct("=i")
+_GRO_CMSG_SPACE = socket.CMSG_SPACE(_GRO_SIZE.size)
 
 
 def resolve(host: str, port: int) -> tuple[int, tuple[object, ...]]:
@@ -48,6 +59,11 @@ class Driver:
         self._poll = select.poll()
         self._poll.register(sock, select.POLLIN)
         self._events: deque[Event] = deque()
+        self._buffer = bytearray(RECV_SIZE)
+        self._view = memoryview(self._buffer)
+        self._gso = True  # until the kernel says otherwise
+        with contextlib.suppress(OSError):  # coalesced receive: one recvmsg per GSO run
+            sock.setsockopt(SOL_UDP, UDP_GRO, 1)
 
     @classmethod
     def connect(
@@ -61,8 +77,7 @@ class Driver:
         family, addr = resolve(host, port)
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+            set_buffers(sock)
             sock.connect(addr)
             sock.setblocking(False)
         except OSError as exc:
@@ -106,25 +121,58 @@ class Driver:
         self._poll.poll(ms)
 
     def _read(self) -> None:
-        recv, conn, addr = self._sock.recv, self.conn, self.conn.peer_addr
-        for _ in range(MAX_READS_PER_WAKE):
+        recvmsg, conn, addr = self._sock.recvmsg_into, self.conn, self.conn.peer_addr
+        buffers, view, receive = [self._buffer], self._view, conn.receive_datagram
+        count = 0
+        while count < MAX_READS_PER_WAKE:
             try:
-                data = recv(RECV_SIZE)
+                size, ancillary, _, _ = recvmsg(buffers, _GRO_CMSG_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionRefusedError:
+                count += 1
                 continue  # ICMP port unreachable: the peer's timers decide
-            conn.receive_datagram(data, addr, self._clock())
+            segment = size
+            for level, kind, data in ancillary:
+                if level == SOL_UDP and kind == UDP_GRO and len(data) >= _GRO_SIZE.size:
+                    segment = max(1, _GRO_SIZE.unpack_from(data)[0])
+            now = self._clock()
+            for at in range(0, size, segment) if size else (0,):
+                receive(bytes(view[at : min(at + segment, size)]), addr, now)
+                count += 1
 
     def _send(self) -> None:
-        send = self._sock.send
-        for data in self.conn.datagrams_to_send(self._clock()):
+        datagrams = self.conn.datagrams_to_send(self._clock())
+        if not datagrams:
+            return
+        runs = gso_runs(datagrams) if self._gso else [(0, len(datagrams))]
+        for i, j in runs:
+            if j - i > 1 and self._gso and self._send_gso(datagrams[i:j]):
+                continue
+            for data in datagrams[i:j]:
+                self._send_one(data)
+
+    def _send_gso(self, run: list[bytes]) -> bool:
+        """One sendmsg for a run of equal-sized datagrams; False to send one by one."""
+        for _ in range(2):
             try:
-                send(data)
+                self._sock.sendmsg([b"".join(run)], gso_ancillary(len(run[0])))
+                return True
             except (BlockingIOError, InterruptedError):
-                self._poll.poll(1)  # the socket buffer is full: the window keeps track
-            except OSError:
-                pass  # ECONNREFUSED and friends: treated as loss
+                self._poll.poll(1)  # the socket buffer is full: give it a moment
+            except OSError as exc:
+                if exc.errno in GSO_UNSUPPORTED:
+                    self._gso = False
+                return False
+        return False
+
+    def _send_one(self, data: bytes) -> None:
+        try:
+            self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            self._poll.poll(1)  # the socket buffer is full: the window keeps track
+        except OSError:
+            pass  # ECONNREFUSED and friends: treated as loss
 
     def close(self, linger: float = 0.05) -> None:
         """Close the session politely (CLOSE frame), then the socket."""

@@ -9,9 +9,12 @@ blocks or interprets the protocol.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import socket
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterator, Sequence
 
 from protocol.peer.connection import Connection
 from protocol.peer.events import Event
@@ -21,6 +24,39 @@ log = logging.getLogger("cofd.net")
 
 SOCKET_BUFFER = 8 * 1024 * 1024  # bytes: absorbs bursts of a 16 MiB window at line rate
 EventHandler = Callable[[Connection, Event], None]
+
+# Linux UDP segmentation offload (GSO, since 4.18) and receive coalescing (GRO, 5.0):
+# one sendmsg hands the kernel a run of equally sized datagrams; each still leaves as
+# its own datagram (sealed separately), but the per-datagram system-call cost is paid
+# once per run. Not in the ``socket`` module of every Python, hence the numbers.
+SOL_UDP = 17
+UDP_SEGMENT = 103
+UDP_GRO = 104
+GSO_MAX_SEGMENTS = 64  # the kernel's UDP_MAX_SEGMENTS
+GSO_MAX_BYTES = 65000  # a run travels as one UDP payload: below 65507
+_SEGMENT_SIZE = struct.Struct("=H")
+# errno of a kernel or device without GSO: stop trying; any other error is transient
+GSO_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO})
+
+
+def gso_runs(datagrams: Sequence[bytes]) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` runs of datagrams that one GSO send can carry: equal sizes,
+    except that the last one may be shorter (the kernel's rule)."""
+    i, n = 0, len(datagrams)
+    while i < n:
+        size = len(datagrams[i])
+        limit = min(n, i + min(GSO_MAX_SEGMENTS, GSO_MAX_BYTES // max(size, 1)))
+        j = i + 1
+        while j < limit and len(datagrams[j]) == size:
+            j += 1
+        if j < limit and len(datagrams[j]) < size:
+            j += 1
+        yield i, j
+        i = j
+
+
+def gso_ancillary(size: int) -> list[tuple[int, int, bytes]]:
+    return [(SOL_UDP, UDP_SEGMENT, _SEGMENT_SIZE.pack(size))]
 
 
 def parse_listen(text: str, default_port: int) -> tuple[str, int]:
@@ -41,13 +77,27 @@ def parse_listen(text: str, default_port: int) -> tuple[str, int]:
     return host, number
 
 
+def set_buffers(sock: socket.socket, size: int = SOCKET_BUFFER) -> None:
+    """Ask for ``size``-byte socket buffers; beyond ``net.core.[rw]mem_max`` the kernel
+    caps the request, so a privileged daemon forces it (an unprivileged one keeps the
+    cap: the protocol's window then absorbs the drops as loss)."""
+    for opt, force in (
+        (socket.SO_RCVBUF, getattr(socket, "SO_RCVBUFFORCE", None)),
+        (socket.SO_SNDBUF, getattr(socket, "SO_SNDBUFFORCE", None)),
+    ):
+        sock.setsockopt(socket.SOL_SOCKET, opt, size)
+        # Linux reports twice the requested size (bookkeeping overhead included).
+        if force is not None and sock.getsockopt(socket.SOL_SOCKET, opt) < size:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, force, size)
+
+
 def make_udp_socket(host: str, port: int) -> socket.socket:
     """A bound, non-blocking UDP socket with large buffers."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        set_buffers(sock)
         sock.bind((host, port))
         sock.setblocking(False)
     except OSError:
@@ -59,8 +109,11 @@ def make_udp_socket(host: str, port: int) -> socket.socket:
 class ListenerEndpoint(asyncio.DatagramProtocol):
     """Moves datagrams between a UDP socket and a :class:`Listener`."""
 
-    def __init__(self, listener: Listener, on_event: EventHandler) -> None:
+    def __init__(
+        self, listener: Listener, on_event: EventHandler, sock: socket.socket | None = None
+    ) -> None:
         self.listener = listener
+        self._sock = sock  # for GSO sends; None: every datagram goes through the transport
         self._on_event = on_event
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.DatagramTransport | None = None
@@ -75,7 +128,7 @@ class ListenerEndpoint(asyncio.DatagramProtocol):
     ) -> ListenerEndpoint:
         loop = asyncio.get_running_loop()
         transport, endpoint = await loop.create_datagram_endpoint(
-            lambda: cls(listener, on_event), sock=sock
+            lambda: cls(listener, on_event, sock), sock=sock
         )
         endpoint._transport = transport  # uvloop calls connection_made a little later
         return endpoint
@@ -122,10 +175,42 @@ class ListenerEndpoint(asyncio.DatagramProtocol):
                 self._on_event(*item)
             except Exception:
                 log.exception("peer event handler failed")
-        sendto = self._transport.sendto
-        for data, addr in listener.datagrams_to_send(self._loop.time()):
-            sendto(data, addr)  # type: ignore[arg-type]  # a (host, port) from the socket
+        out = listener.datagrams_to_send(self._loop.time())
+        if out:
+            self._send(out)
         self._arm(listener.get_timer())
+
+    def _send(self, out: list[tuple[bytes, object]]) -> None:
+        """Send in runs per address: GSO for runs of equal sizes, else one by one."""
+        assert self._transport is not None
+        sendto = self._transport.sendto
+        start = 0
+        while start < len(out):
+            addr = out[start][1]
+            end = start + 1
+            while end < len(out) and out[end][1] == addr:
+                end += 1
+            datagrams = [d for d, _ in out[start:end]]
+            for i, j in gso_runs(datagrams):
+                if j - i > 1 and self._sock is not None and self._send_gso(datagrams[i:j], addr):
+                    continue
+                for data in datagrams[i:j]:
+                    sendto(data, addr)  # type: ignore[arg-type]  # (host, port) from the socket
+            start = end
+
+    def _send_gso(self, run: list[bytes], addr: object) -> bool:
+        """One sendmsg for the run; False (caller sends one by one) when it cannot."""
+        assert self._sock is not None
+        try:
+            self._sock.sendmsg([b"".join(run)], gso_ancillary(len(run[0])), 0, addr)  # type: ignore[arg-type]
+        except (BlockingIOError, InterruptedError):
+            return False  # the transport queues them until the socket drains
+        except OSError as exc:
+            if exc.errno in GSO_UNSUPPORTED:
+                log.info("udp: no segmentation offload (%s); sending one by one", exc)
+                self._sock = None
+            return False
+        return True
 
     def _arm(self, when: float | None) -> None:
         if when == self._timer_at:

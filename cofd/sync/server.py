@@ -137,6 +137,14 @@ class SyncService:
             if peer.channel is not None:
                 peer.channel.events.put(event)
             self._peers.pop(conn, None)
+            stats = conn.stats
+            log.info(
+                "peer %s session ended: %d datagrams sent (%d lost), %d received",
+                conn.peer_key.hex()[:16],
+                stats["datagrams_sent"],
+                stats["packets_lost"],
+                stats["datagrams_received"],
+            )
         elif peer.channel is not None and not isinstance(event, ev.HandshakeCompleted):
             peer.channel.events.put(event)  # responses and blocks of a push we receive
 

@@ -3,7 +3,8 @@
 Terms:
     datagram: one UDP payload, at most ``network.packet_size`` bytes.
     packet: a datagram of this protocol: INIT, COOKIE, RESPONSE or sealed DATA.
-    frame: a msgpack array inside a DATA packet (PING, ACK, MSG, BLOCK_PART/END, CLOSE).
+    frame: a msgpack array inside a DATA packet (PING, ACK, MSG, CLOSE), or one binary
+        block fragment (BLOCK_PART/END) filling a DATA packet alone.
     message: a control message (``messages.py``), fragmented into MSG frames.
     slot: a uint16 naming one requested block while its fragments are in flight.
     cid: connection id, chosen by the side that receives packets carrying it.

@@ -20,7 +20,7 @@ class PeerConfig:
     max_retries: int = 3
     idle_timeout: float = limits.IDLE_TIMEOUT
     initial_rtt: float = limits.INITIAL_RTT
-    max_blocks_in_flight: int = limits.MAX_BLOCKS_IN_FLIGHT
+    max_blocks_in_flight: int = limits.DEFAULT_BLOCKS_IN_FLIGHT
 
     def __post_init__(self) -> None:
         if not limits.MIN_PACKET_SIZE <= self.packet_size <= limits.MAX_PACKET_SIZE:

@@ -24,7 +24,14 @@ from protocol.peer.recovery import Recovery, SentPacket, insert_range
 from protocol.peer.transfer import BlockFetcher, MessageAssembler
 
 MSG_FRAME_OVERHEAD = 3 + 1 + 1 + 5 + 5 + 5 + 3  # array hdrs, type, 3 x uint32, bin16 hdr
-RETRANSMITTABLE = frozenset({wire.MSG, wire.BLOCK_PART, wire.BLOCK_END})
+# ACK after this many ack-eliciting packets (RFC 9000 section 13.2.2 suggests 2; a
+# bulk receiver acking every 10th packet saves most of the ACK traffic while the
+# initial window of 10 packets is still acknowledged at once). Out-of-order arrivals
+# and completed messages are acknowledged without waiting for the threshold.
+ACK_EVERY = 10
+_DATA_TYPE = wire.type_byte(wire.DATA)
+_DATA_HEADER = wire.DATA_HEADER
+_MIN_DATA = limits.HEADER_SIZE + limits.AEAD_TAG_SIZE
 
 
 class State(enum.Enum):
@@ -47,7 +54,9 @@ class Connection:
         self.remote_cid = 0
         self.peer_key = b""
         self.confirmed = False  # server: the client proved it has the keys
-        self.stats: Counter[str] = Counter()
+        self._drops: Counter[str] = Counter()
+        self._rx_datagrams = self._rx_bytes = self._tx_datagrams = self._tx_bytes = 0
+        self._lost_packets = 0
         self._rng = rng
         self._protection: crypto.PacketProtection | None = None
         self._replay = crypto.ReplayWindow()
@@ -56,15 +65,17 @@ class Connection:
         self._recv_ranges: list[list[int]] = []  # [[high, low], ...], descending
         self._ack_pending = 0
         self._ack_at: float | None = None
+        self._ack_now = False  # a gap or a message arrived: acknowledge without delay
         self._largest_rx_time = 0.0
         self._control: deque[wire.Frame] = deque()
-        self._blocks: deque[wire.Frame] = deque()
+        self._blocks: deque[bytes] = deque()  # encoded block fragment payloads
         self._probe = False
         self._pacing_at: float | None = None
         self._assembler = MessageAssembler()
         self._next_msg_id = 0
         self._next_rid = 1
         self._requests: dict[int, float] = {}  # request id -> last progress
+        self._unsent_requests = 0  # requests whose clock starts when first sent
         self._msg_progress = -1.0
         self._served_pending = 0
         self._fetcher = BlockFetcher(
@@ -132,6 +143,7 @@ class Connection:
             raise LocalProtocolError("too many requests in flight")
         rid, self._next_rid = self._next_rid, self._next_rid + 1
         self._requests[rid] = -1.0  # clock starts when it is first sent
+        self._unsent_requests += 1
         self._send_message(rid, message)
         return rid
 
@@ -152,11 +164,10 @@ class Connection:
             raise LocalProtocolError("block larger than MAX_BLOCK_BYTES")
         self._check_open()
         self._served_pending = max(0, self._served_pending - 1)
-        sizes = wire.block_fragment_sizes(len(data), self.config.packet_size)
-        at = 0
+        sizes = wire.fragment_sizes(len(data), self.config.packet_size)
+        last, at, encode, pad = len(sizes) - 1, 0, wire.encode_block_frame, sizes[0]
         for index, size in enumerate(sizes):
-            kind = wire.BLOCK_END if index == len(sizes) - 1 else wire.BLOCK_PART
-            self._blocks.append([kind, slot, index, data[at : at + size]])
+            self._blocks.append(encode(index == last, slot, index, data[at : at + size], pad))
             at += size
 
     def blocks_missing(self, slots: list[int]) -> None:
@@ -177,6 +188,18 @@ class Connection:
 
     def next_event(self) -> ev.Event | None:
         return self._events.popleft() if self._events else None
+
+    @property
+    def stats(self) -> Counter[str]:
+        """Datagrams and bytes each way, packets lost, and drops by reason."""
+        out = Counter(self._drops)
+        out["datagrams_received"] = self._rx_datagrams
+        out["bytes_received"] = self._rx_bytes
+        out["datagrams_sent"] = self._tx_datagrams
+        out["bytes_sent"] = self._tx_bytes
+        if self._lost_packets:
+            out["packets_lost"] = self._lost_packets
+        return out
 
     @property
     def blocks_outstanding(self) -> int:
@@ -209,7 +232,7 @@ class Connection:
 
     def receive_datagram(self, data: bytes, addr: object, now: float) -> None:
         """Feed one datagram; invalid ones are dropped and counted in ``stats``."""
-        self.stats["datagrams_received"] += 1
+        self._rx_datagrams += 1
         if self.state is State.CLOSED:
             return self._drop("closed")
         if len(data) > limits.MAX_PACKET_SIZE:
@@ -227,7 +250,7 @@ class Connection:
         return self._drop("unexpected")
 
     def _drop(self, reason: str) -> None:
-        self.stats[f"dropped_{reason}"] += 1
+        self._drops[f"dropped_{reason}"] += 1
 
     def _receive_cookie(self, packet: wire.CookiePacket, now: float) -> None:
         if packet.receiver_cid != self.local_cid or self.state is not State.HANDSHAKE:
@@ -249,19 +272,30 @@ class Connection:
         self._control.append([wire.PING])  # confirms the handshake to the server
 
     def _receive_data(self, data: bytes, now: float) -> None:
-        cid, pn = wire.parse_data_header(data)
+        if len(data) < _MIN_DATA:
+            raise wire.WireError("bad DATA packet")
+        _, cid, pn = _DATA_HEADER.unpack_from(data)
         if self._protection is None or cid != self.local_cid:
             return self._drop("unauthenticated")
-        if not self._replay.is_fresh(pn):
+        replay = self._replay
+        if pn <= replay.largest and not replay.is_fresh(pn):
             return self._drop("replayed")
         payload = self._protection.open(data, pn)
         if payload is None:
             return self._drop("unauthenticated")
-        self._replay.mark(pn)
+        replay.mark(pn)
         self.confirmed = True
         self._last_rx = self._last_activity = now
-        self.stats["bytes_received"] += len(data)
+        self._rx_bytes += len(data)
         try:
+            block = wire.decode_block_frame(payload)
+            if block is not None:  # the bulk of a transfer: one block fragment
+                self._record_received(pn, True, now)
+                last, slot, index, part = block
+                events = self._fetcher.on_fragment(slot, index, last, part, now)
+                if events:
+                    self._events.extend(events)
+                return None
             frames = wire.decode_frames(payload)
             eliciting = any(f[0] != wire.ACK for f in frames)
             self._record_received(pn, eliciting, now)
@@ -272,10 +306,16 @@ class Connection:
 
     def _record_received(self, pn: int, eliciting: bool, now: float) -> None:
         ranges = self._recv_ranges
-        if not ranges or pn > ranges[0][0]:
+        if ranges and pn == ranges[0][0] + 1:  # in order: the common case
+            ranges[0][0] = pn
             self._largest_rx_time = now
-        insert_range(ranges, pn)
-        del ranges[limits.MAX_ACK_RANGES :]
+        else:
+            if not ranges or pn > ranges[0][0]:
+                self._largest_rx_time = now
+            if ranges and eliciting:
+                self._ack_now = True  # a gap or a late packet: tell the sender soon
+            insert_range(ranges, pn)
+            del ranges[limits.MAX_ACK_RANGES :]
         if eliciting:
             self._ack_pending += 1
             if self._ack_at is None:
@@ -289,10 +329,8 @@ class Connection:
             self._msg_progress = now
             data = self._assembler.add(frame[1], frame[2], frame[3], frame[4])
             if data is not None:
+                self._ack_now = True  # a whole message: no delayed-ACK round trip
                 self._on_message(*m.decode_message(data))
-        elif kind in (wire.BLOCK_PART, wire.BLOCK_END):
-            last = kind == wire.BLOCK_END
-            self._events.extend(self._fetcher.on_fragment(frame[1], frame[2], last, frame[3], now))
         elif kind == wire.CLOSE:
             error = error_from_wire(frame[1], f"peer {self.peer_name}: {frame[2]}")
             self._terminate(error if frame[1] else None, by_peer=True)
@@ -306,10 +344,12 @@ class Connection:
 
     def _requeue(self, lost: list[SentPacket]) -> None:
         for packet in reversed(lost):
-            self.stats["packets_lost"] += 1
+            self._lost_packets += 1
             for frame in reversed(packet.frames):
-                queue = self._control if frame[0] == wire.MSG else self._blocks
-                queue.appendleft(frame)
+                if isinstance(frame, bytes):
+                    self._blocks.appendleft(frame)
+                else:
+                    self._control.appendleft(frame)
 
     def _on_message(self, rid: int, message: m.Message) -> None:
         if isinstance(message, m.GetBlocks):
@@ -347,9 +387,20 @@ class Connection:
             for request in self._fetcher.next_requests(now):
                 self._send_message(0, request)
         out: list[bytes] = []
-        while (packet := self._build_packet(now)) is not None:
-            out.append(packet)
-        return out
+        while True:
+            while (packet := self._build_packet(now)) is not None:
+                out.append(packet)
+            if self._control or not self._blocks:
+                return out
+            # Only block fragments are left: as many as the window and pacer allow.
+            quota = min(self._block_quota(now), len(self._blocks))
+            if quota <= 0:
+                return out
+            blocks, seal = self._blocks, self._seal_block
+            for _ in range(quota):
+                out.append(seal(blocks.popleft(), now))
+                if not blocks:  # sent them all (or the session just ended)
+                    break
 
     def _handshake_datagrams(self, now: float) -> list[bytes]:
         if self.state is not State.HANDSHAKE or now < self._hs_next:
@@ -363,16 +414,21 @@ class Connection:
         return [self._handshake.init_packet(self._cookie)]
 
     def _build_packet(self, now: float) -> bytes | None:
-        frames: list[wire.Frame] = []
-        if self._ack_pending and (self._ack_pending >= 2 or now >= (self._ack_at or now)):
-            frames.append(self._ack_frame(now))
-        elif self._ack_pending and (self._control or self._blocks) and self._may_send(now):
-            frames.append(self._ack_frame(now))  # piggyback on data we send anyway
-        if (self._control or self._blocks) and self._may_send(now):
-            self._fill(frames)
-        if not frames:
-            return None
-        return self._seal(frames, now)
+        pending = self._ack_pending
+        ack_due = pending > 0 and (
+            pending >= ACK_EVERY or self._ack_now or now >= (self._ack_at or now)
+        )
+        if self._control:
+            may_send = self._may_send(now)
+            frames: list[wire.Frame] = []
+            if ack_due or (pending and may_send):  # piggyback on a message we send anyway
+                frames.append(self._ack_frame(now))
+            if may_send:
+                self._fill(frames)
+            return self._seal(frames, now) if frames else None
+        if ack_due:
+            return self._seal([self._ack_frame(now)], now)
+        return None  # block fragments: see datagrams_to_send
 
     def _fill(self, frames: list[wire.Frame]) -> None:
         room = self.config.packet_size - limits.HEADER_SIZE - limits.AEAD_TAG_SIZE - 3
@@ -383,8 +439,16 @@ class Connection:
                 break
             frames.append(self._control.popleft())
             used += size
-        if self._blocks and not frames:  # a block fragment fills a packet on its own
-            frames.append(self._blocks.popleft())
+
+    def _block_quota(self, now: float) -> int:
+        """How many full-size packets may leave now (a probe: one, whatever the window)."""
+        if self._probe:
+            return 1
+        quota, delay = self._recovery.cc.send_quota(
+            self.config.packet_size, now, self._recovery.rtt.smoothed
+        )
+        self._pacing_at = now + delay if delay > 0 else None
+        return quota
 
     def _may_send(self, now: float) -> bool:
         if self._probe:
@@ -399,6 +463,7 @@ class Connection:
     def _ack_frame(self, now: float) -> wire.Frame:
         self._ack_pending = 0
         self._ack_at = None
+        self._ack_now = False
         delay_us = max(0, int((now - self._largest_rx_time) * 1e6))
         return [wire.ACK, delay_us, [list(r) for r in self._recv_ranges]]
 
@@ -408,19 +473,34 @@ class Connection:
         header = wire.data_header(self.remote_cid, pn)
         datagram = self._protection.seal(header, pn, wire.encode_frames(frames))
         eliciting = any(f[0] != wire.ACK for f in frames)
-        keep = [f for f in frames if f[0] in RETRANSMITTABLE]
+        keep = [f for f in frames if f[0] == wire.MSG]  # lost messages are sent again
         self._recovery.on_packet_sent(SentPacket(pn, now, len(datagram), eliciting, keep))
+        self._sent(pn, len(datagram), eliciting, now)
+        return datagram
+
+    def _seal_block(self, payload: bytes, now: float) -> bytes:
+        """``_seal`` for one encoded block fragment, the hot path of a transfer."""
+        assert self._protection is not None
+        pn, self._next_pn = self._next_pn, self._next_pn + 1
+        header = _DATA_HEADER.pack(_DATA_TYPE, self.remote_cid, pn)
+        datagram = self._protection.seal(header, pn, payload)
+        self._recovery.on_packet_sent(SentPacket(pn, now, len(datagram), True, [payload]))
+        self._sent(pn, len(datagram), True, now)
+        return datagram
+
+    def _sent(self, pn: int, size: int, eliciting: bool, now: float) -> None:
         self._probe = False
         if eliciting:
             self._last_activity = now
-            for rid, since in self._requests.items():
-                if since < 0:
-                    self._requests[rid] = now
-        self.stats["datagrams_sent"] += 1
-        self.stats["bytes_sent"] += len(datagram)
+            if self._unsent_requests:
+                self._unsent_requests = 0
+                for rid, since in self._requests.items():
+                    if since < 0:
+                        self._requests[rid] = now
+        self._tx_datagrams += 1
+        self._tx_bytes += size
         if pn >= limits.MAX_PACKET_NUMBER:
             self._terminate(PeerError(f"session with {self.peer_name} used up its packet numbers"))
-        return datagram
 
     # --- timers --------------------------------------------------------------------
 

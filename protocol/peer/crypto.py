@@ -23,7 +23,7 @@ from protocol.peer import limits, wire
 Rng = Callable[[int], bytes]
 """Source of random bytes: ``os.urandom`` in production, seeded in tests."""
 
-PROLOGUE = b"cof peer protocol v1"
+PROLOGUE = b"cof peer protocol v2"
 _NONCE0 = bytes(12)
 
 
@@ -211,6 +211,7 @@ class ReplayWindow:
 
     def __init__(self, size: int = limits.REPLAY_WINDOW) -> None:
         self._size = size
+        self._mask = (1 << size) - 1
         self.largest = -1
         self._bits = 0  # bit i set: packet (largest - i) seen
 
@@ -224,7 +225,7 @@ class ReplayWindow:
         """Record an authenticated packet; call only after ``is_fresh`` and opening."""
         if pn > self.largest:
             shift = pn - self.largest
-            self._bits = ((self._bits << shift) | 1) & ((1 << self._size) - 1)
+            self._bits = ((self._bits << shift) | 1) & self._mask
             self.largest = pn
         else:
             self._bits |= 1 << (self.largest - pn)

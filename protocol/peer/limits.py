@@ -7,7 +7,7 @@ user may tune (`network.packet_size`, `timeout_ms`, `max_retries`) arrive throug
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = 1  # high nibble of every packet's first byte; see docs/protocol.md
+PROTOCOL_VERSION = 2  # high nibble of every packet's first byte; see docs/protocol.md
 
 # --- datagrams -----------------------------------------------------------------
 PACKET_SIZE = 1400  # default network.packet_size: below the 1500-byte Ethernet MTU
@@ -15,8 +15,8 @@ MIN_PACKET_SIZE = 576  # smallest network.packet_size accepted (IPv4 minimum rea
 MAX_PACKET_SIZE = 1452  # largest network.packet_size: 1500 - IPv6 (40) - UDP (8)
 HEADER_SIZE = 9  # data packet header: 1 type byte, 4 connection id, 4 packet number
 AEAD_TAG_SIZE = 16  # Poly1305 tag appended to every sealed payload
-BLOCK_FRAME_OVERHEAD = 9  # msgpack [type, slot(uint16), index, bin16 header]
-# Per-datagram overhead of a block fragment; 34 lets 4096 bytes travel as 3 x 1400.
+BLOCK_FRAME_OVERHEAD = 6  # binary: type 1, slot 2, fragment index 1, data length 2
+# Per-datagram overhead of a block fragment; 31 lets 4096 bytes travel as 3 x 1397.
 BLOCK_DATAGRAM_OVERHEAD = HEADER_SIZE + AEAD_TAG_SIZE + BLOCK_FRAME_OVERHEAD
 MAX_BLOCK_BYTES = 64 * 1024  # largest core.block_size; also caps a reassembled block
 SLOT_SPACE = 1 << 16  # block slots are uint16 so the fragment header stays at 9 bytes
@@ -36,6 +36,9 @@ MAX_ERROR_TEXT = 512  # bytes of a peer's error message we keep
 # --- flow and sessions ---------------------------------------------------------
 MAX_REQUESTS_IN_FLIGHT = 64  # outstanding message requests per connection
 MAX_BLOCKS_IN_FLIGHT = 2048  # requested blocks not yet received: 8 MiB of 4 KiB blocks
+# Default in flight: 4 MiB of 4 KiB blocks covers 100 MB/s x 40 ms and, as 3 datagrams
+# each, still fits an 8 MiB socket receive buffer (a full window never overflows it).
+DEFAULT_BLOCKS_IN_FLIGHT = 1024
 MAX_SERVED_BLOCKS = 4096  # blocks queued for sending per connection (server side)
 MAX_CWND_BYTES = 16 * 1024 * 1024  # bytes in flight per connection (LAN BDP is far less)
 MAX_ACK_RANGES = 32  # ranges in one ACK frame; older gaps are retransmitted anyway

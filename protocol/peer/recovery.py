@@ -7,6 +7,7 @@ timer fires, and how many bytes may be sent.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ INITIAL_WINDOW_PACKETS = 10  # RFC 9002 kInitialWindow
 MINIMUM_WINDOW_PACKETS = 2  # RFC 9002 kMinimumWindow
 LOSS_REDUCTION = 0.5  # NewReno multiplicative decrease
 PACING_GAIN = 1.25  # RFC 9002 section 7.7: pace slightly faster than cwnd/srtt
-PACING_BURST_PACKETS = 10  # packets that may leave back to back
+PACING_BURST_PACKETS = 32  # packets that may leave back to back (one GSO send)
 MAX_PTO_BACKOFF_EXPONENT = 10  # probes never wait more than 1024 PTOs
 
 
@@ -113,6 +114,25 @@ class CongestionControl:
     def on_discarded(self, packet: SentPacket) -> None:
         self.bytes_in_flight -= packet.size
 
+    def send_quota(self, size: int, now: float, smoothed_rtt: float) -> tuple[int, float]:
+        """``(packets, 0)``: how many packets of ``size`` may leave now, or ``(0, wait)``.
+
+        The same rule as :meth:`pacing_delay` applied packet after packet at one
+        ``now``: a packet may leave when its wait would be under the timer granularity.
+        A full window gives ``(0, 0.0)``: only an ACK opens it, not time.
+        """
+        room = (self.window - self.bytes_in_flight) // size
+        if room <= 0:
+            return 0, 0.0
+        rate = PACING_GAIN * self.window / max(smoothed_rtt, limits.TIMER_GRANULARITY)
+        burst = PACING_BURST_PACKETS * self.max_datagram
+        self._tokens = min(burst, self._tokens + (now - self._last_refill) * rate)
+        self._last_refill = now
+        allowed = int((self._tokens + rate * limits.TIMER_GRANULARITY) // size)
+        if allowed <= 0:
+            return 0, (size - self._tokens) / rate
+        return min(room, allowed), 0.0
+
     def pacing_delay(self, size: int, now: float, smoothed_rtt: float) -> float:
         """Seconds to wait before a packet of ``size`` may leave (0 when it may now)."""
         rate = PACING_GAIN * self.window / max(smoothed_rtt, limits.TIMER_GRANULARITY)
@@ -125,12 +145,20 @@ class CongestionControl:
 
 
 class Recovery:
-    """Tracks sent packets; detects loss by packet and time thresholds; PTO."""
+    """Tracks sent packets; detects loss by packet and time thresholds; PTO.
+
+    Work per ACK is proportional to what it newly acknowledges or declares lost,
+    never to the number of packets in flight: ``sent`` is kept in packet-number
+    order (a dict in insertion order plus a deque of numbers for the oldest one),
+    ACK ranges are clamped to the oldest outstanding number, and loss detection scans
+    from the oldest packet and stops at the first one that is not (yet) lost.
+    """
 
     def __init__(self, max_datagram: int, initial_rtt: float = limits.INITIAL_RTT) -> None:
         self.rtt = RttEstimator(initial_rtt)
         self.cc = CongestionControl(max_datagram)
         self.sent: dict[int, SentPacket] = {}
+        self._order: deque[int] = deque()  # numbers in ``sent`` (and some gone), ascending
         self.largest_acked = -1
         self.pto_count = 0
         self._loss_time: float | None = None
@@ -139,46 +167,72 @@ class Recovery:
     def on_packet_sent(self, packet: SentPacket) -> None:
         if packet.ack_eliciting:
             self.sent[packet.number] = packet
+            self._order.append(packet.number)
             self.cc.on_sent(packet.size, packet.time_sent)
             self._last_eliciting_sent = packet.time_sent
+
+    def _oldest(self) -> int | None:
+        order, sent = self._order, self.sent
+        while order and order[0] not in sent:
+            order.popleft()
+        return order[0] if order else None
 
     def on_ack(
         self, ranges: list[tuple[int, int]], ack_delay: float, now: float
     ) -> tuple[list[SentPacket], list[SentPacket]]:
         """Process an ACK frame; return ``(newly_acked, lost)`` packets."""
-        acked = [
-            self.sent.pop(pn) for high, low in ranges for pn in self._numbers_between(low, high)
-        ]
+        oldest = self._oldest()
+        if oldest is None:
+            return [], []
+        sent = self.sent
+        acked: list[SentPacket] = []
+        for high, low in ranges:
+            if high < oldest:
+                break  # ranges descend: the rest acknowledge only forgotten packets
+            for pn in range(high, max(low, oldest) - 1, -1):
+                packet = sent.pop(pn, None)
+                if packet is not None:
+                    acked.append(packet)
         if not acked:
             return [], []
-        largest = max(acked, key=lambda p: p.number)
+        largest = acked[0]  # the first range's top is the largest acknowledged
         if largest.number > self.largest_acked:
             self.largest_acked = largest.number
             if largest.number == ranges[0][0]:
                 self.rtt.update(now - largest.time_sent, ack_delay)
+        on_acked = self.cc.on_acked
         for packet in acked:
-            self.cc.on_acked(packet)
+            on_acked(packet)
         self.pto_count = 0
         return acked, self.detect_loss(now)
 
-    def _numbers_between(self, low: int, high: int) -> list[int]:
-        if high - low < len(self.sent):
-            return [pn for pn in range(low, high + 1) if pn in self.sent]
-        return [pn for pn in self.sent if low <= pn <= high]
-
     def detect_loss(self, now: float) -> list[SentPacket]:
-        """Declare lost what is 3 packets or 9/8 RTT behind the largest acknowledged."""
+        """Declare lost what is 3 packets or 9/8 RTT behind the largest acknowledged.
+
+        Packets are in sending order, so the first one that is not lost ends the scan:
+        every later one was sent later and has a higher number.
+        """
         self._loss_time = None
         delay = self.rtt.loss_delay()
         lost: list[SentPacket] = []
-        for pn, packet in list(self.sent.items()):
-            if pn > self.largest_acked:
+        order, sent = self._order, self.sent
+        threshold = self.largest_acked - PACKET_THRESHOLD
+        while order:
+            pn = order[0]
+            packet = sent.get(pn)
+            if packet is None:
+                order.popleft()
                 continue
+            if pn > self.largest_acked:
+                break
             deadline = packet.time_sent + delay
-            if now >= deadline or self.largest_acked - pn >= PACKET_THRESHOLD:
-                lost.append(self.sent.pop(pn))
+            if now >= deadline or pn <= threshold:
+                del sent[pn]
+                order.popleft()
+                lost.append(packet)
             else:
-                self._loss_time = min(self._loss_time or deadline, deadline)
+                self._loss_time = deadline
+                break
         if lost:
             self.cc.on_lost(lost, now)
         return lost
@@ -203,6 +257,7 @@ class Recovery:
         for packet in self.sent.values():
             self.cc.on_discarded(packet)
         self.sent.clear()
+        self._order.clear()
         self._loss_time = None
 
 

@@ -101,6 +101,8 @@ class BlockFetcher:
         self._queue: deque[_Wanted] = deque()
         self._known: dict[BlockId, _Wanted] = {}
         self._slots: dict[int, _Slot] = {}
+        # (slot, state) in request order; entries whose slot has moved on are skipped
+        self._order: deque[tuple[int, _Slot]] = deque()
         self._next_slot = 0
         self._last_progress = -1.0
 
@@ -126,7 +128,9 @@ class BlockFetcher:
                 wanted = self._queue.popleft()
                 if wanted.first_requested is None:
                     wanted.first_requested = now
-                self._slots[self._next_slot] = _Slot(wanted.block_id, wanted.first_requested, now)
+                state = _Slot(wanted.block_id, wanted.first_requested, now)
+                self._slots[self._next_slot] = state
+                self._order.append((self._next_slot, state))
                 ids.append(wanted.block_id)
                 self._next_slot = (self._next_slot + 1) % limits.SLOT_SPACE
             if not ids:
@@ -181,18 +185,26 @@ class BlockFetcher:
                 events.append(BlockFailed(state.block_id, PeerError(msg)))
         return events
 
+    def _oldest(self) -> tuple[int, _Slot] | None:
+        order, slots = self._order, self._slots
+        while order and slots.get(order[0][0]) is not order[0][1]:
+            order.popleft()
+        return order[0] if order else None
+
     def timer(self) -> float | None:
-        if not self._slots:
+        oldest = self._oldest()
+        if oldest is None:
             return None
-        oldest = next(iter(self._slots.values()))
-        return max(oldest.requested, self._last_progress) + self.timeout
+        return max(oldest[1].requested, self._last_progress) + self.timeout
 
     def on_timer(self, now: float) -> list[Event]:
         """Re-request stalled blocks; fail those stalled for the whole budget."""
         events: list[Event] = []
-        for slot, state in list(self._slots.items()):
+        while (oldest := self._oldest()) is not None:
+            slot, state = oldest
             if max(state.requested, self._last_progress) + self.timeout > now:
                 break  # slots are in request order: the rest are younger
+            self._order.popleft()
             del self._slots[slot]
             if max(state.first_requested, self._last_progress) + self.budget <= now + 1e-9:
                 del self._known[state.block_id]
@@ -205,6 +217,7 @@ class BlockFetcher:
         events: list[Event] = [BlockFailed(b, error) for b in self._known]
         self._known.clear()
         self._slots.clear()
+        self._order.clear()
         self._queue.clear()
         return events
 

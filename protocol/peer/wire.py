@@ -8,6 +8,7 @@ datagram and count it.
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,8 @@ BLOCK_END = 4
 CLOSE = 5
 
 _U32 = struct.Struct(">I")
-_DATA_HEADER = struct.Struct(">BII")
+DATA_HEADER = struct.Struct(">BII")  # type byte, receiver cid, packet number
+_DATA_HEADER = DATA_HEADER
 
 
 class WireError(ProtocolError):
@@ -183,10 +185,8 @@ _FRAME_SHAPES: dict[int, tuple[type, ...]] = {
     PING: (),
     ACK: (int, list),
     MSG: (int, int, int, bytes),
-    BLOCK_PART: (int, int, bytes),
-    BLOCK_END: (int, int, bytes),
     CLOSE: (str, str),
-}
+}  # BLOCK_PART and BLOCK_END are binary frames, never msgpack (decode_block_frame)
 
 
 def _check_frame(frame: object) -> None:
@@ -202,8 +202,6 @@ def _check_frame(frame: object) -> None:
             raise WireError(f"frame {frame[0]} integer out of range")
     if frame[0] == ACK:
         parse_ack_ranges(frame[2])
-    elif frame[0] in (BLOCK_PART, BLOCK_END) and frame[1] >= limits.SLOT_SPACE:
-        raise WireError("block slot out of range")
 
 
 def parse_ack_ranges(ranges: object) -> list[tuple[int, int]]:
@@ -223,9 +221,52 @@ def parse_ack_ranges(ranges: object) -> list[tuple[int, int]]:
     return out
 
 
+# --- block fragments: the hot path --------------------------------------------
+#
+# Nearly every datagram of a transfer carries one block fragment, so it is not a
+# msgpack frame but a fixed binary one that fills the payload on its own:
+# ``kind (3 or 4) | slot u16 | fragment index u8 | length u16 | data | zero padding``.
+# The padding makes the fragments of a block equally long, so that runs of them have
+# one datagram size (which lets the sender hand them to the kernel as one UDP GSO
+# batch). A msgpack payload never starts with byte 3 or 4 (a fixarray starts 0x9_).
+
+_BLOCK_HEADER = struct.Struct(">BHBH")
+_BLOCK_KINDS = (BLOCK_PART, BLOCK_END)
+
+
+def encode_block_frame(last: bool, slot: int, index: int, data: bytes, size: int = 0) -> bytes:
+    """The payload of a datagram carrying one block fragment, padded to ``size`` bytes
+    of fragment data (no padding when ``size <= len(data)``)."""
+    if not (0 <= slot < limits.SLOT_SPACE and 0 <= index < 0x100 and len(data) < 0x10000):
+        raise ValueError("block fragment out of range")
+    head = _BLOCK_HEADER.pack(BLOCK_END if last else BLOCK_PART, slot, index, len(data))
+    pad = size - len(data)
+    return head + data + bytes(pad) if pad > 0 else head + data
+
+
+def decode_block_frame(payload: bytes) -> tuple[bool, int, int, bytes] | None:
+    """``(last, slot, index, data)`` of a block fragment payload; None when the payload
+    is msgpack frames instead (see :func:`decode_frames`); WireError when malformed."""
+    if not payload or payload[0] not in _BLOCK_KINDS:
+        return None
+    if len(payload) < limits.BLOCK_FRAME_OVERHEAD:
+        raise WireError("truncated block fragment")
+    kind, slot, index, size = _BLOCK_HEADER.unpack_from(payload)
+    end = limits.BLOCK_FRAME_OVERHEAD + size
+    if end > len(payload):
+        raise WireError("block fragment longer than its datagram")
+    return kind == BLOCK_END, slot, index, payload[limits.BLOCK_FRAME_OVERHEAD : end]
+
+
 def block_fragment_sizes(length: int, packet_size: int) -> list[int]:
     """Split a block of ``length`` bytes into the fewest near-equal fragments."""
+    return list(fragment_sizes(length, packet_size))
+
+
+@functools.lru_cache(maxsize=256)
+def fragment_sizes(length: int, packet_size: int) -> tuple[int, ...]:
+    """:func:`block_fragment_sizes`, cached: blocks of a transfer have few lengths."""
     room = packet_size - limits.BLOCK_DATAGRAM_OVERHEAD
     count = max(1, -(-length // room))
     base, extra = divmod(length, count)
-    return [base + (1 if i < extra else 0) for i in range(count)]
+    return tuple(base + (1 if i < extra else 0) for i in range(count))

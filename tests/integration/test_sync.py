@@ -27,6 +27,7 @@ from cofd.objects.model import MODE_FILE, Commit, Kind, Signature, Tree, TreeEnt
 from cofd.store.ids import BlockId, hash_block
 from protocol.peer import events as ev
 from protocol.peer import messages as m
+from protocol.peer import wire
 from protocol.peer.crypto import Identity
 from protocol.peer.listener import Listener
 from tests.integration.conftest import CofSandbox
@@ -332,15 +333,16 @@ def test_daemon_survives_garbage_and_keeps_serving(pair: tuple[Peer, Peer]) -> N
     alice, bob = pair
     make_origin(alice, {"f.txt": b"content\n"})
     alice.cof("peer", "grant", bob.key, "proj", "--read")
+    init, data = bytes([wire.type_byte(wire.INIT)]), bytes([wire.type_byte(wire.DATA)])
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         target = ("127.0.0.1", alice.port)
         for datagram in (
             b"",
-            b"\x11" + os.urandom(100),  # an INIT-typed datagram with garbage keys
-            b"\x14" + os.urandom(60),  # DATA for no connection
+            init + os.urandom(100),  # an INIT-typed datagram with garbage keys
+            data + os.urandom(60),  # DATA for no connection
             bytes(1400),
             os.urandom(3000),  # oversized
-            b"\x11" * 101,  # a truncated-looking INIT of the right size
+            init * 101,  # a truncated-looking INIT of the right size
         ):
             for _ in range(20):
                 sock.sendto(datagram, target)

@@ -21,6 +21,7 @@ from protocol.peer.wire import WireError
 
 DECODERS = [
     wire.decode_frames,
+    wire.decode_block_frame,
     m.decode_message,
     wire.InitPacket.from_wire,
     wire.CookiePacket.from_wire,
@@ -128,3 +129,25 @@ def test_endpoints_drop_garbage_without_raising(datagrams: list[bytes]) -> None:
 
 def test_wire_error_is_the_protocol_error_of_the_error_table() -> None:
     assert issubclass(WireError, ProtocolError) and WireError.code == "protocol"
+
+
+@given(
+    st.booleans(),
+    st.integers(0, 2**16 - 1),
+    st.integers(0, 255),
+    st.binary(max_size=1400),
+    st.integers(0, 1400),
+)
+def test_block_frames_round_trip_with_padding(
+    last: bool, slot: int, index: int, data: bytes, size: int
+) -> None:
+    payload = wire.encode_block_frame(last, slot, index, data, size)
+    assert len(payload) == 6 + max(len(data), size)
+    assert wire.decode_block_frame(payload) == (last, slot, index, data)
+    with contextlib.suppress(WireError):  # a cut frame is malformed, never misread
+        assert wire.decode_block_frame(payload[: 6 + len(data) - 1]) is None
+
+
+@given(msgpack_values)
+def test_msgpack_payloads_are_never_taken_for_block_frames(value: object) -> None:
+    assert wire.decode_block_frame(codec.pack([value])) is None
