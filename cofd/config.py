@@ -121,7 +121,9 @@ _RULES: dict[str, dict[str, tuple[Any, str]]] = {
 _ENV_ALIASES = {"COF_AUTHOR_NAME": ("user", "name"), "COF_AUTHOR_EMAIL": ("user", "email")}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file at ``path`` as a dict (empty when there is none); ConfigError when
+    it cannot be read or parsed."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -198,9 +200,9 @@ def load_config(
     merged: dict[str, dict[str, Any]] = {}
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if user_config is not None:
-        layers.append((str(user_config), _read_toml(user_config)))
+        layers.append((str(user_config), read_toml(user_config)))
     if repo_config is not None:
-        layers.append((str(repo_config), _read_toml(repo_config)))
+        layers.append((str(repo_config), read_toml(repo_config)))
     if env:
         layers.append(("environment", _env_layer(env)))
     for source, data in layers:

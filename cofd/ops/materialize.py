@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cofd.objects.model import MODE_EXEC
@@ -19,6 +21,8 @@ from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError
 
 WRITE_CHUNK = 1024 * 1024
+# Files written at once by write_entries: one per core of the machines cof targets.
+WRITER_THREADS = 2
 
 
 def _prepare_parent(root: Path, path: str) -> None:
@@ -29,7 +33,8 @@ def _prepare_parent(root: Path, path: str) -> None:
         try:
             st = os.lstat(current)
         except FileNotFoundError:
-            current.mkdir()
+            # Another writer thread may create the same directory at the same time.
+            current.mkdir(exist_ok=True)
             continue
         if not stat.S_ISDIR(st.st_mode):
             current.unlink()
@@ -116,3 +121,31 @@ def remove_entry(root: Path, path: str) -> None:
         except OSError:
             break
         parent = parent.parent
+
+
+def write_entries(
+    repo: Repository,
+    items: list[tuple[str, FlatEntry]],
+    on_bytes: Callable[[int], None] | None = None,
+) -> dict[str, StatInfo]:
+    """Write several entries, two at a time: reading packs, index lookups and writing
+    files release the GIL, so a second thread keeps the other core busy. Returns the
+    stat of each written path; the first failure is raised after all writers stop."""
+    if len(items) < 2:
+        return {path: write_entry(repo, path, entry, on_bytes) for path, entry in items}
+    lock = threading.Lock()
+    counted = None
+    if on_bytes is not None:
+        report = on_bytes
+
+        def counted(n: int) -> None:
+            with lock:
+                report(n)
+
+    # Biggest first, so the two threads finish close together.
+    ordered = sorted(items, key=lambda item: -item[1].size)
+    with ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="cof-write") as pool:
+        futures = {
+            path: pool.submit(write_entry, repo, path, entry, counted) for path, entry in ordered
+        }
+    return {path: future.result() for path, future in futures.items()}

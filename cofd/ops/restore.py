@@ -11,7 +11,7 @@ from typing import Any
 
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, entry_from_flat, flat_tree, staged_flat
-from cofd.ops.materialize import remove_entry, write_entry
+from cofd.ops.materialize import remove_entry, write_entries
 from cofd.ops.paths import repo_relative, under
 from cofd.ops.revisions import resolve
 from cofd.ops.trees import FlatEntry
@@ -44,7 +44,8 @@ def restore(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         matched |= hits
     total = sum(source[p].size for p in matched if p in source)
     progress = ByteProgress(ctx, "restoring", total)
-    written = removed = 0
+    removed = 0
+    to_write: list[tuple[str, FlatEntry]] = []
     for path in sorted(matched):
         entry = source.get(path)
         if staged:
@@ -57,9 +58,11 @@ def restore(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
                 remove_entry(repo.root, path)
                 removed += 1
             else:
-                st = write_entry(repo, path, entry, progress.add)
-                written += 1
-                _refresh_stat(state, path, entry, st)
+                to_write.append((path, entry))
+    stats = write_entries(repo, to_write, progress.add)
+    for path, entry in to_write:
+        _refresh_stat(state, path, entry, stats[path])
+    written = len(to_write)
     repo.save_state(state)
     return {"written": written, "removed": removed, "bytes": progress.done}
 

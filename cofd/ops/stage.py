@@ -114,9 +114,7 @@ def stage_paths(
         for found in sorted(to_read, key=lambda f: f.path):
             old = state.entries.get(found.path)
             previous = (old.id, old.size) if old is not None else None
-            content = read_content(
-                repo.objects, txn, repo.root, found.path, progress.add, previous
-            )
+            content = read_content(repo.objects, txn, repo.root, found.path, progress.add, previous)
             if old is None:
                 added += 1
             elif (old.id, old.mode) != (content.id, content.mode):

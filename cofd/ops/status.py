@@ -45,8 +45,9 @@ def branch_info(repo: Repository) -> dict[str, Any]:
     }
 
 
-def _changed_paths(head_files: dict[str, FlatEntry], state: WorktreeState,
-                   modified: dict[str, str]) -> set[str]:
+def _changed_paths(
+    head_files: dict[str, FlatEntry], state: WorktreeState, modified: dict[str, str]
+) -> set[str]:
     """Paths where staging area and HEAD, or working tree and staging area, differ —
     found without building per-path objects for the (usually many) clean paths."""
     changed = set(modified) | set(state.conflicts)

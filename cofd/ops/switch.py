@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cofd.objects.ignore import IgnoreRules
 from cofd.objects.model import TreeId
 from cofd.objects.worktree_state import Entry, WorktreeState
-from cofd.ops.materialize import remove_entry, write_entry
+from cofd.ops.materialize import remove_entry, write_entries
 from cofd.ops.repository import Repository
 from cofd.ops.treediff import diff_trees
 from cofd.ops.trees import FlatEntry
@@ -103,11 +103,10 @@ def apply(
         remove_entry(repo.root, path)
         state.entries.pop(path, None)
         removed += 1
-    for path in sorted(p for p, (_, new) in todo.items() if new is not None):
-        new = todo[path][1]
-        assert new is not None
-        st = write_entry(repo, path, new, on_bytes)
-        state.entries[path] = Entry(path, new.mode, new.id, new.size, st)
+    items = [(p, new) for p, (_, new) in sorted(todo.items()) if new is not None]
+    stats = write_entries(repo, items, on_bytes)
+    for path, new in items:
+        state.entries[path] = Entry(path, new.mode, new.id, new.size, stats[path])
         written += 1
         total += new.size
     return SwitchResult(written, removed, total)

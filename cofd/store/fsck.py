@@ -264,25 +264,9 @@ def rebuild_index(store: BlockStore) -> RebuildResult:
                 rows = _verified_rows(fd, tier, number, records, result)
             finally:
                 os.close(fd)
-            # INSERT OR IGNORE: the first copy found (the preferred one) wins.
-            conn.executemany(
-                "INSERT OR IGNORE INTO block_map "
-                "(id, tier, pack, offset, stored_len, codec, frame_off, raw_len) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        bid,
-                        loc.tier,
-                        loc.pack,
-                        loc.offset,
-                        loc.stored_len,
-                        loc.codec,
-                        loc.frame_off,
-                        loc.raw_len,
-                    )
-                    for bid, loc in rows
-                ],
-            )
+            # The first copy found (the preferred one) wins; pending marks that still
+            # name a record survive below, no new ones are made.
+            index.insert_blocks(rows, keep_existing=True, mark_pending=False)
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_pack', ?)",
             (max(highest + 1, index.allocated_packs() + 1),),

@@ -184,14 +184,26 @@ class Index:
             )
         return present
 
-    def insert_blocks(self, rows: Iterable[tuple[BlockId, Location]]) -> None:
+    def insert_blocks(
+        self,
+        rows: Iterable[tuple[BlockId, Location]],
+        *,
+        keep_existing: bool = False,
+        mark_pending: bool = True,
+    ) -> None:
+        """Map each block to its location. A block already mapped moves to the new
+        location, or with ``keep_existing`` keeps its old one (the first copy wins).
+        ``mark_pending`` marks the records pending (not yet given a commit age)."""
         params = [(bid, *loc) for bid, loc in rows]
+        verb = "INSERT OR IGNORE" if keep_existing else "INSERT OR REPLACE"
         self.conn.executemany(
-            "INSERT OR REPLACE INTO block_map "
+            f"{verb} INTO block_map "
             "(id, tier, pack, offset, stored_len, codec, frame_off, raw_len) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             params,
         )
+        if not mark_pending:
+            return
         self.conn.executemany(
             "INSERT OR IGNORE INTO pending_records (pack, offset) VALUES (?, ?)",
             sorted({(p[2], p[3]) for p in params}),

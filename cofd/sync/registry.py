@@ -16,12 +16,11 @@ import fcntl
 import json
 import os
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from cofd.config import read_toml
 from protocol.errors import ConfigError, UsageError
 from protocol.peer.crypto import Identity
 
@@ -94,16 +93,6 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-
-
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +130,7 @@ class Share:
 
 def load_shares(home: Path) -> dict[str, Share]:
     path = home / SHARES_FILE
-    data = _read_toml(path).get("shares", {})
+    data = read_toml(path).get("shares", {})
     shares: dict[str, Share] = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: shares: expected a table")
@@ -219,7 +208,7 @@ class Remote:
 
 def load_remotes(cof_dir: Path) -> dict[str, Remote]:
     path = cof_dir / REMOTES_FILE
-    data = _read_toml(path).get("remote", {})
+    data = read_toml(path).get("remote", {})
     remotes: dict[str, Remote] = {}
     for name, entry in data.items() if isinstance(data, dict) else ():
         try:

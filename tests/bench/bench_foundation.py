@@ -18,15 +18,11 @@ Progress goes to stderr; the results table (Markdown) goes to stdout.
 
 from __future__ import annotations
 
-import argparse
 import filecmp
 import os
 import random
 import shutil
 import subprocess
-import sys
-import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,15 +40,13 @@ from tests.bench.harness import (
     fmt_seconds,
     log,
     proc_memory,
-    render_table,
     repeat,
+    run_suite,
     run_with_rusage,
-    scratch_dir,
     speedup,
     sqlite_live_bytes,
     sync_files,
     timed,
-    tool_versions,
     tree_bytes,
     write_random_file,
 )
@@ -509,62 +503,15 @@ BENCHES: dict[int, Callable[[Path, CofRunner, GitRunner, Sizes], Result]] = {
 }
 
 
-def parse_only(values: list[str]) -> list[int]:
-    chosen: set[int] = set()
-    for value in values:
-        for part in value.split(","):
-            number = int(part)
-            if number not in BENCHES:
-                raise SystemExit(f"--only: no benchmark {number} (1-{len(BENCHES)})")
-            chosen.add(number)
-    return sorted(chosen) or sorted(BENCHES)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_foundation")
-    parser.add_argument("--quick", action="store_true", help="small sizes, fewer runs")
-    parser.add_argument(
-        "--only", action="append", default=[], metavar="N", help="run only benchmark N (1-6)"
+    return run_suite(
+        argv,
+        module="tests.bench.bench_foundation",
+        benches=BENCHES,
+        full=FULL,
+        quick=QUICK,
+        quick_help="small sizes, fewer runs",
     )
-    args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    chosen = parse_only(args.only)
-    versions = tool_versions()
-    command = "uv run python -m tests.bench.bench_foundation " + " ".join(
-        (["--quick"] if args.quick else [])
-        + [f"--only {','.join(map(str, chosen))}"] * bool(args.only)
-    )
-    print(f"# {command.strip()}")
-    print(
-        f"# {time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs; python "
-        f"{versions['python']}; {versions['git']}"
-    )
-    results: list[Result] = []
-    git = GitRunner()
-    for number in chosen:
-        started = time.perf_counter()
-        try:
-            with scratch_dir() as base, CofRunner(base / "home") as cof:
-                cof.start_daemon()
-                load_before = os.getloadavg()[0]
-                result = BENCHES[number](base, cof, git, sizes)
-                result.details.append(
-                    f"1-minute load average before / after: {load_before:.2f} / "
-                    f"{os.getloadavg()[0]:.2f} (other work on the machine shows here)"
-                )
-                results.append(result)
-        except Exception as exc:  # one broken benchmark must not hide the others
-            traceback.print_exc()
-            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
-            results.append(
-                Result(
-                    number, BENCHES[number].__name__, "error", "-", "-", "-", False, [first_line]
-                )
-            )
-        log(f"{number}: done in {time.perf_counter() - started:.0f} s")
-    print(render_table(results))
-    sys.stdout.flush()
-    return 0 if all(r.passed for r in results) else 1
 
 
 if __name__ == "__main__":

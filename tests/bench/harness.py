@@ -14,6 +14,7 @@ with ``-c``, and ``gc.auto=0`` so that no background repack lands inside a timin
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -25,9 +26,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -434,3 +437,86 @@ def render_table(results: Sequence[Result]) -> str:
 def log(message: str) -> None:
     """Progress on stderr (the results table goes to stdout)."""
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- command line shared by the numbered benchmark suites ------------------------------
+
+SizesT = TypeVar("SizesT")
+
+
+def parse_only(values: list[str], benches: Mapping[int, object]) -> list[int]:
+    """The benchmark numbers ``--only`` chose (``--only 1,3 --only 2``); all when none."""
+    chosen: set[int] = set()
+    for value in values:
+        for part in value.split(","):
+            number = int(part)
+            if number not in benches:
+                raise SystemExit(f"--only: no benchmark {number} (1-{len(benches)})")
+            chosen.add(number)
+    return sorted(chosen) or sorted(benches)
+
+
+def run_suite(
+    argv: list[str] | None,
+    *,
+    module: str,
+    benches: Mapping[int, Callable[[Path, CofRunner, GitRunner, SizesT], Result]],
+    full: SizesT,
+    quick: SizesT,
+    quick_help: str,
+    scratch_prefix: str = "cofbench",
+) -> int:
+    """``python -m MODULE [--quick] [--only N]``: run the chosen benchmarks, print the table.
+
+    Each benchmark gets a fresh scratch directory and its own daemon; one that raises is
+    reported as an ``error`` row and does not stop the others. Exit status 0 when every
+    benchmark met its goal, else 1.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {module}")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="N",
+        help=f"run only benchmark N (1-{len(benches)})",
+    )
+    args = parser.parse_args(argv)
+    sizes = quick if args.quick else full
+    chosen = parse_only(args.only, benches)
+    versions = tool_versions()
+    command = f"uv run python -m {module} " + " ".join(
+        (["--quick"] if args.quick else [])
+        + [f"--only {','.join(map(str, chosen))}"] * bool(args.only)
+    )
+    print(f"# {command.strip()}")
+    print(
+        f"# {time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs; python "
+        f"{versions['python']}; {versions['git']}"
+    )
+    results: list[Result] = []
+    git = GitRunner()
+    for number in chosen:
+        started = time.perf_counter()
+        try:
+            with scratch_dir(scratch_prefix) as base, CofRunner(base / "home") as cof:
+                cof.start_daemon()
+                load_before = os.getloadavg()[0]
+                result = benches[number](base, cof, git, sizes)
+                result.details.append(
+                    f"1-minute load average before / after: {load_before:.2f} / "
+                    f"{os.getloadavg()[0]:.2f} (other work on the machine shows here)"
+                )
+                results.append(result)
+        except Exception as exc:  # one broken benchmark must not hide the others
+            traceback.print_exc()
+            first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+            results.append(
+                Result(
+                    number, benches[number].__name__, "error", "-", "-", "-", False, [first_line]
+                )
+            )
+        log(f"{number}: done in {time.perf_counter() - started:.0f} s")
+    print(render_table(results))
+    sys.stdout.flush()
+    return 0 if all(r.passed for r in results) else 1

@@ -43,6 +43,8 @@ GIT_OPTIONS = (
     "core.quotePath=true",
     "-c",
     "advice.detachedHead=false",
+    "-c",
+    "status.showUntrackedFiles=normal",
 )
 CONFLICT_KIND = re.compile(r"^CONFLICT \(([^)]+)\)", re.MULTILINE)
 

@@ -8,11 +8,9 @@ and no pack bytes beyond what the index records.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.integration.crashkit import kill_daemon_during
 
 if TYPE_CHECKING:
     from conftest import CofSandbox
@@ -50,15 +50,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(MIB):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def is_gone(pid: int) -> bool:
-    """True once ``pid`` has exited (a zombie no longer holds files or locks)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
 
 
 def indexed_pack_lengths(cof_dir: Path) -> dict[Path, int]:
@@ -118,19 +109,7 @@ def test_sigkill_during_add_and_commit(sandbox: CofSandbox, delay: float) -> Non
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        time.sleep(delay)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        out, err = background.communicate(timeout=30)
-    finally:
-        if background.poll() is None:
-            background.kill()
-            background.wait()
-    deadline = time.monotonic() + 10
-    while not is_gone(pid):
-        assert time.monotonic() < deadline, "killed daemon did not exit"
-        time.sleep(0.02)
+    out, err = kill_daemon_during(background, pid, delay, timeout=30)
     completed = background.returncode == 0
     left_over = uncommitted_pack_bytes(work / ".cof")
     if delay >= 1.0 and not completed:

@@ -14,29 +14,26 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.integration.treekit import commit, listing, write
+
 if TYPE_CHECKING:
     from conftest import CofRunner, CofSandbox
 
 AUTHOR = {"COF_AUTHOR_NAME": "Bad In", "COF_AUTHOR_EMAIL": "bad@example.com"}
 
 
+def _file_state(path: Path) -> str | None:
+    """Content hash and mode; None for SQLite's ``-shm`` file (it changes on reads and
+    holds no data)."""
+    if path.name.endswith("-shm"):
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest() + " " + oct(path.stat().st_mode & 0o777)
+
+
 def snapshot(root: Path) -> dict[str, str]:
     """Every file, symlink and directory under ``root`` (``.cof/`` included): content
-    hash, link target, or ``dir``. SQLite's ``-shm`` file changes on reads and holds no
-    data; it is left out."""
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            full = Path(dirpath, name)
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                out[rel] = "-> " + os.readlink(full)
-            elif full.is_dir():
-                out[rel] = "dir"
-            elif not name.endswith("-shm"):
-                mode = oct(full.stat().st_mode & 0o777)
-                out[rel] = hashlib.sha256(full.read_bytes()).hexdigest() + " " + mode
-    return out
+    hash and mode, link target, or ``dir``."""
+    return listing(root, _file_state)
 
 
 @contextlib.contextmanager
@@ -59,17 +56,6 @@ def assert_fails(
     assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), result.stderr
     for fragment in fragments:
         assert fragment in result.stderr, (fragment, result.stderr)
-
-
-def write(root: Path, rel: str, data: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(data)
-
-
-def commit(cof: CofRunner, message: str) -> str:
-    cof("add", "-A")
-    return cof("commit", "-q", "-m", message).stdout.strip()
 
 
 @pytest.fixture

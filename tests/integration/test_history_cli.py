@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.integration.treekit import commit, listing, write
+
 if TYPE_CHECKING:
     from conftest import CofRunner, CofSandbox
 
@@ -27,21 +29,6 @@ def repo(sandbox: CofSandbox, cof: CofRunner) -> Path:
     sandbox.env.update(AUTHOR)
     cof("init")
     return sandbox.work
-
-
-def write(root: Path, rel: str, data: bytes | str) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode()
-    path.write_bytes(data)
-    return path
-
-
-def commit(cof: CofRunner, message: str) -> str:
-    """``add -A`` and commit; the new commit's id."""
-    cof("add", "-A")
-    return cof("commit", "-q", "-m", message).stdout.strip()
 
 
 def head_id(cof: CofRunner, rev: str = "HEAD") -> str:
@@ -58,19 +45,7 @@ def porcelain(cof: CofRunner) -> list[str]:
 
 def tree_listing(root: Path) -> dict[str, str]:
     """Every path under ``root`` except ``.cof``: file contents, link targets, dirs."""
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != ".cof"]
-        for name in dirnames + filenames:
-            full = Path(dirpath, name)
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                out[rel] = "-> " + os.readlink(full)
-            elif full.is_dir():
-                out[rel] = "dir"
-            else:
-                out[rel] = full.read_bytes().decode(errors="replace")
-    return out
+    return listing(root, lambda path: path.read_bytes().decode(errors="replace"), skip=".cof")
 
 
 # -- branch ------------------------------------------------------------------------

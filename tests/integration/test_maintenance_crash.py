@@ -10,16 +10,12 @@ with the pack files on disk exactly those the index lists.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +25,7 @@ import pytest
 from cofd.objects.model import CommitId, Kind, TreeId
 from cofd.ops.repository import Repository
 from tests.integration.conftest import CofSandbox, make_sandbox
+from tests.integration.crashkit import kill_daemon_during
 
 AUTHOR = {"COF_AUTHOR_NAME": "Tess Ter", "COF_AUTHOR_EMAIL": "tess@example.com"}
 FILES = 4
@@ -100,27 +97,8 @@ def _kill_during(box: CofSandbox, args: list[str], delay: float) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        time.sleep(delay)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert "Traceback" not in err, err
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
-        assert time.monotonic() < deadline, "killed daemon did not exit"
-        time.sleep(0.02)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return "Z"
+    _, err = kill_daemon_during(proc, pid, delay, timeout=60)
+    assert err is not None and "Traceback" not in err, err
 
 
 def _verify_offline(work: Path, expected: dict[str, dict[str, str]]) -> None:

@@ -11,7 +11,7 @@ both work trees must hold the same bytes and modes, and every command must succe
 in cof exactly when it succeeds in git (commit: git's "nothing to commit" is exit 1,
 and cof must exit 1 too). After each commit both logs must have as many commits.
 
-git runs with:
+git runs through ``gitpair.GitPair`` (see ``gitpair.GIT_OPTIONS``), which sets:
 
 - ``status.renames=false``: cof does not detect renames; it reports a moved file as
   its old path deleted (``D``) and its new path added (``A``), which is what git
@@ -34,12 +34,8 @@ Deliberate differences, not exercised:
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import shutil
-import stat
-import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -54,18 +50,9 @@ from hypothesis.stateful import (
 
 from tests.hypothesis_profiles import budget
 from tests.integration.conftest import CofSandbox, make_sandbox
+from tests.integration.gitpair import GitPair, snapshot
 
 BLOCK = 4096
-GIT_OPTIONS = (
-    "-c",
-    "status.renames=false",
-    "-c",
-    "core.fileMode=true",
-    "-c",
-    "core.quotePath=true",
-    "-c",
-    "status.showUntrackedFiles=normal",
-)
 AUTHOR = "Diff Test <diff@example.com>"
 
 # File and directory names come from disjoint pools, so a new file never collides
@@ -100,22 +87,9 @@ class GitVersusCof(RuleBasedStateMachine):
     def __init__(self, sandbox: CofSandbox, n: int) -> None:
         super().__init__()
         self.sandbox = sandbox
-        self.git_root = sandbox.base / f"git{n}"
-        self.cof_root = sandbox.base / f"cof{n}"
-        self.git_env = {
-            **os.environ,
-            "HOME": os.fspath(sandbox.base),
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "Diff Test",
-            "GIT_AUTHOR_EMAIL": "diff@example.com",
-            "GIT_COMMITTER_NAME": "Diff Test",
-            "GIT_COMMITTER_EMAIL": "diff@example.com",
-        }
-        self.git_root.mkdir()
-        self.cof_root.mkdir()
-        self.git("init", "-q", "-b", "main", ".")
-        self.cof("init", ".")
+        self.pair = GitPair(sandbox, f"s{n}")
+        self.git_root = self.pair.git_root
+        self.cof_root = self.pair.cof_root
         self.fresh = itertools.count()
         self.commits = 0
 
@@ -123,69 +97,25 @@ class GitVersusCof(RuleBasedStateMachine):
         shutil.rmtree(self.git_root, ignore_errors=True)
         shutil.rmtree(self.cof_root, ignore_errors=True)
 
-    # --- running the two tools -------------------------------------------------
-
-    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["git", *GIT_OPTIONS, *args],
-            cwd=self.git_root,
-            env=self.git_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if check:
-            assert result.returncode == 0, f"git {args}: {result.stderr}"
-        return result
-
-    def cof(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.sandbox.cof(*args, cwd=self.cof_root, check=check)
-
-    def both(self, git_args: list[str], cof_args: list[str]) -> bool:
-        """Run the same command in both; they must agree on success. Returns it."""
-        g = self.git(*git_args, check=False)
-        c = self.cof(*cof_args, check=False)
-        assert (g.returncode == 0) == (c.returncode == 0), (
-            f"git {git_args} exited {g.returncode} ({g.stderr.strip()!r}) but "
-            f"cof {cof_args} exited {c.returncode} ({c.stderr.strip()!r})"
-        )
-        return g.returncode == 0
-
     # --- the work trees ----------------------------------------------------------
 
     def files(self) -> list[str]:
         """Regular files in the (git) work tree, sorted."""
-        found = []
-        for dirpath, dirnames, filenames in os.walk(self.git_root):
-            dirnames[:] = [d for d in dirnames if d != ".git"]
-            rel = Path(dirpath).relative_to(self.git_root)
-            found += [(rel / name).as_posix() for name in filenames]
-        return sorted(found)
+        return self.pair.files()
 
     def dirs(self) -> list[str]:
-        found = []
-        for dirpath, dirnames, _ in os.walk(self.git_root):
-            dirnames[:] = [d for d in dirnames if d != ".git"]
-            rel = Path(dirpath).relative_to(self.git_root)
-            found += [(rel / name).as_posix() for name in dirnames]
-        return sorted(found)
+        """Directories in the (git) work tree, sorted."""
+        return sorted(p for p, v in snapshot(self.git_root, ".git").items() if v is None)
 
     def tracked(self) -> list[str]:
-        out = self.git("ls-files", "-z").stdout
+        out = self.pair.git("ls-files", "-z").stdout
         return sorted(p for p in out.split("\0") if p)
 
     def in_head(self) -> list[str]:
         if not self.commits:
             return []
-        out = self.git("ls-tree", "-r", "-z", "--name-only", "HEAD").stdout
+        out = self.pair.git("ls-tree", "-r", "-z", "--name-only", "HEAD").stdout
         return sorted(p for p in out.split("\0") if p)
-
-    def write(self, path: str, data: bytes) -> None:
-        for root in (self.git_root, self.cof_root):
-            full = root / path
-            full.parent.mkdir(parents=True, exist_ok=True)
-            full.write_bytes(data)
 
     def draw_content(self, data: st.DataObject) -> bytes:
         size = data.draw(SIZES, label="size")
@@ -201,7 +131,7 @@ class GitVersusCof(RuleBasedStateMachine):
     def write_file(self, data: st.DataObject) -> None:
         directory = data.draw(st.sampled_from(DIR_NAMES), label="dir")
         name = data.draw(st.sampled_from(FILE_NAMES), label="name")
-        self.write(f"{directory}/{name}" if directory else name, self.draw_content(data))
+        self.pair.write(f"{directory}/{name}" if directory else name, self.draw_content(data))
 
     @precondition(lambda self: self.files())
     @rule(data=st.data(), same_size=st.booleans())
@@ -212,33 +142,31 @@ class GitVersusCof(RuleBasedStateMachine):
             new = other_content_same_size(old, data.draw(st.integers(0, 2**32 - 1)))
         else:
             new = self.draw_content(data)
-        self.write(path, new)
+        self.pair.write(path, new)
 
     @precondition(lambda self: self.files())
     @rule(data=st.data())
     def delete_file(self, data: st.DataObject) -> None:
         path = self.draw_path(data, self.files(), "path")
-        for root in (self.git_root, self.cof_root):
-            (root / path).unlink()
+        self.pair.delete(path)
 
     @precondition(lambda self: self.files())
     @rule(data=st.data(), executable=st.booleans())
     def chmod_file(self, data: st.DataObject, executable: bool) -> None:
         path = self.draw_path(data, self.files(), "path")
-        for root in (self.git_root, self.cof_root):
-            (root / path).chmod(0o755 if executable else 0o644)
+        self.pair.chmod(path, executable)
 
     @rule(data=st.data())
     def file_in_new_nested_dir(self, data: st.DataObject) -> None:
         k = next(self.fresh)
         name = data.draw(st.sampled_from(FILE_NAMES), label="name")
-        self.write(f"n{k}/m{k}/{name}", self.draw_content(data))
+        self.pair.write(f"n{k}/m{k}/{name}", self.draw_content(data))
 
     @rule(data=st.data(), count=st.integers(1, 3))
     def untracked_dir(self, data: st.DataObject, count: int) -> None:
         k = next(self.fresh)
         for name in FILE_NAMES[:count]:
-            self.write(f"u{k}/{name}", self.draw_content(data))
+            self.pair.write(f"u{k}/{name}", self.draw_content(data))
 
     # --- commands ---------------------------------------------------------------
 
@@ -249,11 +177,11 @@ class GitVersusCof(RuleBasedStateMachine):
     @rule(data=st.data())
     def add_path(self, data: st.DataObject) -> None:
         path = self.draw_path(data, self.pathspecs(), "path")
-        self.both(["add", "--", path], ["add", path])
+        self.pair.both(["add", "--", path], ["add", path])
 
     @rule()
     def add_all(self) -> None:
-        self.both(["add", "-A"], ["add", "-A"])
+        self.pair.both(["add", "-A"], ["add", "-A"])
 
     @precondition(lambda self: self.files())
     @rule(data=st.data())
@@ -267,7 +195,7 @@ class GitVersusCof(RuleBasedStateMachine):
         self.add_then_rewrite(path, new)
 
     def add_then_rewrite(self, path: str, new: bytes) -> None:
-        for root, run in ((self.git_root, self.git), (self.cof_root, self.cof)):
+        for root, run in ((self.git_root, self.pair.git), (self.cof_root, self.pair.cof)):
             run("add", path)
             with (root / path).open("r+b") as fh:  # same inode, same size
                 fh.write(new)
@@ -284,13 +212,13 @@ class GitVersusCof(RuleBasedStateMachine):
 
     def rm(self, path: str, cached: bool) -> None:
         flag = ["--cached"] if cached else []
-        self.both(["rm", "-q", *flag, "--", path], ["rm", *flag, path])
+        self.pair.both(["rm", "-q", *flag, "--", path], ["rm", *flag, path])
 
     @rule()
     def commit(self) -> None:
         message = f"commit {self.commits + 1}"
-        g = self.git("commit", "-q", "-m", message, check=False)
-        c = self.cof("commit", "-q", "-m", message, "--author", AUTHOR, check=False)
+        g = self.pair.git("commit", "-q", "-m", message, check=False)
+        c = self.pair.cof("commit", "-q", "-m", message, "--author", AUTHOR, check=False)
         assert g.returncode in (0, 1), g.stderr
         assert c.returncode == g.returncode, (
             f"git commit exited {g.returncode} ({g.stdout.strip()!r}) but cof commit "
@@ -298,46 +226,31 @@ class GitVersusCof(RuleBasedStateMachine):
         )
         if g.returncode == 0:
             self.commits += 1
-        git_log = self.git("log", "--oneline").stdout.splitlines() if self.commits else []
-        cof_log = self.cof("log", "--oneline").stdout.splitlines() if self.commits else []
+        git_log = self.pair.git("log", "--oneline").stdout.splitlines() if self.commits else []
+        cof_log = self.pair.cof("log", "--oneline").stdout.splitlines() if self.commits else []
         assert len(git_log) == len(cof_log) == self.commits
 
     @precondition(lambda self: self.commits and self.pathspecs())
     @rule(data=st.data())
     def restore_staged(self, data: st.DataObject) -> None:
         path = self.draw_path(data, sorted(set(self.pathspecs()) | set(self.in_head())), "path")
-        self.both(["restore", "--staged", "--", path], ["restore", "--staged", path])
+        self.pair.both(["restore", "--staged", "--", path], ["restore", "--staged", path])
 
     @precondition(lambda self: self.pathspecs())
     @rule(data=st.data())
     def restore_worktree(self, data: st.DataObject) -> None:
         path = self.draw_path(data, self.pathspecs(), "path")
-        self.both(["restore", "--", path], ["restore", path])
+        self.pair.both(["restore", "--", path], ["restore", path])
 
     # --- after every step ----------------------------------------------------------
 
     @invariant()
     def same_status(self) -> None:
-        git_status = self.git("status", "--porcelain").stdout
-        cof_status = self.cof("status", "--porcelain").stdout
-        assert cof_status == git_status, f"git:\n{git_status}cof:\n{cof_status}"
+        self.pair.assert_same_status()
 
     @invariant()
     def same_work_trees(self) -> None:
-        assert snapshot(self.cof_root, ".cof") == snapshot(self.git_root, ".git")
-
-
-def snapshot(root: Path, skip: str) -> dict[str, tuple[bytes, bool]]:
-    """Every file's bytes and exec bit (git and cof must leave the same tree)."""
-    out: dict[str, tuple[bytes, bool]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        if Path(dirpath) == root:
-            dirnames[:] = [d for d in dirnames if d != skip]
-        for name in filenames:
-            full = Path(dirpath, name)
-            executable = bool(os.lstat(full).st_mode & stat.S_IXUSR)
-            out[full.relative_to(root).as_posix()] = (full.read_bytes(), executable)
-    return out
+        self.pair.assert_same_tree()
 
 
 def test_status_porcelain_matches_git() -> None:
@@ -390,13 +303,11 @@ def run_script(machine: GitVersusCof, steps: list[tuple[str, ...]]) -> None:
     for i, (action, *args) in enumerate(steps):
         path = args[0] if args else ""
         if action == "write":
-            machine.write(path, content(i, BLOCK, text=True))
+            machine.pair.write(path, content(i, BLOCK, text=True))
         elif action == "delete":
-            for root in (machine.git_root, machine.cof_root):
-                (root / path).unlink()
+            machine.pair.delete(path)
         elif action == "chmod+x":
-            for root in (machine.git_root, machine.cof_root):
-                (root / path).chmod(0o755)
+            machine.pair.chmod(path, executable=True)
         elif action == "add_all":
             machine.add_all()
         elif action == "add_then_rewrite":
@@ -407,9 +318,9 @@ def run_script(machine: GitVersusCof, steps: list[tuple[str, ...]]) -> None:
         elif action == "commit":
             machine.commit()
         elif action == "restore":
-            machine.both(["restore", "--", path], ["restore", path])
+            machine.pair.both(["restore", "--", path], ["restore", path])
         elif action == "restore_staged":
-            machine.both(["restore", "--staged", "--", path], ["restore", "--staged", path])
+            machine.pair.both(["restore", "--staged", "--", path], ["restore", "--staged", path])
         else:
             raise AssertionError(f"unknown scripted action {action!r}")
         machine.same_status()
