@@ -88,7 +88,16 @@ class BlockStore:
         self.block_size = block_size
         index_path = cof_dir / "index" / "blocks.sqlite"
         index_was_missing = not index_path.exists()
-        self.index = Index(index_path)
+        try:
+            self.index = Index(index_path)
+        except sqlite3.DatabaseError as exc:
+            # A damaged index is derived data: set it aside and start a new one,
+            # which _recover marks as needing `cof fsck --repair-index` (the packs
+            # describe themselves, so nothing committed is lost).
+            aside = _set_aside(index_path)
+            log.error("index %s is unreadable (%s); moved to %s", index_path, exc, aside)
+            index_was_missing = True
+            self.index = Index(index_path)
         self.cache = ByteLRU(cache_bytes)
         self._read_fds: dict[int, int] = {}
         self._fd_lock = threading.Lock()
@@ -309,6 +318,17 @@ class BlockStore:
             blocks_by_tier={tier: count for tier, (count, _) in totals.items()},
             stored_bytes_by_tier=stored,
         )
+
+
+def _set_aside(index_path: Path) -> Path:
+    """Rename a damaged index database (and its WAL files) out of the way."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = index_path.with_name(f"{index_path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = index_path.with_name(index_path.name + suffix)
+        if source.exists():
+            os.replace(source, aside.with_name(aside.name + suffix))
+    return aside
 
 
 def _raw_span(loc: Location) -> tuple[int, int]:

@@ -140,3 +140,27 @@ def test_repair_index_rebuilds_everything_from_the_packs(
     assert not h.repo.blocks.index.needs_repair()
     h.verify(commits)
     assert check_repository(h.repo, full=True)["ok"]
+
+
+def test_corrupt_index_is_set_aside_and_rebuilt_from_the_packs(
+    tiered: tuple[History, list[CommitId]],
+) -> None:
+    h, commits = tiered
+    conn = h.repo.blocks.index.conn
+    before = sorted(conn.execute("SELECT * FROM block_map").fetchall())
+    h.close()
+    index_dir = h.root / ".cof" / "index"
+    for path in index_dir.iterdir():
+        path.unlink()
+    # Garbage where the database was: SQLite refuses it ("file is not a database").
+    (index_dir / "blocks.sqlite").write_bytes(b"\x00\xff" * 4096)
+    h.reopen()
+    assert list(index_dir.glob("blocks.sqlite.corrupt-*"))  # kept for inspection
+    assert h.repo.blocks.index.needs_repair()
+    assert list((h.root / ".cof" / "objects").glob("*/*.pack"))
+    assert rebuild_index(h.repo.blocks).corrupt_blocks == 0
+    restore_commit_ages(h.repo)
+    conn = h.repo.blocks.index.conn
+    assert sorted(conn.execute("SELECT * FROM block_map").fetchall()) == before
+    h.verify(commits)
+    assert check_repository(h.repo, full=True)["ok"]
