@@ -96,15 +96,25 @@ class ContentWriter:
         self._builder.add_many([(i, len(b)) for i, b in zip(ids, self._batch, strict=True)])
         self._batch = []
 
-    def _store_unknown(self, ids: list[BlockId]) -> None:
+    def write_hashed(self, blocks: list[bytes], ids: list[BlockId]) -> None:
+        """Add whole blocks whose ids the caller computed (``hash_block``); only the
+        last block of the content may be short. Not to be mixed with :meth:`write`."""
+        assert not self._pending and not self._batch, "write_hashed after write"
+        self.size += sum(len(b) for b in blocks)
+        if self._txn is not None:
+            self._store_unknown(ids, blocks)
+        self._builder.add_many([(i, len(b)) for i, b in zip(ids, blocks, strict=True)])
+
+    def _store_unknown(self, ids: list[BlockId], blocks: list[bytes] | None = None) -> None:
         assert self._txn is not None
+        batch = self._batch if blocks is None else blocks
         if self._previous is None:
-            self._txn.put_many(self._batch, ids)
+            self._txn.put_many(batch, ids)
             return
         old = list(itertools.islice(self._previous, len(ids)))
         unknown = [i for i, block_id in enumerate(ids) if i >= len(old) or old[i] != block_id]
         if unknown:
-            self._txn.put_many([self._batch[i] for i in unknown], [ids[i] for i in unknown])
+            self._txn.put_many([batch[i] for i in unknown], [ids[i] for i in unknown])
 
     def finish(self) -> tuple[BlockId, int]:
         if self._pending or self.size == 0:

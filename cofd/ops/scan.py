@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cofd.objects.ignore import IgnoreRules
 from cofd.objects.model import MODE_SYMLINK, mode_for
-from cofd.objects.odb import ObjectStore
+from cofd.objects.odb import ContentWriter, ObjectStore
 from cofd.objects.worktree_state import StatInfo
 from cofd.store.blockstore import WriteTxn
-from cofd.store.ids import BlockId
+from cofd.store.ids import BlockId, hash_block
 from protocol.errors import ConcurrentModificationError, PathError
 
 READ_CHUNK = 1024 * 1024
+# Files at least this large are read and hashed on a second thread while the first
+# stores (see _store_pipelined); smaller ones are not worth the hand-off.
+PIPELINE_MIN_BYTES = 8 * 1024 * 1024
+PIPELINE_CHUNK = 4 * 1024 * 1024
 # A file that keeps changing under us is given this many tries before we give up.
 READ_ATTEMPTS = 3
 
@@ -148,15 +154,18 @@ def _read_regular(
         if not stat.S_ISREG(before.st_mode):
             raise PathError(f"'{full}' is not a regular file")
         writer = objects.content_writer(txn, previous)
-        buffer = bytearray(READ_CHUNK)
-        view = memoryview(buffer)
-        while True:
-            n = os.readv(fd, [buffer])
-            if n == 0:
-                break
-            writer.write(view[:n])
-            if on_bytes is not None:
-                on_bytes(n)
+        if txn is not None and before.st_size >= PIPELINE_MIN_BYTES:
+            _store_pipelined(fd, writer, objects.block_size, on_bytes)
+        else:
+            buffer = bytearray(READ_CHUNK)
+            view = memoryview(buffer)
+            while True:
+                n = os.readv(fd, [buffer])
+                if n == 0:
+                    break
+                writer.write(view[:n])
+                if on_bytes is not None:
+                    on_bytes(n)
         after = os.fstat(fd)
     finally:
         os.close(fd)
@@ -164,3 +173,58 @@ def _read_regular(
         return None
     block_id, size = writer.finish()
     return Content(block_id, size, mode_for(after.st_mode), StatInfo.of(after))
+
+
+def _store_pipelined(
+    fd: int, writer: ContentWriter, block_size: int, on_bytes: Callable[[int], None] | None
+) -> None:
+    """Read and hash on a helper thread while this thread stores.
+
+    Storing is mostly SQLite, which releases the GIL, so the next batch is read and
+    hashed on the other core meanwhile. The store transaction (and its SQLite
+    connection) stays on this thread; the queue holds at most two batches, so memory
+    stays bounded whatever the file's size.
+    """
+    batches: queue.Queue[tuple[list[bytes], list[BlockId], int] | BaseException | None] = (
+        queue.Queue(maxsize=2)
+    )
+    stop = threading.Event()
+
+    def hand_over(item: tuple[list[bytes], list[BlockId], int] | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        carry = b""
+        try:
+            while not stop.is_set():
+                chunk = os.read(fd, PIPELINE_CHUNK)
+                data = carry + chunk if carry else chunk
+                end = len(data) if not chunk else len(data) - len(data) % block_size
+                blocks = [data[i : i + block_size] for i in range(0, end, block_size)]
+                carry = data[end:]
+                hand_over((blocks, [hash_block(b) for b in blocks], len(chunk)))
+                if not chunk:
+                    break
+            hand_over(None)
+        except BaseException as exc:  # handed to the storing thread, which raises it
+            hand_over(exc)
+
+    reader = threading.Thread(target=produce, name="cof-read", daemon=True)
+    reader.start()
+    try:
+        while (item := batches.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            blocks, ids, read = item
+            if blocks:
+                writer.write_hashed(blocks, ids)
+            if on_bytes is not None and read:
+                on_bytes(read)
+    finally:
+        stop.set()
+        reader.join()
