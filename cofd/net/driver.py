@@ -174,7 +174,7 @@ class Driver:
         except OSError:
             pass  # ECONNREFUSED and friends: treated as loss
 
-    def close(self, linger: float = 0.05) -> None:
+    def close(self) -> None:
         """Close the session politely (CLOSE frame), then the socket."""
         if self.conn.state is not State.CLOSED:
             self.conn.close()

@@ -10,10 +10,6 @@ from cofd.ops.trees import FlatEntry, flatten
 from protocol.errors import UsageError
 
 
-def head_commit(repo: Repository) -> CommitId | None:
-    return repo.refs.head()
-
-
 def tree_of(repo: Repository, commit: CommitId | None) -> TreeId | None:
     return None if commit is None else repo.objects.read_commit(commit).tree
 

@@ -426,16 +426,13 @@ def check_repository(repo: Repository, full: bool) -> dict[str, Any]:
         packs = check_packs(repo.blocks, full)
     problems += packs.problems
     corrupt = packs.corrupt
-    missing_total = 0
 
     def check_leaves(ids: list[BlockId], where: str) -> None:
-        nonlocal missing_total
         for start in range(0, len(ids), CHECK_BATCH):
             batch = ids[start : start + CHECK_BATCH]
             present = repo.blocks.existing(batch)
             for block_id in batch:
                 if block_id not in present:
-                    missing_total += 1
                     problems.append(f"{where}: block {to_hex(block_id)} is missing")
                 elif block_id in corrupt:
                     problems.append(f"{where}: block {to_hex(block_id)} is corrupt")

@@ -74,8 +74,3 @@ def parent_dirs(path: str) -> Iterable[str]:
     parts = path.split("/")
     for i in range(1, len(parts)):
         yield "/".join(parts[:i])
-
-
-def display_path(root: Path, cwd: Path, path: str) -> str:
-    """A repository path as the user would type it from ``cwd``."""
-    return os.path.relpath(root / path, cwd)

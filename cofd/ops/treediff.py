@@ -53,9 +53,3 @@ def diff_trees(
         for sub in sorted(set(files_a) | set(files_b)):
             if files_a.get(sub) != files_b.get(sub):
                 yield sub, files_a.get(sub), files_b.get(sub)
-
-
-def changed_paths(
-    objects: ObjectStore, old: TreeId | None, new: TreeId | None
-) -> dict[str, tuple[FlatEntry | None, FlatEntry | None]]:
-    return {p: (a, b) for p, a, b in diff_trees(objects, old, new)}

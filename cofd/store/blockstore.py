@@ -551,9 +551,6 @@ class WriteTxn:
     def put(self, data: bytes | memoryview) -> BlockId:
         return self.put_many([data])[0]
 
-    def insert_rows(self, rows: list[tuple[BlockId, Location]]) -> None:
-        self._index.insert_blocks(rows)
-
     def relocate(self, rows: list[tuple[BlockId, Location]]) -> None:
         """Switch existing blocks to records written by this transaction."""
         self._index.relocate(rows)

@@ -18,9 +18,3 @@ def hash_block(data: bytes | memoryview) -> BlockId:
 def to_hex(block_id: bytes) -> str:
     return block_id.hex()
 
-
-def from_hex(text: str) -> BlockId:
-    raw = bytes.fromhex(text)
-    if len(raw) != ID_LEN:
-        raise ValueError(f"expected {ID_LEN * 2} hex digits, got {len(text)}")
-    return BlockId(raw)
