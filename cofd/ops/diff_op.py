@@ -8,16 +8,16 @@ vs worktree; two (or ``A..B``) -> A vs B.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree, staged_flat
-from cofd.ops.diffing import Change, describe, tree_changes, unified
+from cofd.ops.diffing import describe, tree_changes, unified
 from cofd.ops.paths import Scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
-from cofd.ops.scan import read_content
 from cofd.ops.trees import FlatEntry
 from cofd.ops.worktree_scan import scan
 from protocol.errors import UsageError
@@ -58,17 +58,6 @@ def _sides(
     return staged_flat(repo.load_state()), _worktree(repo, specs), True
 
 
-def _store_worktree_versions(repo: Repository, changes: list[Change]) -> None:
-    """Text patches and block counts read content from the store, so working-tree
-    versions being shown are stored first (unreferenced until added; gc reclaims)."""
-    paths = [c.path for c in changes if c.new is not None]
-    if not paths:
-        return
-    with repo.blocks.transaction() as txn:
-        for path in paths:
-            read_content(repo.objects, txn, repo.root, path)
-
-
 @op("diff", writes=True)
 def diff(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
@@ -81,7 +70,9 @@ def diff(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if mode == "name-status":
         return {"changes": [{"status": c.status, "path": c.path} for c in changes]}
     if is_worktree:
-        _store_worktree_versions(repo, changes)
+        changes = [
+            replace(c, new_file=repo.root / c.path) if c.new is not None else c for c in changes
+        ]
     detail = [describe(repo, c, detail=True) for c in changes]
     patches = [unified(repo, c) for c in changes] if mode == "patch" else []
     return {"changes": detail, "patches": patches, "root": str(Path(repo.root))}

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
+from cofd.objects.model import Kind
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
+from cofd.store.ids import BlockId, hash_block
 
 # Text diffs are computed only for files up to this size; larger ones are reported
 # by size and changed blocks, which is what matters for the binaries cof is for.
@@ -27,6 +31,9 @@ class Change:
     path: str
     old: FlatEntry | None
     new: FlatEntry | None
+    # When the new side is the working tree: the file to read it from. Its content
+    # was hashed but not stored, and showing a diff must not write to the store.
+    new_file: Path | None = None
 
 
 def tree_changes(old: dict[str, FlatEntry], new: dict[str, FlatEntry]) -> list[Change]:
@@ -44,11 +51,18 @@ def tree_changes(old: dict[str, FlatEntry], new: dict[str, FlatEntry]) -> list[C
     return changes
 
 
-def read_small(repo: Repository, entry: FlatEntry | None) -> bytes | None:
+def read_small(repo: Repository, entry: FlatEntry | None, file: Path | None = None) -> bytes | None:
     if entry is None:
         return b""
     if entry.size > MAX_TEXT_DIFF_BYTES:
         return None
+    if file is not None:
+        try:
+            if entry.kind == Kind.SYMLINK:
+                return os.fsencode(os.readlink(file))
+            return file.read_bytes()[: MAX_TEXT_DIFF_BYTES + 1]
+        except OSError:
+            return None  # gone or unreadable since it was hashed: show it as binary
     return b"".join(repo.objects.iter_content(entry.id, entry.size))
 
 
@@ -63,7 +77,7 @@ def as_text(data: bytes | None) -> list[str] | None:
 
 def text_lines(repo: Repository, change: Change) -> tuple[list[str], list[str]] | None:
     old = as_text(read_small(repo, change.old))
-    new = as_text(read_small(repo, change.new))
+    new = as_text(read_small(repo, change.new, change.new_file))
     if old is None or new is None:
         return None
     return old, new
@@ -98,14 +112,32 @@ def changed_blocks(repo: Repository, change: Change) -> tuple[int, int]:
     """(blocks of the new version that differ from the old one at the same position,
     blocks in the new version)."""
 
-    def leaves(entry: FlatEntry | None) -> list[bytes]:
+    def leaves(entry: FlatEntry | None) -> list[BlockId]:
         if entry is None:
             return []
         return list(repo.objects.iter_content_blocks(entry.id, entry.size))
 
-    old, new = leaves(change.old), leaves(change.new)
+    old = leaves(change.old)
+    if change.new_file is not None and change.new is not None:
+        new = _file_leaves(change.new_file, change.new, repo.objects.block_size)
+    else:
+        new = leaves(change.new)
     changed = sum(1 for a, b in itertools.zip_longest(old, new) if b is not None and a != b)
     return changed, len(new)
+
+
+def _file_leaves(file: Path, entry: FlatEntry, block_size: int) -> list[BlockId]:
+    """Block ids of a working-tree file, hashed as it is read (nothing stored)."""
+    try:
+        if entry.kind == Kind.SYMLINK:
+            return [hash_block(os.fsencode(os.readlink(file)))]
+        out: list[BlockId] = []
+        with file.open("rb") as fh:
+            while block := fh.read(block_size):
+                out.append(hash_block(block))
+        return out or [hash_block(b"")]
+    except OSError:
+        return []
 
 
 def describe(repo: Repository, change: Change, detail: bool) -> dict[str, object]:

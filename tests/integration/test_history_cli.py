@@ -531,3 +531,26 @@ def test_git_agrees_on_diff_name_status(repo: Path, cof: CofRunner, tmp_path: Pa
     ours = cof("diff", "--name-status", revs[0], revs[1]).stdout
     theirs = git("diff", "--no-renames", "--name-status", "HEAD~1", "HEAD")
     assert ours == theirs
+
+
+def test_diff_of_the_working_tree_reads_files_and_stores_nothing(
+    repo: Path, cof: CofRunner
+) -> None:
+    blob = bytearray(os.urandom(16 * BLOCK))
+    write(repo, "data.bin", bytes(blob))
+    write(repo, "text.txt", "a\nb\n")
+    commit(cof, "first")
+    blob[3 * BLOCK] ^= 0xFF  # one block changed
+    write(repo, "data.bin", bytes(blob))
+    write(repo, "text.txt", "a\nB\n")
+    os.symlink("text.txt", repo / "link")
+    cof("add", "link")
+    objects = repo / ".cof" / "objects"
+    before = {p: p.stat().st_size for p in objects.rglob("*.pack")}
+
+    patch = cof("diff").stdout  # index -> working tree
+    assert "-b\n+B\n" in patch
+    assert "Binary file data.bin differs: 64.0 KiB -> 64.0 KiB (1 of 16 blocks changed)" in patch
+    stat = cof("diff", "--stat", "HEAD").stdout  # HEAD -> working tree, symlink included
+    assert " link     |    1 +" in stat.splitlines()
+    assert {p: p.stat().st_size for p in objects.rglob("*.pack")} == before
