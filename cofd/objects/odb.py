@@ -12,6 +12,7 @@ import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import TypeVar
 
 from cofd.objects.encoding import object_tag
@@ -50,6 +51,10 @@ class _ObjectCache:
             if len(self._items) > self._capacity:
                 self._items.popitem(last=False)
         return value
+
+    def __contains__(self, key: tuple[str, bytes]) -> bool:
+        with self._lock:
+            return key in self._items
 
 
 class ContentWriter:
@@ -192,11 +197,25 @@ class ObjectStore:
             return None
 
     def peel(self, object_id: bytes) -> CommitId:
-        """The commit a ref value names: itself, or an annotated tag's target."""
+        """The commit a ref value names: itself, or an annotated tag's target.
+
+        Each object is read once: a commit found on the way lands in the decoded-object
+        cache, so the caller's ``read_commit`` that usually follows costs nothing.
+        """
         for _ in range(8):  # tags of tags, bounded
-            if self.kind_of(object_id) != "tag":
+            if ("commit", object_id) in self._cache:
                 return CommitId(object_id)
-            object_id = self.read_tag(TagId(object_id)).target
+            data = self.read_object_bytes(object_id)
+            where = f"object {to_hex(object_id)}"
+            kind = object_tag(data)
+            if kind != "tag":
+                if kind == "commit":
+                    self._cache.get_or_load(
+                        ("commit", object_id), partial(Commit.decode, data, where)
+                    )
+                return CommitId(object_id)
+            tag = self._cache.get_or_load(("tag", object_id), partial(Tag.decode, data, where))
+            object_id = tag.target
         raise IntegrityError(f"tag chain at {to_hex(object_id)} is too long")
 
     def is_commit(self, object_id: bytes) -> bool:

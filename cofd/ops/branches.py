@@ -8,7 +8,8 @@ from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op
-from cofd.ops.common import ByteProgress, identity, tree_of
+from cofd.ops.common import ByteProgress, flat_tree, identity, reflog_signature, tree_of
+from cofd.ops.materialize import write_entry
 from cofd.ops.paths import in_scope, repo_relative, under
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
@@ -30,14 +31,6 @@ def _branch_ref(name: str) -> str:
 def _current_branch(repo: Repository) -> str | None:
     target = repo.refs.head_target()
     return target.removeprefix(HEADS) if target else None
-
-
-def _who(ctx: OpContext) -> Any:
-    try:
-        return identity(ctx, None)[1]
-    except UsageError:
-        # Reflog lines still need a name when no identity is configured.
-        return Repository.signature("cof", "")
 
 
 # -- branch ----------------------------------------------------------------------
@@ -67,7 +60,7 @@ def create_branch(
     commit = resolve(repo, start or "HEAD")
     if repo.refs.read(ref) is not None and not force:
         raise UsageError(f"a branch named '{name}' already exists")
-    repo.refs.update(ref, commit, _who(ctx), f"branch: Created from {start or 'HEAD'}")
+    repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start or 'HEAD'}")
     return commit
 
 
@@ -84,7 +77,7 @@ def _delete_branch(ctx: OpContext, repo: Repository, name: str, force: bool) -> 
             f"the branch '{name}' is not fully merged "
             f"(use 'cof branch -D {name}' to delete it anyway)"
         )
-    repo.refs.update(ref, None, _who(ctx), "branch: deleted", expected=commit)
+    repo.refs.update(ref, None, reflog_signature(ctx), "branch: deleted", expected=commit)
     return {"deleted": name, "commit": commit.hex()}
 
 
@@ -95,7 +88,7 @@ def _rename_branch(ctx: OpContext, repo: Repository, old: str, new: str) -> dict
         raise UsageError(f"branch '{old}' not found")
     if repo.refs.read(new_ref) is not None:
         raise UsageError(f"a branch named '{new}' already exists")
-    who = _who(ctx)
+    who = reflog_signature(ctx)
     message = f"branch: renamed {old_ref} to {new_ref}"
     repo.refs.update(new_ref, commit, who, message)
     if _current_branch(repo) == old:
@@ -142,15 +135,11 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
                 todo[path] = (None, FlatEntry(e.mode, e.id, e.size))
         if not todo:
             raise PathError("no unmerged paths match " + ", ".join(params["paths"]))
-        from cofd.ops.materialize import write_entry
-
         for path, (_, new) in sorted(todo.items()):
             assert new is not None
             write_entry(repo, path, new)
         return {"written": len(todo)}
     if params.get("rev"):
-        from cofd.ops.common import flat_tree
-
         source = flat_tree(repo, resolve(repo, params["rev"]))
     else:
         source = {p: FlatEntry(e.mode, e.id, e.size) for p, e in state.entries.items()}
@@ -194,7 +183,7 @@ def switch_to(
     repo.save_state(state)
     end_merge(repo)
     if move_head:
-        repo.refs.set_head(ref if ref else target, _who(ctx), message)
+        repo.refs.set_head(ref if ref else target, reflog_signature(ctx), message)
     return {
         "written": result.written,
         "removed": result.removed,
@@ -228,13 +217,17 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         head = repo.refs.head()
         if head is None and start == "HEAD":
             # On an unborn branch: just point HEAD at the new (still unborn) branch.
-            repo.refs.set_head(ref, _who(ctx), f"checkout: moving from {from_name} to {new_branch}")
+            repo.refs.set_head(
+                ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {new_branch}"
+            )
             return {"branch": new_branch, "created": True, "written": 0, "removed": 0}
         commit = resolve(repo, start)
         # HEAD moves once, onto the new branch (one reflog entry, as git writes).
         result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
-        repo.refs.update(ref, commit, _who(ctx), f"branch: Created from {start}")
-        repo.refs.set_head(ref, _who(ctx), f"checkout: moving from {from_name} to {new_branch}")
+        repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start}")
+        repo.refs.set_head(
+            ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {new_branch}"
+        )
         return {**result, "branch": new_branch, "created": True}
     if not target_name:
         raise UsageError("checkout needs a branch, a revision or paths")
@@ -295,7 +288,7 @@ def tag(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         value = repo.refs.read(ref)
         if value is None:
             raise UsageError(f"tag '{name}' not found")
-        repo.refs.update(ref, None, _who(ctx), "tag: deleted", expected=value)
+        repo.refs.update(ref, None, reflog_signature(ctx), "tag: deleted", expected=value)
         return {"deleted": name, "was": value.hex()}
     if repo.refs.read(ref) is not None and not params.get("force"):
         raise UsageError(f"tag '{name}' already exists")
@@ -310,5 +303,5 @@ def tag(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             value = CommitId(
                 repo.objects.write_tag(txn, Tag(commit, name, tagger, message.strip() + "\n"))
             )
-    repo.refs.update(ref, value, _who(ctx), f"tag: {name}")
+    repo.refs.update(ref, value, reflog_signature(ctx), f"tag: {name}")
     return {"created": name, "commit": commit.hex(), "object": value.hex()}

@@ -59,6 +59,15 @@ def identity(ctx: OpContext, author: str | None) -> tuple[Signature, Signature]:
     return author_sig, committer
 
 
+def reflog_signature(ctx: OpContext) -> Signature:
+    """Who a ref update is logged as: the committer identity, or "cof" if none is set
+    (a branch switch must not fail for want of an email address)."""
+    try:
+        return identity(ctx, None)[1]
+    except UsageError:
+        return Repository.signature("cof", "")
+
+
 # Progress is reported every this many bytes, so the event stream stays cheap.
 PROGRESS_STEP = 16 * 1024 * 1024
 

@@ -15,14 +15,14 @@ from cofd.objects.ancestry import is_ancestor, merge_bases
 from cofd.objects.model import CommitId, TreeId
 from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
-from cofd.ops.branches import _who, switch_to
+from cofd.ops.branches import switch_to
 from cofd.ops.commit import make_commit
-from cofd.ops.common import ByteProgress, flat_tree, staged_flat, tree_of
+from cofd.ops.common import ByteProgress, flat_tree, reflog_signature, staged_flat, tree_of
 from cofd.ops.materialize import remove_entry, write_entry
 from cofd.ops.merge_trees import TreeMerge, merge_trees
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
-from cofd.ops.switch import MAX_LISTED, apply, plan
+from cofd.ops.switch import MAX_LISTED, apply, check, plan
 from cofd.ops.trees import FlatEntry, build, flatten
 from cofd.ops.worktree_scan import scan
 from cofd.store.blockstore import WriteTxn
@@ -198,13 +198,13 @@ def _fast_forward(
     theirs: CommitId,
     name: str,
 ) -> dict[str, Any]:
-    from cofd.ops.switch import check
-
     todo = check(repo, state, plan(repo, tree_of(repo, head), tree_of(repo, theirs)), "merge")
     total = sum(new.size for _, new in todo.values() if new is not None)
     result = apply(repo, state, todo, ByteProgress(ctx, "updating", total).add)
     repo.save_state(state)
-    repo.refs.update("HEAD", theirs, _who(ctx), f"merge {name}: Fast-forward", expected=head)
+    repo.refs.update(
+        "HEAD", theirs, reflog_signature(ctx), f"merge {name}: Fast-forward", expected=head
+    )
     return {
         "fast_forward": True,
         "from": head.hex(),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from cofd.objects.merge3 import is_binary, merge_lines, split_lines
 from cofd.objects.model import MODE_SYMLINK, TreeId
+from cofd.ops.common import flatten_cached
 from cofd.ops.repository import Repository
 from cofd.ops.treediff import diff_trees
 from cofd.ops.trees import FlatEntry
@@ -171,8 +172,6 @@ def _file_directory_conflicts(
 ) -> None:
     """A file at ``p`` on one side and files under ``p/`` on the other cannot both be
     written: the file is moved aside to ``p~<side>`` as a conflict, as git does."""
-    from cofd.ops.common import flatten_cached
-
     ours_files = flatten_cached(repo, ours) if ours is not None else {}
     final = dict(ours_files)
     for path, m in paths.items():

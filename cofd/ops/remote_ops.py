@@ -15,6 +15,8 @@ from cofd.objects.model import CommitId
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op
 from cofd.ops.branches import switch_to
+from cofd.ops.common import reflog_signature
+from cofd.ops.merge import merge
 from cofd.ops.repository import Repository, create_layout
 from cofd.sync.client import ClientSession, remote_branches
 from cofd.sync.registry import (
@@ -31,12 +33,6 @@ from protocol.peer import messages as m
 
 HEADS, TAGS, REMOTES = "refs/heads/", "refs/tags/", "refs/remotes/"
 DEFAULT_REMOTE = "origin"
-
-
-def _who(ctx: OpContext) -> Any:
-    from cofd.ops.branches import _who as who
-
-    return who(ctx)
 
 
 def _remote(repo: Repository, name: str | None) -> Remote:
@@ -65,7 +61,7 @@ def remote(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"no remote named '{name}'")
         save_remotes(repo.cof_dir, remotes)
         for ref, _ in list(repo.refs.iter_refs(f"{REMOTES}{name}/")):
-            repo.refs.update(ref, None, _who(ctx), f"remote: remove {name}")
+            repo.refs.update(ref, None, reflog_signature(ctx), f"remote: remove {name}")
         return {"removed": name}
     if action != "add":
         raise UsageError(f"unknown remote action {action!r}")
@@ -103,7 +99,7 @@ def fetch_remote(ctx: OpContext, repo: Repository, remote: Remote) -> dict[str, 
         wants = list(dict.fromkeys(v for v in refs.values() if v not in local))
         stats = session.fetch(repo, wants, ctx.progress)
         wire = dict(session.driver.conn.stats)
-    who = _who(ctx)
+    who = reflog_signature(ctx)
     updated = []
     for name, value in refs.items():
         if name.startswith(HEADS):
@@ -135,8 +131,6 @@ def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 @op("pull", writes=True)
 def pull(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Fetch, then merge ``<remote>/<branch>`` (default: the current branch's name)."""
-    from cofd.ops.merge import merge
-
     repo = ctx.require_repo()
     remote = _remote(repo, params.get("remote"))
     fetched = fetch_remote(ctx, repo, remote)
@@ -179,7 +173,7 @@ def push(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if any(not r["ok"] for r in rows):
         reasons = "; ".join(f"{str(r['ref']).removeprefix(HEADS)}: {r['message']}" for r in rows)
         raise ConflictError(f"push to {remote.url.text()} rejected: {reasons}")
-    repo.refs.update(tracking, local, _who(ctx), f"push: to {remote.url.text()}")
+    repo.refs.update(tracking, local, reflog_signature(ctx), f"push: to {remote.url.text()}")
     return {
         "remote": remote.name,
         "url": remote.url.text(),
@@ -251,6 +245,6 @@ def _checkout_head(
     # Check out first (HEAD is unborn, so every file is written), then create the
     # branch and attach HEAD to it.
     result = switch_to(ctx, repo, commit, HEADS + branch, False, message, move_head=False)
-    repo.refs.update(HEADS + branch, commit, _who(ctx), message, expected=None)
-    repo.refs.set_head(HEADS + branch, _who(ctx), message)
+    repo.refs.update(HEADS + branch, commit, reflog_signature(ctx), message, expected=None)
+    repo.refs.set_head(HEADS + branch, reflog_signature(ctx), message)
     return result

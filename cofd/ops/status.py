@@ -55,8 +55,7 @@ def _changed_paths(
         head = head_files.get(path)
         if head is None or head.id != entry.id or head.mode != entry.mode:
             changed.add(path)
-    if len(head_files) != len(state.entries) or changed:
-        changed.update(p for p in head_files if p not in state.entries)
+    changed.update(p for p in head_files if p not in state.entries)
     return changed
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cofd.objects.ignore import IgnoreRules
 from cofd.objects.model import TreeId
 from cofd.objects.worktree_state import Entry, WorktreeState
+from cofd.ops.common import flatten_cached
 from cofd.ops.materialize import remove_entry, write_entries
 from cofd.ops.repository import Repository
 from cofd.ops.treediff import diff_trees
@@ -118,8 +119,6 @@ def force_reset(
     """Make staging area and working tree equal ``target`` for every tracked path,
     discarding local changes (``checkout --force``); untracked files are kept."""
     todo: dict[str, Change] = dict(plan(repo, current, target))
-    from cofd.ops.common import flatten_cached
-
     target_files = flatten_cached(repo, target) if target is not None else {}
     for path, entry in list(state.entries.items()):
         want = target_files.get(path)

@@ -17,4 +17,3 @@ def hash_block(data: bytes | memoryview) -> BlockId:
 
 def to_hex(block_id: bytes) -> str:
     return block_id.hex()
-
