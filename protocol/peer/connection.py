@@ -390,7 +390,11 @@ class Connection:
         while True:
             while (packet := self._build_packet(now)) is not None:
                 out.append(packet)
-            if self._control or not self._blocks:
+            if not self._blocks:
+                if not self._control:  # nothing to send: rate samples undercount now
+                    self._recovery.cc.on_app_limited()
+                return out
+            if self._control:
                 return out
             # Only block fragments are left: as many as the window and pacer allow.
             quota = min(self._block_quota(now), len(self._blocks))

@@ -1,8 +1,8 @@
-"""Loss detection and congestion control after RFC 9002, plus a pacer.
+"""Loss detection after RFC 9002 (congestion control lives in :mod:`.congestion`).
 
 Pure bookkeeping: the connection tells :class:`Recovery` what it sent and what the
 peer acknowledged, always with ``now``; it answers which packets are lost, when its
-timer fires, and how many bytes may be sent.
+timer fires, and (through ``cc``) how many bytes may be sent.
 """
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.peer import limits
+from protocol.peer.congestion import CongestionControl
 
 PACKET_THRESHOLD = 3  # RFC 9002 kPacketThreshold
 TIME_THRESHOLD = 9 / 8  # RFC 9002 kTimeThreshold
-INITIAL_WINDOW_PACKETS = 10  # RFC 9002 kInitialWindow
-MINIMUM_WINDOW_PACKETS = 2  # RFC 9002 kMinimumWindow
-LOSS_REDUCTION = 0.5  # NewReno multiplicative decrease
-PACING_GAIN = 1.25  # RFC 9002 section 7.7: pace slightly faster than cwnd/srtt
-PACING_BURST_PACKETS = 32  # packets that may leave back to back (one GSO send)
 MAX_PTO_BACKOFF_EXPONENT = 10  # probes never wait more than 1024 PTOs
 
 
@@ -32,6 +28,11 @@ class SentPacket:
     size: int
     ack_eliciting: bool
     frames: list[Any] = field(default_factory=list)
+    # stamped by CongestionControl.on_sent for delivery-rate samples
+    delivered: int = 0
+    delivered_time: float = 0.0
+    first_sent_time: float = 0.0
+    app_limited: bool = False
 
 
 class RttEstimator:
@@ -66,84 +67,6 @@ class RttEstimator:
         return max(base, limits.TIMER_GRANULARITY)
 
 
-class CongestionControl:
-    """NewReno window in bytes (RFC 9002 section 7) with a token-bucket pacer."""
-
-    def __init__(self, max_datagram: int) -> None:
-        self.max_datagram = max_datagram
-        self.window = INITIAL_WINDOW_PACKETS * max_datagram
-        self.ssthresh = float("inf")
-        self.bytes_in_flight = 0
-        self._recovery_start = -1.0
-        self._acked_in_ca = 0
-        self._tokens = float(PACING_BURST_PACKETS * max_datagram)
-        self._last_refill = 0.0
-
-    def available(self) -> int:
-        return max(0, self.window - self.bytes_in_flight)
-
-    def on_sent(self, size: int, now: float) -> None:
-        self.bytes_in_flight += size
-        self._tokens -= size
-
-    def on_acked(self, packet: SentPacket) -> None:
-        self.bytes_in_flight -= packet.size
-        if packet.time_sent <= self._recovery_start:
-            return
-        if self.window < self.ssthresh:
-            self.window += packet.size
-        else:
-            self._acked_in_ca += packet.size
-            if self._acked_in_ca >= self.window:
-                self._acked_in_ca -= self.window
-                self.window += self.max_datagram
-        self.window = min(self.window, limits.MAX_CWND_BYTES)
-
-    def on_lost(self, packets: list[SentPacket], now: float) -> None:
-        for packet in packets:
-            self.bytes_in_flight -= packet.size
-        newest = max(p.time_sent for p in packets)
-        if newest > self._recovery_start:  # one reduction per round trip
-            self._recovery_start = now
-            self.window = max(
-                int(self.window * LOSS_REDUCTION), MINIMUM_WINDOW_PACKETS * self.max_datagram
-            )
-            self.ssthresh = self.window
-            self._acked_in_ca = 0
-
-    def on_discarded(self, packet: SentPacket) -> None:
-        self.bytes_in_flight -= packet.size
-
-    def send_quota(self, size: int, now: float, smoothed_rtt: float) -> tuple[int, float]:
-        """``(packets, 0)``: how many packets of ``size`` may leave now, or ``(0, wait)``.
-
-        The same rule as :meth:`pacing_delay` applied packet after packet at one
-        ``now``: a packet may leave when its wait would be under the timer granularity.
-        A full window gives ``(0, 0.0)``: only an ACK opens it, not time.
-        """
-        room = (self.window - self.bytes_in_flight) // size
-        if room <= 0:
-            return 0, 0.0
-        rate = PACING_GAIN * self.window / max(smoothed_rtt, limits.TIMER_GRANULARITY)
-        burst = PACING_BURST_PACKETS * self.max_datagram
-        self._tokens = min(burst, self._tokens + (now - self._last_refill) * rate)
-        self._last_refill = now
-        allowed = int((self._tokens + rate * limits.TIMER_GRANULARITY) // size)
-        if allowed <= 0:
-            return 0, (size - self._tokens) / rate
-        return min(room, allowed), 0.0
-
-    def pacing_delay(self, size: int, now: float, smoothed_rtt: float) -> float:
-        """Seconds to wait before a packet of ``size`` may leave (0 when it may now)."""
-        rate = PACING_GAIN * self.window / max(smoothed_rtt, limits.TIMER_GRANULARITY)
-        burst = PACING_BURST_PACKETS * self.max_datagram
-        self._tokens = min(burst, self._tokens + (now - self._last_refill) * rate)
-        self._last_refill = now
-        delay = (size - self._tokens) / rate
-        # Waits shorter than the timer granularity would only spin the event loop.
-        return 0.0 if delay < limits.TIMER_GRANULARITY else delay
-
-
 class Recovery:
     """Tracks sent packets; detects loss by packet and time thresholds; PTO.
 
@@ -156,7 +79,7 @@ class Recovery:
 
     def __init__(self, max_datagram: int, initial_rtt: float = limits.INITIAL_RTT) -> None:
         self.rtt = RttEstimator(initial_rtt)
-        self.cc = CongestionControl(max_datagram)
+        self.cc = CongestionControl(max_datagram, initial_rtt)
         self.sent: dict[int, SentPacket] = {}
         self._order: deque[int] = deque()  # numbers in ``sent`` (and some gone), ascending
         self.largest_acked = -1
@@ -168,7 +91,7 @@ class Recovery:
         if packet.ack_eliciting:
             self.sent[packet.number] = packet
             self._order.append(packet.number)
-            self.cc.on_sent(packet.size, packet.time_sent)
+            self.cc.on_sent(packet)
             self._last_eliciting_sent = packet.time_sent
 
     def _oldest(self) -> int | None:
@@ -200,9 +123,7 @@ class Recovery:
             self.largest_acked = largest.number
             if largest.number == ranges[0][0]:
                 self.rtt.update(now - largest.time_sent, ack_delay)
-        on_acked = self.cc.on_acked
-        for packet in acked:
-            on_acked(packet)
+        self.cc.on_ack(acked, self.rtt.latest, now)
         self.pto_count = 0
         return acked, self.detect_loss(now)
 

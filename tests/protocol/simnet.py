@@ -46,6 +46,10 @@ class Link:
     reorder: float = 0.0
     delay: float = 0.001
     blackhole_after: float | None = None  # drop everything sent at or after this time
+    # A bottleneck: datagrams leave each sender at most ``rate`` bytes/s through a FIFO
+    # holding ``queue_bytes`` (tail drop beyond it); None: infinitely fast.
+    rate: float | None = None
+    queue_bytes: int = 256 * 1024
 
 
 @dataclass
@@ -55,6 +59,8 @@ class SimNet:
     sent: list[tuple[float, object, bytes]] = field(default_factory=list)
     _queue: list[tuple[float, int, object, object, bytes]] = field(default_factory=list)
     _seq: int = 0
+    _free_at: dict[object, float] = field(default_factory=dict)  # bottleneck idle, per sender
+    queue_drops: int = 0
 
     def __post_init__(self) -> None:
         self._rand = random.Random(self.seed)
@@ -64,11 +70,18 @@ class SimNet:
         link = self.link
         if link.blackhole_after is not None and now >= link.blackhole_after:
             return
+        departs = now
+        if link.rate is not None:
+            free_at = max(now, self._free_at.get(src, now))
+            if (free_at - now) * link.rate + len(data) > link.queue_bytes:
+                self.queue_drops += 1
+                return
+            departs = self._free_at[src] = free_at + len(data) / link.rate
         copies = 2 if self._rand.random() < link.duplicate else 1
         for _ in range(copies):
             if self._rand.random() < link.loss:
                 continue
-            delay = link.delay
+            delay = departs - now + link.delay
             if self._rand.random() < link.reorder:
                 delay += self._rand.uniform(0, 4 * link.delay)
             self._seq += 1
