@@ -168,15 +168,27 @@ class CongestionControl:
 
     # -- events ----------------------------------------------------------------
 
-    def on_sent(self, packet: SentPacket) -> None:
+    def stamp(self, now: float) -> tuple[int, float, float, bool]:
+        """The delivery-rate state a packet sent at ``now`` records (see SentPacket)."""
         if self.bytes_in_flight == 0:  # a new flight: intervals start now
-            self._first_sent_time = self._delivered_time = packet.time_sent
-        packet.delivered = self.delivered
-        packet.delivered_time = self._delivered_time
-        packet.first_sent_time = self._first_sent_time
-        packet.app_limited = self._app_limited_until > 0
-        self.bytes_in_flight += packet.size
-        self._tokens -= packet.size
+            self._first_sent_time = self._delivered_time = now
+        return (
+            self.delivered,
+            self._delivered_time,
+            self._first_sent_time,
+            self._app_limited_until > 0,
+        )
+
+    def on_sent(self, packet: SentPacket) -> None:
+        stamp = self.stamp(packet.time_sent)
+        packet.delivered, packet.delivered_time, packet.first_sent_time = stamp[:3]
+        packet.app_limited = stamp[3]
+        self.on_sent_bytes(packet.size)
+
+    def on_sent_bytes(self, size: int) -> None:
+        """Packets of ``size`` bytes in all, already stamped, left now."""
+        self.bytes_in_flight += size
+        self._tokens -= size
 
     def on_app_limited(self) -> None:
         """The sender has nothing to send although the window is open."""

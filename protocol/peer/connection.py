@@ -13,6 +13,9 @@ from __future__ import annotations
 import enum
 import os
 from collections import Counter, deque
+from collections.abc import Callable
+
+from cryptography.exceptions import InvalidTag
 
 from protocol import codec
 from protocol.errors import CofError, PeerError, PeerTimeoutError, ProtocolError, error_from_wire
@@ -31,7 +34,16 @@ MSG_FRAME_OVERHEAD = 3 + 1 + 1 + 5 + 5 + 5 + 3  # array hdrs, type, 3 x uint32, 
 ACK_EVERY = 10
 _DATA_TYPE = wire.type_byte(wire.DATA)
 _DATA_HEADER = wire.DATA_HEADER
+_BLOCK_HEADER = wire.BLOCK_HEADER
+_BLOCK_KINDS = (wire.BLOCK_PART, wire.BLOCK_END)
+_BLOCK_END = wire.BLOCK_END
+_BLOCK_OVERHEAD = limits.BLOCK_FRAME_OVERHEAD
+_HEADER = limits.HEADER_SIZE
 _MIN_DATA = limits.HEADER_SIZE + limits.AEAD_TAG_SIZE
+
+
+def _no_keys(nonce: bytes, sealed: bytes, header: bytes) -> bytes:
+    raise InvalidTag  # no session keys yet: nothing authenticates
 
 
 class State(enum.Enum):
@@ -59,6 +71,7 @@ class Connection:
         self._lost_packets = 0
         self._rng = rng
         self._protection: crypto.PacketProtection | None = None
+        self._open: Callable[[bytes, bytes, bytes], bytes] = _no_keys
         self._replay = crypto.ReplayWindow()
         self._recovery = Recovery(config.packet_size, config.initial_rtt)
         self._next_pn = 0
@@ -130,6 +143,7 @@ class Connection:
         self.state = State.ESTABLISHED
         self.peer_key = peer_key
         self._protection = crypto.PacketProtection(keys)
+        self._open = self._protection.open_raw
         self._last_rx = self._last_activity = now
         self._events.append(ev.HandshakeCompleted(peer_key))
 
@@ -235,9 +249,12 @@ class Connection:
         self._rx_datagrams += 1
         if self.state is State.CLOSED:
             return self._drop("closed")
-        if len(data) > limits.MAX_PACKET_SIZE:
+        size = len(data)
+        if size > limits.MAX_PACKET_SIZE:
             return self._drop("oversized")
         try:
+            if size >= _MIN_DATA and data[0] == _DATA_TYPE:  # the bulk: skip dispatch
+                return self._receive_data(data, now)
             kind = wire.packet_kind(data)
             if kind == wire.DATA:
                 return self._receive_data(data, now)
@@ -280,21 +297,34 @@ class Connection:
         replay = self._replay
         if pn <= replay.largest and not replay.is_fresh(pn):
             return self._drop("replayed")
-        payload = self._protection.open(data, pn)
-        if payload is None:
+        try:  # PacketProtection.open inlined: this runs for every datagram
+            payload = self._open(pn.to_bytes(12, "big"), data[_HEADER:], data[:_HEADER])
+        except InvalidTag:
             return self._drop("unauthenticated")
         replay.mark(pn)
         self.confirmed = True
         self._last_rx = self._last_activity = now
         self._rx_bytes += len(data)
         try:
-            block = wire.decode_block_frame(payload)
-            if block is not None:  # the bulk of a transfer: one block fragment
-                self._record_received(pn, True, now)
-                last, slot, index, part = block
-                events = self._fetcher.on_fragment(slot, index, last, part, now)
-                if events:
-                    self._events.extend(events)
+            if payload and payload[0] in _BLOCK_KINDS:  # the bulk: one block fragment
+                if len(payload) < _BLOCK_OVERHEAD:
+                    raise wire.WireError("truncated block fragment")
+                kind, slot, index, length = _BLOCK_HEADER.unpack_from(payload)
+                if _BLOCK_OVERHEAD + length > len(payload):
+                    raise wire.WireError("block fragment longer than its datagram")
+                ranges = self._recv_ranges
+                if ranges and pn == ranges[0][0] + 1:  # in order: _record_received inlined
+                    ranges[0][0] = pn
+                    self._largest_rx_time = now
+                    self._ack_pending += 1
+                    if self._ack_at is None:
+                        self._ack_at = now + limits.MAX_ACK_DELAY
+                else:
+                    self._record_received(pn, True, now)
+                part = payload[_BLOCK_OVERHEAD : _BLOCK_OVERHEAD + length]
+                event = self._fetcher.on_fragment(slot, index, kind == _BLOCK_END, part, now)
+                if event is not None:
+                    self._events.append(event)
                 return None
             frames = wire.decode_frames(payload)
             eliciting = any(f[0] != wire.ACK for f in frames)
@@ -400,11 +430,9 @@ class Connection:
             quota = min(self._block_quota(now), len(self._blocks))
             if quota <= 0:
                 return out
-            blocks, seal = self._blocks, self._seal_block
-            for _ in range(quota):
-                out.append(seal(blocks.popleft(), now))
-                if not blocks:  # sent them all (or the session just ended)
-                    break
+            out += self._seal_blocks(quota, now)
+            if not self._blocks:  # sent them all (or the session just ended)
+                return out
 
     def _handshake_datagrams(self, now: float) -> list[bytes]:
         if self.state is not State.HANDSHAKE or now < self._hs_next:
@@ -482,17 +510,32 @@ class Connection:
         self._sent(pn, len(datagram), eliciting, now)
         return datagram
 
-    def _seal_block(self, payload: bytes, now: float) -> bytes:
-        """``_seal`` for one encoded block fragment, the hot path of a transfer."""
-        assert self._protection is not None
-        pn, self._next_pn = self._next_pn, self._next_pn + 1
-        header = _DATA_HEADER.pack(_DATA_TYPE, self.remote_cid, pn)
-        datagram = self._protection.seal(header, pn, payload)
-        self._recovery.on_packet_sent(SentPacket(pn, now, len(datagram), True, [payload]))
-        self._sent(pn, len(datagram), True, now)
-        return datagram
+    def _seal_blocks(self, count: int, now: float) -> list[bytes]:
+        """``_seal`` for ``count`` queued block fragments: the hot path of a transfer,
+        so the burst is stamped and registered with recovery once, not per packet."""
+        assert self._protection is not None and count > 0
+        first = self._next_pn
+        count = min(count, limits.MAX_PACKET_NUMBER + 1 - first)
+        blocks, pack, cid = self._blocks, _DATA_HEADER.pack, self.remote_cid
+        encrypt = self._protection.seal_raw
+        stamp = self._recovery.cc.stamp(now)
+        out: list[bytes] = []
+        packets: list[SentPacket] = []
+        size = 0
+        for pn in range(first, first + count):
+            payload = blocks.popleft()
+            header = pack(_DATA_TYPE, cid, pn)
+            datagram = header + encrypt(pn.to_bytes(12, "big"), payload, header)
+            out.append(datagram)
+            packets.append(SentPacket(pn, now, len(datagram), True, [payload], *stamp))
+            size += len(datagram)
+        self._next_pn = first + count
+        self._recovery.on_burst_sent(packets)
+        self._sent(first + count - 1, size, True, now, count)
+        return out
 
-    def _sent(self, pn: int, size: int, eliciting: bool, now: float) -> None:
+    def _sent(self, pn: int, size: int, eliciting: bool, now: float, count: int = 1) -> None:
+        """Bookkeeping after sending ``count`` packets up to number ``pn``, ``size`` bytes."""
         self._probe = False
         if eliciting:
             self._last_activity = now
@@ -501,7 +544,7 @@ class Connection:
                 for rid, since in self._requests.items():
                     if since < 0:
                         self._requests[rid] = now
-        self._tx_datagrams += 1
+        self._tx_datagrams += count
         self._tx_bytes += size
         if pn >= limits.MAX_PACKET_NUMBER:
             self._terminate(PeerError(f"session with {self.peer_name} used up its packet numbers"))

@@ -94,6 +94,17 @@ class Recovery:
             self.cc.on_sent(packet)
             self._last_eliciting_sent = packet.time_sent
 
+    def on_burst_sent(self, packets: list[SentPacket]) -> None:
+        """:meth:`on_packet_sent` for ack-eliciting packets stamped by ``cc.stamp``."""
+        sent = self.sent
+        size = 0
+        for packet in packets:
+            sent[packet.number] = packet
+            size += packet.size
+        self._order.extend(p.number for p in packets)
+        self.cc.on_sent_bytes(size)
+        self._last_eliciting_sent = packets[-1].time_sent
+
     def _oldest(self) -> int | None:
         order, sent = self._order, self.sent
         while order and order[0] not in sent:

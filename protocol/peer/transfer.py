@@ -14,6 +14,7 @@ from protocol.peer.messages import BlockId, GetBlocks
 from protocol.peer.wire import WireError
 
 MIN_FRAGMENT = 64  # a message fragment smaller than this (but the last) is abuse
+MAX_FRAGMENTS = limits.MAX_BLOCK_BYTES // MIN_FRAGMENT  # fragments one block may have
 MAX_DONE_IDS = 1024  # delivered-message ids remembered above the contiguous watermark
 
 
@@ -141,29 +142,34 @@ class BlockFetcher:
 
     def on_fragment(
         self, slot: int, index: int, last: bool, data: bytes, now: float
-    ) -> list[Event]:
+    ) -> Event | None:
+        """Take one fragment; the block's event once it is complete (or failed)."""
         state = self._slots.get(slot)
-        if state is None or index in state.parts or index >= limits.MAX_BLOCK_BYTES // MIN_FRAGMENT:
-            return []  # late duplicate or a slot we no longer wait for
+        if state is None:
+            return None  # a late duplicate, or a slot we no longer wait for
+        parts = state.parts
+        if index in parts or index >= MAX_FRAGMENTS:
+            return None
         if last:
-            if state.end >= 0 or any(i > index for i in state.parts):
-                return self._corrupt(slot, state, now)
+            if state.end >= 0 or any(i > index for i in parts):
+                return self._corrupt(slot, state)
             state.end = index
         state.size += len(data)
         if state.size > limits.MAX_BLOCK_BYTES or (0 <= state.end < index):
-            return self._corrupt(slot, state, now)
-        state.parts[index] = data
+            return self._corrupt(slot, state)
+        parts[index] = data
         self._last_progress = now
-        if state.end < 0 or len(state.parts) <= state.end:
-            return []
-        block = b"".join(state.parts[i] for i in range(state.end + 1))
+        end = state.end
+        if end < 0 or len(parts) <= end:
+            return None
+        block = b"".join([parts[i] for i in range(end + 1)])
         if blake3.blake3(block).digest() != state.block_id:
-            return self._corrupt(slot, state, now)
+            return self._corrupt(slot, state)
         del self._slots[slot]
         del self._known[state.block_id]
-        return [BlockReceived(state.block_id, block)]
+        return BlockReceived(state.block_id, block)
 
-    def _corrupt(self, slot: int, state: _Slot, now: float) -> list[Event]:
+    def _corrupt(self, slot: int, state: _Slot) -> Event | None:
         """Drop a block that does not hash to its id and ask again (or give up)."""
         self.corrupt_blocks += 1
         del self._slots[slot]
@@ -172,9 +178,9 @@ class BlockFetcher:
         if wanted.corrupt > self.max_retries:
             del self._known[state.block_id]
             msg = f"peer {self.peer_name} sent corrupt data for block {state.block_id.hex()}"
-            return [BlockFailed(state.block_id, PeerError(msg))]
+            return BlockFailed(state.block_id, PeerError(msg))
         self._queue.appendleft(wanted)
-        return []
+        return None
 
     def on_missing(self, slots: tuple[int, ...]) -> list[Event]:
         events: list[Event] = []
