@@ -182,9 +182,20 @@ def _git_clone(base: Path, origin: Path) -> tuple[float, dict[str, float]]:
 
 
 def _tree_cpu(pid: int) -> float:
-    proc = psutil.Process(pid)
-    times = proc.cpu_times()
-    return float(times.user + times.system + times.children_user + times.children_system)
+    """CPU seconds of a process and its live descendants, each with its reaped children.
+
+    ``git daemon`` runs ``git-daemon`` as a child of the ``git`` wrapper, and that child
+    forks one ``upload-pack`` per clone and reaps it: the wrapper's own counters never
+    see that work, its descendants' do."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def bench_push(size: int) -> Result:
