@@ -8,12 +8,14 @@ A command parses its arguments, makes one RPC with ``cofctl.runner.call``, and
 renders the result (``cofctl.render.json_option`` / ``emit_json`` for ``--json``).
 
 Errors: a ``CofError`` escaping a command is printed as ``cof: <message>`` (one line,
-on stderr) and the process exits with the error's ``exit_code``; Ctrl-C exits 130.
+on stderr) and the process exits with the error's ``exit_code``; click's usage errors
+are one line too (exit 2); Ctrl-C exits 130.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -67,6 +69,18 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit()
 
 
+def _one_line(message: str) -> str:
+    """click's sentence ("No such option '-x'.") in the style of cof's other errors."""
+    text = " ".join(message.split()).rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _invoked_path() -> str:
+    """``cof COMMAND`` as typed, for errors click raises without a context."""
+    words = [w for w in sys.argv[1:] if not w.startswith("-")]
+    return f"cof {words[0]}" if words and words[0] in COMMANDS else "cof"
+
+
 class CofGroup(click.Group):
     """A group that loads subcommands lazily and turns expected failures into one
     line and an exit code."""
@@ -81,6 +95,24 @@ class CofGroup(click.Group):
         module = importlib.import_module(f"cofctl.commands.{module_name}")
         command: click.Command = module.command
         return command
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the CLI; click's own errors (unknown option, missing argument) become
+        one line too, naming the help to read, with click's exit code (2 for usage)."""
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            path = exc.ctx.command_path if exc.ctx is not None else _invoked_path()
+            click.echo(f"cof: {_one_line(exc.format_message())} (see '{path} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"cof: {_one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("cof: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -280,3 +280,29 @@ def test_dedup_stats(repo: Path, cof: CofRunner) -> None:
     assert 45.0 <= stats["savings_percent"] <= 50.0
     human = cof("dedup-stats").stdout
     assert "dedup ratio" in human
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("log", "--bogus"), "cof: no such option '--bogus' (see 'cof log --help')"),
+        (("nosuch",), "cof: no such command 'nosuch' (see 'cof --help')"),
+        (("clone",), "cof: missing argument 'URL' (see 'cof clone --help')"),
+        (("checkout", "-b"), "cof: option '-b' requires an argument (see 'cof checkout --help')"),
+        (("branch", "-m", "x"), "cof: usage: cof branch -m OLD NEW (see 'cof branch --help')"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(
+    sandbox: CofSandbox, cof: CofRunner, args: tuple[str, ...], message: str
+) -> None:
+    """click's own errors (unknown option, missing argument) follow cof's error rule:
+    one line on stderr naming the help to read, nothing on stdout, exit code 2."""
+    result = cof(*args, check=False)
+    assert result.returncode == 2
+    assert result.stderr == message + "\n"
+    assert result.stdout == ""
+
+
+def test_help_and_version_exit_0(cof: CofRunner) -> None:
+    assert cof("log", "--help").stdout.startswith("Usage: cof log")
+    assert cof("--version").stdout.startswith("cof, version ")
