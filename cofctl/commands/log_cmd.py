@@ -83,12 +83,15 @@ def command(
     rev: str | None, limit: int | None, oneline: bool, stat: bool, graph: bool, as_json: bool
 ) -> None:
     """Show the commit history, newest first (REV, A..B; -- PATH limits to a path)."""
-    result = call("log", {"rev": rev, "n": limit, "stat": stat, "paths": after_dashdash() or []})
+    # With --graph, -n counts commits in graph order, which needs the whole history
+    # first (as git's --topo-order does): the daemon lists everything, we cut.
+    query = {"rev": rev, "n": None if graph else limit, "stat": stat}
+    result = call("log", {**query, "paths": after_dashdash() or []})
     if as_json:
-        emit_json(result["commits"])
+        emit_json(result["commits"][:limit] if graph and limit is not None else result["commits"])
         return
     if graph:
-        _print_graph(result, oneline)
+        _print_graph(result, oneline, limit)
         return
     first = True
     for info in result["commits"]:
@@ -131,16 +134,18 @@ def topo_order(commits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _print_graph(result: dict[str, Any], oneline: bool) -> None:
+def _print_graph(result: dict[str, Any], oneline: bool, limit: int | None) -> None:
     commits = topo_order(result["commits"])
     by_id = {c["id"]: c for c in commits}
     rows = graph_lines([(c["id"], [p for p in c["parents"] if p in by_id]) for c in commits])
-    order = iter(commits)
+    order = iter(commits[:limit] if limit is not None else commits)
     for prefix, is_commit in rows:
         if not is_commit:
             click.echo(prefix)
             continue
-        info = next(order)
+        info = next(order, None)
+        if info is None:  # -n reached: git stops drawing at the last commit shown
+            return
         deco = decoration(info, result["refs"], result["head"], result["head_ref"])
         if oneline:
             click.echo(f"{prefix} {short(info['id'])}{deco} {info['message'].split(chr(10))[0]}")
