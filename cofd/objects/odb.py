@@ -23,15 +23,18 @@ from cofd.store.manifest import ManifestBuilder, decode_node, is_node, iter_leaf
 from protocol.errors import IntegrityError
 
 T = TypeVar("T")
+Chunk = TypeVar("Chunk", bound=bytes | memoryview)
 
 # Decoded commits and trees kept per repository: small objects, read repeatedly by
 # log, status (HEAD's tree) and revision parsing.
 OBJECT_CACHE_ENTRIES = 4096
 # Blocks handed to the store per call when writing a stream: 4 MiB of 4 KiB blocks.
 WRITE_BATCH_BLOCKS = 1024
-# Leaves looked up per index query when reading content: several manifest nodes'
-# worth (2 MiB), so a restore makes one query per 480 blocks rather than per 96.
-READ_BATCH_BLOCKS = 480
+# Leaves handed to the block store at once when reading content: many manifest
+# nodes' worth (8 MiB of 4 KiB blocks), so that the store's record-wise lookups
+# rarely split a frame between two calls. Only ids and index rows are held per
+# batch: the data is read and handed on a span (<= 1 MiB) at a time.
+READ_BATCH_BLOCKS = 2048
 
 
 class _ObjectCache:
@@ -227,17 +230,32 @@ class ObjectStore:
 
     def iter_content(self, content_id: BlockId, size: int) -> Iterator[bytes]:
         """Yield the content's data blocks in order; total length is checked."""
+        return self._iter_leaves(content_id, size, self._read_leaves)
+
+    def iter_content_runs(self, content_id: BlockId, size: int) -> Iterator[bytes | memoryview]:
+        """The content in order as pieces of one or more whole blocks, each verified;
+        total length is checked. What a file is written from: a piece is often a
+        memoryview of a span the store read (up to 1 MiB: a consumer that keeps the
+        pieces keeps those spans), so no block is copied on the way."""
+        return self._iter_leaves(content_id, size, self._read_runs)
+
+    def _iter_leaves(
+        self,
+        content_id: BlockId,
+        size: int,
+        read: Callable[[list[tuple[BlockId, int]]], Iterator[Chunk]],
+    ) -> Iterator[Chunk]:
         produced = 0
         pending: list[tuple[BlockId, int]] = []
         for batch in iter_leaf_batches(self.blocks.get, content_id, size, self.block_size):
             pending += batch
             if len(pending) < READ_BATCH_BLOCKS:
                 continue
-            for data in self._read_leaves(pending):
+            for data in read(pending):
                 produced += len(data)
                 yield data
             pending = []
-        for data in self._read_leaves(pending):
+        for data in read(pending):
             produced += len(data)
             yield data
         if produced != size:
@@ -252,6 +270,12 @@ class ObjectStore:
             if len(data) != expected:
                 raise IntegrityError(f"block {to_hex(block_id)} has the wrong length")
             yield data
+
+    def _read_runs(self, leaves: list[tuple[BlockId, int]]) -> Iterator[bytes | memoryview]:
+        if not leaves:
+            return iter(())
+        ids, sizes = zip(*leaves, strict=True)
+        return self.blocks.get_runs(ids, sizes)
 
     def iter_content_blocks(self, content_id: BlockId, size: int) -> Iterable[BlockId]:
         """Leaf ids of content, in order (for statistics and changed-block counts)."""

@@ -21,6 +21,8 @@ from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError
 
 WRITE_CHUNK = 1024 * 1024
+# Pieces gathered into one writev at most (IOV_MAX is 1024 on Linux).
+WRITE_PIECES = 256
 # Files written at once by write_entries: one per core of the machines cof targets.
 WRITER_THREADS = 2
 
@@ -85,24 +87,42 @@ def write_entry(
 def _write_regular(
     repo: Repository, tmp: Path, entry: FlatEntry, on_bytes: Callable[[int], None] | None
 ) -> None:
+    """Write a file from the verified pieces the store hands out: runs of blocks as
+    memoryviews of the spans read from the packs, gathered into one writev per
+    WRITE_CHUNK bytes, so no block is copied in Python on its way to the file."""
     mode = 0o755 if entry.mode == MODE_EXEC else 0o644
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.fchmod(fd, mode)  # the umask must not drop the exec bit we recorded
-        buffer = bytearray()
-        for block in repo.objects.iter_content(entry.id, entry.size):
-            buffer += block
-            if len(buffer) >= WRITE_CHUNK:
-                os.write(fd, buffer)
+        pending: list[bytes | memoryview] = []
+        pending_bytes = 0
+        for piece in repo.objects.iter_content_runs(entry.id, entry.size):
+            pending.append(piece)
+            pending_bytes += len(piece)
+            if pending_bytes >= WRITE_CHUNK or len(pending) >= WRITE_PIECES:
+                _write_all(fd, pending)
                 if on_bytes is not None:
-                    on_bytes(len(buffer))
-                buffer.clear()
-        if buffer:
-            os.write(fd, buffer)
+                    on_bytes(pending_bytes)
+                pending = []
+                pending_bytes = 0
+        if pending:
+            _write_all(fd, pending)
             if on_bytes is not None:
-                on_bytes(len(buffer))
+                on_bytes(pending_bytes)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, pieces: list[bytes | memoryview]) -> None:
+    """``os.writev`` the pieces, carrying on after a short write."""
+    first = 0
+    while first < len(pieces):
+        written = os.writev(fd, pieces[first:] if first else pieces)
+        while first < len(pieces) and written >= len(pieces[first]):
+            written -= len(pieces[first])
+            first += 1
+        if written:
+            pieces[first] = memoryview(pieces[first])[written:]
 
 
 def remove_entry(root: Path, path: str) -> None:

@@ -15,6 +15,7 @@ looks the block up once more and reads it from its new place.
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
 import sqlite3
@@ -23,12 +24,14 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import zstandard
+from blake3 import blake3
 
 from cofd.store.cache import ByteLRU
 from cofd.store.ids import BlockId, hash_block, to_hex
-from cofd.store.index import Index, Location, PackInfo
+from cofd.store.index import BlockRow, Index, Location, PackInfo, row_location
 from cofd.store.maintenance_state import MaintenanceState
 from cofd.store.pack import (
     MAX_FRAME_BLOCKS,
@@ -41,6 +44,7 @@ from cofd.store.pack import (
     encode_record,
     fsync_dir,
     pack_path,
+    parse_record_header,
     record_header_len,
     scan_records,
 )
@@ -50,11 +54,16 @@ log = logging.getLogger(__name__)
 
 # Reads of hot blocks that lie within this distance of each other in a pack are
 # served by one pread: a file's blocks are written consecutively, so a restore
-# becomes a few large sequential reads instead of one syscall per block.
+# becomes a few large sequential reads instead of one syscall per block. 1 MiB (a
+# whole raw frame) per read: measured against 256 KiB to 8 MiB, a span that stays
+# in the CPU cache while its blocks are hashed restores fastest.
 COALESCE_GAP = 64 * 1024
-MAX_COALESCED_READ = 8 * 1024 * 1024
+MAX_COALESCED_READ = 1024 * 1024
 # Writes are buffered in memory up to this size before one os.write.
 WRITE_BUFFER_BYTES = 4 * 1024 * 1024
+
+_RAW = int(Codec.RAW)
+_HOT = int(Tier.HOT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +170,11 @@ class BlockStore:
 
     # -- reading --------------------------------------------------------------------
 
-    def _fd(self, pack: int, tier: Tier) -> int:
+    def _fd(self, pack: int, tier: Tier | int) -> int:
         with self._fd_lock:
             fd = self._read_fds.get(pack)
             if fd is None:
-                fd = os.open(pack_path(self.objects_dir, tier, pack), os.O_RDONLY)
+                fd = os.open(pack_path(self.objects_dir, Tier(tier), pack), os.O_RDONLY)
                 self._read_fds[pack] = fd
             return fd
 
@@ -186,15 +195,11 @@ class BlockStore:
     def location(self, block_id: BlockId) -> Location:
         loc = self.index.lookup(block_id)
         if loc is None:
-            raise IntegrityError(f"block {to_hex(block_id)} is missing from the store")
+            raise _missing(block_id)
         return loc
 
     def get(self, block_id: BlockId) -> bytes:
-        loc = self.location(block_id)
-        try:
-            return self._read(block_id, loc)
-        except (OSError, IntegrityError) as exc:
-            return self._reread(block_id, loc, exc)
+        return self._get_at(block_id, self.location(block_id))
 
     def _reread(self, block_id: BlockId, old: Location, exc: Exception) -> bytes:
         """Second try after a failed read: succeeds only if the block moved meanwhile.
@@ -243,62 +248,206 @@ class BlockStore:
                 start = max(loc.frame_off, 0)
                 raw = decoded[start : start + loc.raw_len]
         if len(raw) != loc.raw_len or hash_block(raw) != block_id:
-            raise IntegrityError(
-                f"block {to_hex(block_id)} in pack {loc.pack:08d} ({loc.tier.dirname}) "
-                f"at offset {loc.offset} is corrupt: its content does not match its id"
-            )
+            raise self._corrupt(block_id, loc)
         return raw
+
+    @staticmethod
+    def _corrupt(block_id: BlockId, loc: Location) -> IntegrityError:
+        return IntegrityError(
+            f"block {to_hex(block_id)} in pack {loc.pack:08d} ({loc.tier.dirname}) "
+            f"at offset {loc.offset} is corrupt: its content does not match its id"
+        )
 
     def get_many(self, ids: Sequence[BlockId]) -> Iterator[bytes]:
         """Yield the blocks in order, reading runs of adjacent hot blocks in one pread."""
-        locations = self.index.lookup_many(ids)
-        for block_id in ids:
-            if block_id not in locations:
-                raise IntegrityError(f"block {to_hex(block_id)} is missing from the store")
-        yield from self._coalesced(ids, locations)
+        rows = self._rows(ids)
+        return cast(Iterator[bytes], self._verified(ids, rows, None))
 
-    def _coalesced(self, ids: Sequence[BlockId], locs: dict[BlockId, Location]) -> Iterator[bytes]:
+    def get_runs(
+        self, ids: Sequence[BlockId], sizes: Sequence[int]
+    ) -> Iterator[bytes | memoryview]:
+        """The blocks' contents in order, as pieces that each hold one or more of them.
+
+        What a restore writes to a file: consecutive blocks that lie back to back in
+        a pack come out as one memoryview of the span read for them (no copy per
+        block), each block of it re-hashed and compared with its id as :meth:`get`
+        does. ``sizes[k]`` is the length the caller expects of block ``k`` (a
+        manifest's record); a block of another length is an integrity error.
+        """
+        if len(sizes) != len(ids):
+            raise ValueError("get_runs needs one size per id")
+        return self._verified(ids, self._rows(ids), sizes)
+
+    def _rows(self, ids: Sequence[BlockId]) -> dict[BlockId, BlockRow]:
+        """Index rows of ``ids`` (and perhaps of a few others); a missing id raises.
+
+        Looked up record by record: a file's blocks mostly lie in order in frames of
+        up to 256 blocks, so the first id of a record is looked up alone and the
+        record's other members come from :meth:`_record_rows`, for ~0.6 us a member
+        where an IN lookup costs ~1.7 us an id (as much as hashing the block). When
+        the ids do not follow their records (blocks shared with other content, or
+        single-block records), the estimated extra cost of this (a lookup alone ~3
+        ids' worth of IN lookups, a member examined ~0.4) soon exceeds what it saved,
+        and once the excess reaches a frame's worth the remaining ids go through
+        batched IN lookups: a bounded loss where blocks are scattered.
+        """
+        index = self.index
+        found: dict[BlockId, BlockRow] = {}
+        n = len(ids)
+        excess = 0  # estimated cost over IN lookups so far, in IN lookups of one id
         i = 0
-        while i < len(ids):
-            first = locs[ids[i]]
-            if first.codec != Codec.RAW:
-                try:
-                    data = self._read(ids[i], first)
-                except (OSError, IntegrityError) as exc:
-                    data = self._reread(ids[i], first, exc)
+        while i < n:
+            block_id = ids[i]
+            if block_id in found:
+                excess -= 1
+                i += 1
+                continue
+            if excess > MAX_FRAME_BLOCKS:
+                rest = [b for b in ids[i:] if b not in found]
+                found.update(index.lookup_rows(rest))
+                for block_id in rest:
+                    if block_id not in found:
+                        raise _missing(block_id)
+                break
+            row = index.lookup_row(block_id)
+            if row is None:
+                raise _missing(block_id)
+            found[block_id] = row
+            excess += 2
+            i += 1
+            if row[6] >= 0:  # a member of a frame: its fellow members likely follow
+                excess += self._record_rows(row, found) * 2 // 5
+        return found
+
+    def _record_rows(self, row: BlockRow, found: dict[BlockId, BlockRow]) -> int:
+        """Add rows for the other blocks of ``row``'s record; return the members examined.
+
+        Which blocks the index maps to the record comes from a scan of the covering
+        index on (pack, offset); where each lies inside the frame, from the record's
+        header in the pack, which lists its members in order (the index rows were made
+        from it, and ``fsck --repair-index`` rebuilds them from it). The header is found
+        from the number of members the index maps; when that does not match (members
+        no longer mapped, or damage), the index's own rows are taken. A row that is
+        wrong all the same cannot yield wrong data: each block read is hashed, and a
+        failed read looks its block up again (:meth:`_reread`).
+        """
+        _, tier, pack, offset, stored_len, codec, _, _ = row
+        mapped = self.index.record_ids(pack, offset)
+        if len(mapped) <= 1:
+            return 1
+        record = None
+        start = offset - record_header_len(len(mapped))
+        if start >= len(PACK_MAGIC):
+            try:
+                record = parse_record_header(
+                    self._fd(pack, tier), start, offset + stored_len, f"pack {pack:08d}"
+                )
+            except (OSError, IntegrityError):
+                record = None
+        if (
+            record is None
+            or record.data_offset != offset
+            or record.codec != codec
+            or record.stored_len != stored_len
+        ):
+            for other in self.index.record_rows(pack, offset):
+                found.setdefault(other[0], other)
+            return len(mapped)
+        frame_off = 0
+        for block_id, raw_len in record.members:
+            if block_id in mapped:
+                found.setdefault(
+                    block_id, (block_id, tier, pack, offset, stored_len, codec, frame_off, raw_len)
+                )
+            frame_off += raw_len
+        return len(record.members)
+
+    def _verified(
+        self, ids: Sequence[BlockId], rows: dict[BlockId, BlockRow], sizes: Sequence[int] | None
+    ) -> Iterator[bytes | memoryview]:
+        """Blocks one by one (``sizes`` None: bytes) or as merged pieces (memoryviews).
+
+        A run of raw blocks close together in one pack is read with one pread; each
+        block is hashed in place (a memoryview slice, no copy) and, when pieces are
+        wanted, blocks adjacent in the span are handed out as one view. A block that
+        does not verify goes through :meth:`_reread` (moved meanwhile, else raised);
+        a block repeated back to back (runs of zero blocks) is hashed once per run.
+        """
+        merge = sizes is not None
+        # One hasher reset after each block: cheaper than a new one per block.
+        hasher = blake3()
+        update, reset = hasher.update, hasher.reset
+        n = len(ids)
+        i = 0
+        while i < n:
+            block_id = ids[i]
+            row = rows[block_id]
+            if row[5] != _RAW:
+                data = self._get_at(block_id, row_location(row))
+                if sizes is not None and len(data) != sizes[i]:
+                    raise _wrong_length(block_id)
                 yield data
                 i += 1
                 continue
-            # Extend the run while the next block follows closely in the same pack.
-            begin, length = _raw_span(first)
-            j, end = i + 1, begin + length
-            while j < len(ids):
-                nxt = locs[ids[j]]
-                if nxt.codec != Codec.RAW or nxt.pack != first.pack:
-                    break
-                nxt_start, nxt_len = _raw_span(nxt)
-                if not 0 <= nxt_start - end <= COALESCE_GAP or (
-                    nxt_start + nxt_len - begin > MAX_COALESCED_READ
-                ):
-                    break
-                end = nxt_start + nxt_len
-                j += 1
-            failure: OSError | None = None
+            j, begin, end = _run(ids, rows, i)
+            pack = row[2]
             try:
-                span = os.pread(self._fd(first.pack, first.tier), end - begin, begin)
-            except OSError as exc:
-                span, failure = b"", exc  # the pack went away: each block is re-read
+                span = os.pread(self._fd(pack, row[1]), end - begin, begin)
+            except OSError:
+                span = b""
+            if len(span) != end - begin:
+                # The pack went away or is shorter than the index says: read each
+                # block alone, so that each failure is reported (or recovered) as
+                # get() would.
+                for k in range(i, j):
+                    data = self._get_at(ids[k], row_location(rows[ids[k]]))
+                    if sizes is not None and len(data) != sizes[k]:
+                        raise _wrong_length(ids[k])
+                    yield data
+                i = j
+                continue
             view = memoryview(span)
+            piece_start = piece_end = 0  # the piece of the span not yet yielded
+            verified = None  # the block hashed last (and its bytes still in view)
             for k in range(i, j):
-                loc = locs[ids[k]]
-                rel, size = _raw_span(loc)
-                rel -= begin
-                try:
-                    data = self._read(ids[k], loc, bytes(view[rel : rel + size]))
-                except IntegrityError as exc:
-                    data = self._reread(ids[k], loc, failure or exc)
-                yield data
+                block_id = ids[k]
+                _, _, _, offset, _, _, frame_off, size = rows[block_id]
+                rel = (offset + frame_off if frame_off >= 0 else offset) - begin
+                if block_id != verified:
+                    update(view[rel : rel + size])
+                    digest = hasher.digest()
+                    reset()
+                    if digest != block_id:
+                        if piece_end > piece_start:
+                            yield view[piece_start:piece_end]
+                        piece_start = piece_end = 0
+                        verified = None
+                        loc = row_location(rows[block_id])
+                        data = self._reread(block_id, loc, self._corrupt(block_id, loc))
+                        if sizes is not None and len(data) != sizes[k]:
+                            raise _wrong_length(block_id)
+                        yield data
+                        continue
+                    verified = block_id
+                if not merge:
+                    yield bytes(view[rel : rel + size])
+                    continue
+                if sizes[k] != size:  # type: ignore[index]
+                    raise _wrong_length(block_id)
+                if rel != piece_end or piece_end == piece_start:
+                    if piece_end > piece_start:
+                        yield view[piece_start:piece_end]
+                    piece_start = rel
+                piece_end = rel + size
+            if piece_end > piece_start:
+                yield view[piece_start:piece_end]
             i = j
+
+    def _get_at(self, block_id: BlockId, loc: Location) -> bytes:
+        try:
+            return self._read(block_id, loc)
+        except (OSError, IntegrityError) as exc:
+            return self._reread(block_id, loc, exc)
 
     # -- writing --------------------------------------------------------------------
 
@@ -336,6 +485,41 @@ def _raw_span(loc: Location) -> tuple[int, int]:
     if loc.frame_off >= 0:
         return loc.offset + loc.frame_off, loc.raw_len
     return loc.offset, loc.stored_len
+
+
+def _run(ids: Sequence[BlockId], rows: dict[BlockId, BlockRow], i: int) -> tuple[int, int, int]:
+    """Extent of the run of raw blocks beginning with ``ids[i]`` (a raw one) that one
+    pread serves: ``(j, begin, end)``, blocks ``i..j-1`` all lie in ``[begin, end)`` of
+    one pack. The next block joins while it starts at most COALESCE_GAP past the end
+    (or inside the span: a repeated block) and the span stays within
+    MAX_COALESCED_READ. A raw block's bytes are ``raw_len`` bytes at its data offset
+    plus its frame offset; a single-block record whose ``stored_len`` disagrees is read
+    as ``raw_len`` bytes and fails its hash check like any other damage."""
+    _, _, pack, offset, _, _, frame_off, size = rows[ids[i]]
+    begin = offset + frame_off if frame_off >= 0 else offset
+    end = begin + size
+    limit = begin + MAX_COALESCED_READ
+    n = len(ids)
+    j = i + 1
+    while j < n:
+        _, _, other, offset, _, codec, frame_off, size = rows[ids[j]]
+        if codec != _RAW or other != pack:
+            break
+        start = offset + frame_off if frame_off >= 0 else offset
+        stop = start + size
+        if start < begin or stop > limit or start - end > COALESCE_GAP:
+            break
+        end = max(end, stop)
+        j += 1
+    return j, begin, end
+
+
+def _missing(block_id: BlockId) -> IntegrityError:
+    return IntegrityError(f"block {to_hex(block_id)} is missing from the store")
+
+
+def _wrong_length(block_id: BlockId) -> IntegrityError:
+    return IntegrityError(f"block {to_hex(block_id)} has the wrong length")
 
 
 class _OpenPack:
@@ -477,15 +661,7 @@ class WriteTxn:
         frame: bool = False,
     ) -> list[tuple[BlockId, Location]]:
         """Append one record and return the index rows describing its blocks."""
-        opened = self._pack_for(tier)
-        head = encode_record(codec, members, stored)
-        offset = opened.length
-        opened.buffer += head
-        opened.buffer += stored
-        opened.length += len(head) + len(stored)
-        if opened.offsets is not None:
-            opened.offsets.append(offset)
-        data_offset = offset + record_header_len(len(members))
+        pack, data_offset = self._append_record(tier, codec, members, stored)
         rows: list[tuple[BlockId, Location]] = []
         frame_off = 0
         for m in members:
@@ -494,7 +670,7 @@ class WriteTxn:
                     m.block_id,
                     Location(
                         tier,
-                        opened.info.pack,
+                        pack,
                         data_offset,
                         len(stored),
                         codec,
@@ -504,12 +680,30 @@ class WriteTxn:
                 )
             )
             frame_off += m.raw_len
-        if len(opened.buffer) >= WRITE_BUFFER_BYTES:
-            opened.flush()
         return rows
 
+    def _append_record(
+        self, tier: Tier, codec: Codec, members: list[Member], stored: bytes | memoryview
+    ) -> tuple[int, int]:
+        """Append one record to the tier's open pack; return (pack, data offset)."""
+        opened = self._pack_for(tier)
+        head = encode_record(codec, members, stored)
+        offset = opened.length
+        opened.buffer += head
+        opened.buffer += stored
+        opened.length += len(head) + len(stored)
+        if opened.offsets is not None:
+            opened.offsets.append(offset)
+        if len(opened.buffer) >= WRITE_BUFFER_BYTES:
+            opened.flush()
+        return opened.info.pack, offset + len(head)
+
     def put_many(
-        self, blocks: Sequence[bytes | memoryview], ids: Sequence[BlockId] | None = None
+        self,
+        blocks: Sequence[bytes | memoryview],
+        ids: Sequence[BlockId] | None = None,
+        *,
+        absent: bool = False,
     ) -> list[BlockId]:
         """Store each block unless already present; return the ids in order.
 
@@ -518,34 +712,61 @@ class WriteTxn:
         appended as raw frames of up to ``MAX_FRAME_BLOCKS`` consecutive blocks: one
         record header and one index batch per frame instead of per block, and a
         file's blocks stay contiguous so reading it back is a few large preads.
+
+        The ids written are known to be new (looked up in this very transaction, and
+        deduplicated within it), so their index rows go in with a plain INSERT, built
+        directly as plain-int tuples (:meth:`Index.insert_new_blocks`).
+
+        ``absent`` skips the lookup: the caller found these ids missing from the index
+        while holding the repository's write lock (a fetch after its negotiation), so
+        none can have appeared since. Should one exist all the same, the INSERT fails
+        and the whole transaction rolls back: nothing is half written.
         """
         if ids is None:
             ids = [hash_block(b) for b in blocks]
-        present = self._index.existing(ids)
-        members: list[Member] = []
+        present = frozenset() if absent else self._index.existing(ids)
+        seen = self._seen
+        new_ids: list[BlockId] = []
         datas: list[bytes | memoryview] = []
         for block_id, data in zip(ids, blocks, strict=True):
-            if block_id in present or block_id in self._seen:
+            if block_id in present or block_id in seen:
                 continue
-            self._seen.add(block_id)
-            members.append(Member(block_id, len(data)))
+            seen.add(block_id)
+            new_ids.append(block_id)
             datas.append(data)
-            self.new_bytes += len(data)
-        self.new_blocks += len(members)
-        rows: list[tuple[BlockId, Location]] = []
-        for start in range(0, len(members), MAX_FRAME_BLOCKS):
-            group = members[start : start + MAX_FRAME_BLOCKS]
-            chunk = datas[start : start + MAX_FRAME_BLOCKS]
+        sizes = [len(d) for d in datas]
+        self.new_blocks += len(new_ids)
+        self.new_bytes += sum(sizes)
+        rows: list[BlockRow] = []
+        records: list[tuple[int, int]] = []
+        for start in range(0, len(new_ids), MAX_FRAME_BLOCKS):
+            group = new_ids[start : start + MAX_FRAME_BLOCKS]
+            lengths = sizes[start : start + MAX_FRAME_BLOCKS]
+            members = list(map(Member, group, lengths))
             if len(group) == 1:
-                rows += self.write_record(Tier.HOT, Codec.RAW, group, chunk[0])
+                stored = datas[start]
+                pack, data_offset = self._append_record(Tier.HOT, Codec.RAW, members, stored)
+                rows.append((group[0], _HOT, pack, data_offset, lengths[0], _RAW, -1, lengths[0]))
             else:
-                rows += self.write_record(Tier.HOT, Codec.RAW, group, b"".join(chunk), frame=True)
+                stored = b"".join(datas[start : start + MAX_FRAME_BLOCKS])
+                pack, data_offset = self._append_record(Tier.HOT, Codec.RAW, members, stored)
+                whole = len(stored)
+                rows += [
+                    (block_id, _HOT, pack, data_offset, whole, _RAW, frame_off, size)
+                    for block_id, frame_off, size in zip(
+                        group,
+                        itertools.accumulate(lengths, initial=0),  # one longer: the end
+                        lengths,
+                        strict=False,
+                    )
+                ]
+            records.append((pack, data_offset))
         if rows:
-            rows.sort(key=lambda row: row[0])  # ascending keys: neighbouring B-tree pages
-            self._index.insert_blocks(rows)
+            rows.sort()  # ascending ids (unique here): neighbouring B-tree pages
+            self._index.insert_new_blocks(rows, records)
         for opened in self._touched:
             opened.flush()  # readers on this thread may pread what we just wrote
-        self._seen.clear()  # rows are in the index now; existing() will find them
+        seen.clear()  # rows are in the index now; existing() will find them
         return list(ids)
 
     def put(self, data: bytes | memoryview) -> BlockId:

@@ -268,7 +268,9 @@ class _Receiver:
         ids, datas = batch
         # The ids are trusted: the connection hashed every block (BLAKE3, as the store
         # does) and compared it with the id it was requested under before handing it on.
-        self.txn.put_many(datas, ids)
+        # They are absent from the store: pull() dropped the ids present before asking
+        # for them, under the repository's write lock.
+        self.txn.put_many(datas, ids, absent=True)
         self.stats.blocks += len(ids)
         self.stats.bytes += sum(len(b) for b in datas)
         now = time.monotonic()
