@@ -8,6 +8,7 @@ socket (``cofd.net.driver``), so the daemon's event loop is never involved.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -225,10 +226,18 @@ def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     try:
         save_remotes(repo.cof_dir, {DEFAULT_REMOTE: remote})
         fetched = fetch_remote(ctx, repo, remote)
+        started = time.monotonic()
         checkout = _checkout_head(ctx, repo, remote, fetched["head"])
+        checkout_seconds = time.monotonic() - started
     finally:
         repo.close()
-    return {"root": str(target), "resumed": resume, "fetch": fetched, "checkout": checkout}
+    return {
+        "root": str(target),
+        "resumed": resume,
+        "fetch": fetched,
+        "checkout": checkout,
+        "checkout_seconds": round(checkout_seconds, 4),
+    }
 
 
 def _checkout_head(

@@ -9,6 +9,7 @@ a stop flag for shutdown, and the progress ``cof daemon status`` shows.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,16 +25,25 @@ class ForegroundGate:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._active = 0
+        self.last_active = time.monotonic()  # when a foreground operation last ran
 
     def enter(self) -> None:
         with self._cond:
             self._active += 1
+            self.last_active = time.monotonic()
 
     def exit(self) -> None:
         with self._cond:
             self._active -= 1
+            self.last_active = time.monotonic()
             if self._active == 0:
                 self._cond.notify_all()
+
+    def quiet_for(self) -> float:
+        """Seconds since the last foreground operation ended (0 while one runs)."""
+        if self._active:
+            return 0.0
+        return max(0.0, time.monotonic() - self.last_active)
 
     @property
     def active(self) -> int:

@@ -226,6 +226,11 @@ class SyncService:
 
     async def _serve_blocks(self, peer: _Peer) -> None:
         conn = peer.conn
+        # Serving is foreground work: background migration pauses meanwhile, and auto
+        # gc waits until the repository has been quiet for a while.
+        gate = peer.readable.repo.blocks.maintenance.gate if peer.readable else None
+        if gate is not None:
+            gate.enter()
         try:
             while peer.pending and conn.state is not State.CLOSED:
                 chunk = [peer.pending.popleft() for _ in range(min(SERVE_CHUNK, len(peer.pending)))]
@@ -249,6 +254,8 @@ class SyncService:
                 self._kick()
         finally:
             peer.serving = False
+            if gate is not None:
+                gate.exit()
 
 
 def _closed(conn: Connection) -> bool:

@@ -139,3 +139,31 @@ def test_unstaged_garbage_is_collected_and_corruption_reported(sandbox: CofSandb
     (work / "tmp.bin").unlink()
     cof("restore", "--source", "HEAD", "tmp.bin")
     assert (work / "tmp.bin").read_bytes() == b"small now"
+
+
+def test_auto_gc_waits_until_the_repository_is_quiet(sandbox: CofSandbox) -> None:
+    """A commit that makes auto gc due (64 MiB: 16,384 new blocks) does not start it
+    while commands keep coming (it would hold the writer lock over them); it runs
+    once nothing has touched the repository for AUTO_GC_QUIET_SECONDS."""
+    import os
+    import time
+
+    from cofd.daemon.migration import AUTO_GC_QUIET_SECONDS
+
+    sandbox.env.update({"COF_AUTHOR_NAME": "G C", "COF_AUTHOR_EMAIL": "gc@example.com"})
+    work, cof = sandbox.work, sandbox.cof
+    cof("init")
+    (work / "big.bin").write_bytes(os.urandom(64 * 1024 * 1024))
+    cof("add", "big.bin")
+    cof("commit", "-q", "-m", "big")
+    log = sandbox.home / "cofd.log"
+    busy_until = time.monotonic() + AUTO_GC_QUIET_SECONDS + 2
+    while time.monotonic() < busy_until:  # a command every second: never quiet
+        cof("status")
+        time.sleep(1.0)
+    assert "auto gc" not in log.read_text()
+    deadline = time.monotonic() + AUTO_GC_QUIET_SECONDS + 20
+    while "auto gc" not in log.read_text():
+        assert time.monotonic() < deadline, "auto gc never ran on a quiet repository"
+        time.sleep(0.5)
+    assert cof("fsck").returncode == 0
