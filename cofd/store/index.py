@@ -247,6 +247,10 @@ class Index:
                 found[row[0]] = row
         return found
 
+    def is_empty(self) -> bool:
+        """Whether no block is mapped at all (a new repository, e.g. before a clone)."""
+        return self.conn.execute("SELECT 1 FROM block_map LIMIT 1").fetchone() is None
+
     def existing(self, ids: Sequence[BlockId]) -> set[BlockId]:
         present: set[BlockId] = set()
         for start in range(0, len(ids), LOOKUP_BATCH):

@@ -183,6 +183,8 @@ def negotiate(
 
 
 def drop_existing(repo: Repository, ids: list[BlockId]) -> list[BlockId]:
+    if repo.blocks.index.is_empty():  # a first clone: 131k lookups per 512 MiB saved
+        return ids
     present: set[BlockId] = set()
     for at in range(0, len(ids), EXISTING_BATCH):
         present |= repo.blocks.existing(ids[at : at + EXISTING_BATCH])

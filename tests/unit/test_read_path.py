@@ -426,3 +426,11 @@ def test_put_many_absent_skips_the_lookup_and_a_present_id_rolls_everything_back
     assert store.stats() == before
     assert not store.has(hash_block(block(20_000)))
     assert list(store.get_many(ids)) == blocks
+
+
+def test_index_is_empty_until_the_first_block(open_store: StoreOpener) -> None:
+    """A fetch into an empty store skips its existence lookups on this answer."""
+    store = open_store()
+    assert store.index.is_empty()
+    stored(store, count=1)
+    assert not store.index.is_empty()
