@@ -5,9 +5,10 @@
   examples and a failure reproduces by re-running the test.
 - ``long``: many random examples, for hunting bugs by hand or in a nightly job::
 
-      COF_HYPOTHESIS_PROFILE=long uv run pytest --timeout=0 tests/integration/test_status_vs_git.py
+      COF_HYPOTHESIS_PROFILE=long uv run pytest tests/integration/test_status_vs_git.py
 
-(``--timeout=0``: a long run outlasts the suite's 300 s per-test limit.)
+(The long profile lifts the suite's 300 s per-test limit, which its runs outlast;
+``tests/conftest.py`` does that unless ``--timeout`` is given.)
 
 Tests that drive the real CLI state their own budget through :func:`budget`, so
 ``ci`` stays within the suite's time limit while ``long`` scales them up.
