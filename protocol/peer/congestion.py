@@ -111,9 +111,8 @@ class MinRttFilter:
 class CongestionControl:
     """Window and pacing rate from the measured delivery rate and minimum RTT."""
 
-    def __init__(self, max_datagram: int, initial_rtt: float = limits.INITIAL_RTT) -> None:
+    def __init__(self, max_datagram: int) -> None:
         self.max_datagram = max_datagram
-        self.initial_rtt = initial_rtt
         self.window = INITIAL_WINDOW_PACKETS * max_datagram
         self.bytes_in_flight = 0
         self.mode = Mode.STARTUP

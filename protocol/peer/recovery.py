@@ -79,7 +79,7 @@ class Recovery:
 
     def __init__(self, max_datagram: int, initial_rtt: float = limits.INITIAL_RTT) -> None:
         self.rtt = RttEstimator(initial_rtt)
-        self.cc = CongestionControl(max_datagram, initial_rtt)
+        self.cc = CongestionControl(max_datagram)
         self.sent: dict[int, SentPacket] = {}
         self._order: deque[int] = deque()  # numbers in ``sent`` (and some gone), ascending
         self.largest_acked = -1
