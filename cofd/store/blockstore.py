@@ -315,7 +315,7 @@ class BlockStore:
             found[block_id] = row
             excess += 2
             i += 1
-            if row[6] >= 0:  # a member of a frame: its fellow members likely follow
+            if row[6] >= 0 and i < n:  # a frame member with ids left: its fellows may follow
                 excess += self._record_rows(row, found) * 2 // 5
         return found
 
