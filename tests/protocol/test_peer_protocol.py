@@ -231,3 +231,36 @@ def test_idle_connection_sleeps_until_idle_timeout() -> None:
     [term] = h.events_of(ev.ConnectionTerminated)
     assert term.error is None
     assert h.wakeups < 60
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (bytes([wire.BLOCK_END, 0, 0]), "truncated block fragment"),
+        (bytes([wire.BLOCK_PART, 0, 0, 0, 0x05, 0x00]) + bytes(100), "longer than its datagram"),
+    ],
+)
+def test_authenticated_malformed_block_fragment_ends_the_session(payload: bytes, why: str) -> None:
+    """A peer holding the session keys that sends a block fragment that does not parse
+    violates the protocol: the receiver closes the session with that reason (no crash,
+    nothing delivered), as for any other malformed authenticated frame."""
+    h = _established(41)
+    [server_conn] = h.listener.connections.values()
+    server_conn._blocks.append(payload)  # sealed and sent like any queued fragment
+    h.run(lambda: h.client.state is State.CLOSED, limit=5)
+    assert h.client.state is State.CLOSED
+    [ended] = h.events_of(ev.ConnectionTerminated)
+    assert ended.error is not None and "violated the protocol" in ended.error.message
+    assert why in ended.error.message
+    assert not h.events_of(ev.BlockReceived)
+
+
+def test_authenticated_fragment_for_an_unknown_slot_is_ignored() -> None:
+    """A well-formed fragment nobody asked for (a late duplicate) changes nothing."""
+    h = _established(42)
+    [server_conn] = h.listener.connections.values()
+    server_conn._blocks.append(wire.encode_block_frame(True, 777, 0, b"x" * 100))
+    rid = h.client.send_request(m.ListRefs("repo"))
+    h.run(lambda: any(e.request_id == rid for e in h.events_of(ev.ResponseReceived)))
+    assert h.client.state is State.ESTABLISHED
+    assert not h.events_of(ev.BlockReceived)
