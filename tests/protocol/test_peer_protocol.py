@@ -264,3 +264,25 @@ def test_authenticated_fragment_for_an_unknown_slot_is_ignored() -> None:
     h.run(lambda: any(e.request_id == rid for e in h.events_of(ev.ResponseReceived)))
     assert h.client.state is State.ESTABLISHED
     assert not h.events_of(ev.BlockReceived)
+
+
+def test_a_session_ends_when_its_packet_numbers_run_out() -> None:
+    """Packet numbers are nonces: none is ever used twice. A burst of block datagrams
+    stops at the last number and the session ends there."""
+    blocks = make_blocks(10, seed=43)
+    h = Harness(seed=43, server=BlockServer(blocks))
+    h.client.send_request(m.ListRefs("repo"))
+    h.run(lambda: bool(h.events_of(ev.ResponseReceived)))
+    [server_conn] = h.listener.connections.values()
+    server_conn._next_pn = limits.MAX_PACKET_NUMBER - 5
+    sent_before = len(h.net.sent)
+    h.client.fetch_blocks(list(blocks))
+    h.run(lambda: server_conn.state is State.CLOSED, limit=5)
+    assert server_conn.state is State.CLOSED
+    numbers = [
+        wire.DATA_HEADER.unpack_from(d)[2]
+        for _, src, d in h.net.sent[sent_before:]
+        if src == SERVER_ADDR and d[0] & 15 == wire.DATA
+    ]
+    assert numbers and max(numbers) == limits.MAX_PACKET_NUMBER
+    assert len(numbers) == len(set(numbers))
