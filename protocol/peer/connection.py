@@ -13,9 +13,6 @@ from __future__ import annotations
 import enum
 import os
 from collections import Counter, deque
-from collections.abc import Callable
-
-from cryptography.exceptions import InvalidTag
 
 from protocol import codec
 from protocol.errors import CofError, PeerError, PeerTimeoutError, ProtocolError, error_from_wire
@@ -34,16 +31,7 @@ MSG_FRAME_OVERHEAD = 3 + 1 + 1 + 5 + 5 + 5 + 3  # array hdrs, type, 3 x uint32, 
 ACK_EVERY = 10
 _DATA_TYPE = wire.type_byte(wire.DATA)
 _DATA_HEADER = wire.DATA_HEADER
-_BLOCK_HEADER = wire.BLOCK_HEADER
-_BLOCK_KINDS = (wire.BLOCK_PART, wire.BLOCK_END)
-_BLOCK_END = wire.BLOCK_END
-_BLOCK_OVERHEAD = limits.BLOCK_FRAME_OVERHEAD
-_HEADER = limits.HEADER_SIZE
 _MIN_DATA = limits.HEADER_SIZE + limits.AEAD_TAG_SIZE
-
-
-def _no_keys(nonce: bytes, sealed: bytes, header: bytes) -> bytes:
-    raise InvalidTag  # no session keys yet: nothing authenticates
 
 
 class State(enum.Enum):
@@ -71,7 +59,6 @@ class Connection:
         self._lost_packets = 0
         self._rng = rng
         self._protection: crypto.PacketProtection | None = None
-        self._open: Callable[[bytes, bytes, bytes], bytes] = _no_keys
         self._replay = crypto.ReplayWindow()
         self._recovery = Recovery(config.packet_size, config.initial_rtt)
         self._next_pn = 0
@@ -143,7 +130,6 @@ class Connection:
         self.state = State.ESTABLISHED
         self.peer_key = peer_key
         self._protection = crypto.PacketProtection(keys)
-        self._open = self._protection.open_raw
         self._last_rx = self._last_activity = now
         self._events.append(ev.HandshakeCompleted(peer_key))
 
@@ -249,12 +235,9 @@ class Connection:
         self._rx_datagrams += 1
         if self.state is State.CLOSED:
             return self._drop("closed")
-        size = len(data)
-        if size > limits.MAX_PACKET_SIZE:
+        if len(data) > limits.MAX_PACKET_SIZE:
             return self._drop("oversized")
         try:
-            if size >= _MIN_DATA and data[0] == _DATA_TYPE:  # the bulk: skip dispatch
-                return self._receive_data(data, now)
             kind = wire.packet_kind(data)
             if kind == wire.DATA:
                 return self._receive_data(data, now)
@@ -297,32 +280,19 @@ class Connection:
         replay = self._replay
         if pn <= replay.largest and not replay.is_fresh(pn):
             return self._drop("replayed")
-        try:  # PacketProtection.open inlined: this runs for every datagram
-            payload = self._open(pn.to_bytes(12, "big"), data[_HEADER:], data[:_HEADER])
-        except InvalidTag:
+        payload = self._protection.open(data, pn)
+        if payload is None:
             return self._drop("unauthenticated")
         replay.mark(pn)
         self.confirmed = True
         self._last_rx = self._last_activity = now
         self._rx_bytes += len(data)
         try:
-            if payload and payload[0] in _BLOCK_KINDS:  # the bulk: one block fragment
-                if len(payload) < _BLOCK_OVERHEAD:
-                    raise wire.WireError("truncated block fragment")
-                kind, slot, index, length = _BLOCK_HEADER.unpack_from(payload)
-                if _BLOCK_OVERHEAD + length > len(payload):
-                    raise wire.WireError("block fragment longer than its datagram")
-                ranges = self._recv_ranges
-                if ranges and pn == ranges[0][0] + 1:  # in order: _record_received inlined
-                    ranges[0][0] = pn
-                    self._largest_rx_time = now
-                    self._ack_pending += 1
-                    if self._ack_at is None:
-                        self._ack_at = now + limits.MAX_ACK_DELAY
-                else:
-                    self._record_received(pn, True, now)
-                part = payload[_BLOCK_OVERHEAD : _BLOCK_OVERHEAD + length]
-                event = self._fetcher.on_fragment(slot, index, kind == _BLOCK_END, part, now)
+            block = wire.decode_block_frame(payload)
+            if block is not None:  # the bulk of a transfer: one block fragment
+                self._record_received(pn, True, now)
+                last, slot, index, part = block
+                event = self._fetcher.on_fragment(slot, index, last, part, now)
                 if event is not None:
                     self._events.append(event)
                 return None
@@ -517,7 +487,7 @@ class Connection:
         first = self._next_pn
         count = min(count, limits.MAX_PACKET_NUMBER + 1 - first)
         blocks, pack, cid = self._blocks, _DATA_HEADER.pack, self.remote_cid
-        encrypt = self._protection.seal_raw
+        seal = self._protection.seal
         stamp = self._recovery.cc.stamp(now)
         out: list[bytes] = []
         packets: list[SentPacket] = []
@@ -525,7 +495,7 @@ class Connection:
         for pn in range(first, first + count):
             payload = blocks.popleft()
             header = pack(_DATA_TYPE, cid, pn)
-            datagram = header + encrypt(pn.to_bytes(12, "big"), payload, header)
+            datagram = seal(header, pn, payload)
             out.append(datagram)
             packets.append(SentPacket(pn, now, len(datagram), True, [payload], *stamp))
             size += len(datagram)

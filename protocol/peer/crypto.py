@@ -91,17 +91,6 @@ class PacketProtection:
     def seal(self, header: bytes, packet_number: int, payload: bytes) -> bytes:
         return header + self._send.encrypt(packet_number.to_bytes(12, "big"), payload, header)
 
-    @property
-    def seal_raw(self) -> Callable[[bytes, bytes, bytes], bytes]:
-        """``encrypt(nonce, payload, header)`` itself, for the send fast path."""
-        return self._send.encrypt
-
-    @property
-    def open_raw(self) -> Callable[[bytes, bytes, bytes], bytes]:
-        """``decrypt(nonce, sealed, header)`` itself, raising :class:`InvalidTag`:
-        the receive fast path calls it without a Python frame in between."""
-        return self._recv.decrypt
-
     def open(self, datagram: bytes, packet_number: int) -> bytes | None:
         """Return the payload, or None when the datagram does not authenticate."""
         header = datagram[: limits.HEADER_SIZE]

@@ -230,8 +230,7 @@ def parse_ack_ranges(ranges: object) -> list[tuple[int, int]]:
 # one datagram size (which lets the sender hand them to the kernel as one UDP GSO
 # batch). A msgpack payload never starts with byte 3 or 4 (a fixarray starts 0x9_).
 
-BLOCK_HEADER = struct.Struct(">BHBH")  # kind, slot, fragment index, data length
-_BLOCK_HEADER = BLOCK_HEADER
+_BLOCK_HEADER = struct.Struct(">BHBH")  # kind, slot, fragment index, data length
 _BLOCK_KINDS = (BLOCK_PART, BLOCK_END)
 
 
