@@ -24,6 +24,7 @@ from cofd.sync.transfer import (
     check_ref_name,
     pull,
     read_blocks,
+    send_blocks,
     wait_response,
 )
 from protocol.errors import AccessDeniedError, CofError, PeerError, ProtocolError
@@ -149,20 +150,17 @@ class ClientSession:
     def _serve_blocks(self, blocks: tuple[tuple[int, m.BlockId], ...]) -> None:
         conn = self.driver.conn
         serving = self._serving
-        allowed = [(s, b) for s, b in blocks if serving is not None and b in serving.offered]
-        refused = [s for s, b in blocks if serving is None or b not in serving.offered]
-        for at in range(0, len(allowed), SERVE_BATCH):
-            chunk = allowed[at : at + SERVE_BATCH]
-            assert serving is not None
-            for (slot, _), data in zip(
-                chunk, read_blocks(serving.repo, [BlockId(b) for _, b in chunk]), strict=True
-            ):
-                if data is None:
-                    refused.append(slot)
-                else:
-                    conn.send_block(slot, data)
+        if serving is None:
+            conn.blocks_missing([s for s, _ in blocks])
+            return
+        refused = [s for s, b in blocks if b not in serving.offered]
         if refused:
             conn.blocks_missing(refused)
+        allowed = [(s, b) for s, b in blocks if b in serving.offered]
+        for at in range(0, len(allowed), SERVE_BATCH):
+            chunk = allowed[at : at + SERVE_BATCH]
+            datas = read_blocks(serving.repo, [BlockId(b) for _, b in chunk])
+            send_blocks(conn, [s for s, _ in chunk], datas)
 
 
 def remote_branches(refs: m.Refs) -> dict[str, bytes]:

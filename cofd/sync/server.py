@@ -37,6 +37,7 @@ from cofd.sync.transfer import (
     pull,
     read_blocks,
     refs_message,
+    send_blocks,
 )
 from protocol.errors import AccessDeniedError, CofError, ConflictError, PeerError
 from protocol.peer import events as ev
@@ -243,14 +244,7 @@ class SyncService:
                 )
                 if _closed(conn):
                     return
-                missing = []
-                for (slot, _), data in zip(chunk, datas, strict=True):
-                    if data is None:
-                        missing.append(slot)
-                    else:
-                        conn.send_block(slot, data)
-                if missing:
-                    conn.blocks_missing(missing)
+                send_blocks(conn, [s for s, _ in chunk], datas)
                 self._kick()
         finally:
             peer.serving = False

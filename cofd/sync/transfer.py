@@ -136,6 +136,18 @@ def read_blocks(repo: Repository, ids: Sequence[BlockId]) -> list[bytes | None]:
     return out
 
 
+def send_blocks(conn: Connection, slots: Sequence[int], datas: Sequence[bytes | None]) -> None:
+    """Answer requested slots: each block read is sent, each one missing reported."""
+    missing = []
+    for slot, data in zip(slots, datas, strict=True):
+        if data is None:
+            missing.append(slot)
+        else:
+            conn.send_block(slot, data)
+    if missing:
+        conn.blocks_missing(missing)
+
+
 # -- receiving ------------------------------------------------------------------------
 
 
