@@ -85,10 +85,11 @@ def command(
     """Show the commit history, newest first (REV, A..B; -- PATH limits to a path)."""
     # With --graph, -n counts commits in graph order, which needs the whole history
     # first (as git's --topo-order does): the daemon lists everything, we cut.
-    query = {"rev": rev, "n": None if graph else limit, "stat": stat}
+    whole = graph and not as_json
+    query = {"rev": rev, "n": None if whole else limit, "stat": stat}
     result = call("log", {**query, "paths": after_dashdash() or []})
     if as_json:
-        emit_json(result["commits"][:limit] if graph and limit is not None else result["commits"])
+        emit_json(result["commits"])
         return
     if graph:
         _print_graph(result, oneline, limit)

@@ -74,6 +74,7 @@ class MigrationLoop:
             initargs=(MIGRATION_NICE,),
         )
         self._task: asyncio.Task[None] | None = None
+        self._gc_wake: asyncio.TimerHandle | None = None  # auto gc re-checks quiet then
 
     def start(self) -> None:
         self.state.set_waker(self._wake_threadsafe)
@@ -88,6 +89,8 @@ class MigrationLoop:
 
     async def stop(self) -> None:
         """Stop after the current unit of work; never leaves a half-moved block."""
+        if self._gc_wake is not None:
+            self._gc_wake.cancel()
         self.state.set_waker(None)
         self.state.stop()
         self._event.set()
@@ -165,7 +168,10 @@ class MigrationLoop:
         # commit that made it due (when the user's next command is likely coming).
         quiet = self.state.gate.quiet_for()
         if quiet < AUTO_GC_QUIET_SECONDS:
-            self._loop.call_later(AUTO_GC_QUIET_SECONDS - quiet + 0.1, self._event.set)
+            if self._gc_wake is not None:  # one pending wake-up, however many commands
+                self._gc_wake.cancel()
+            delay = AUTO_GC_QUIET_SECONDS - quiet + 0.1
+            self._gc_wake = self._loop.call_later(delay, self._event.set)
             return
         async with self.entry.lock.acquire(True):
             if self.state.stopping:
