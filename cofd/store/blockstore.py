@@ -718,9 +718,10 @@ class WriteTxn:
         directly as plain-int tuples (:meth:`Index.insert_new_blocks`).
 
         ``absent`` skips the lookup: the caller found these ids missing from the index
-        while holding the repository's write lock (a fetch after its negotiation), so
-        none can have appeared since. Should one exist all the same, the INSERT fails
-        and the whole transaction rolls back: nothing is half written.
+        while holding the repository's write lock, and remembers (boundedly) which ones
+        it already stored: a fetch. Should an id be mapped all the same (listed twice,
+        so far apart that the fetch forgot it in between), its first copy stays mapped
+        and the second one's bytes are unreferenced (counted by fsck, reclaimed by gc).
         """
         if ids is None:
             ids = [hash_block(b) for b in blocks]
@@ -763,7 +764,7 @@ class WriteTxn:
             records.append((pack, data_offset))
         if rows:
             rows.sort()  # ascending ids (unique here): neighbouring B-tree pages
-            self._index.insert_new_blocks(rows, records)
+            self._index.insert_new_blocks(rows, records, keep_existing=absent)
         for opened in self._touched:
             opened.flush()  # readers on this thread may pread what we just wrote
         seen.clear()  # rows are in the index now; existing() will find them

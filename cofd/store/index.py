@@ -21,6 +21,7 @@ failure rolls back every row it wrote.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 import threading
@@ -121,6 +122,28 @@ def _lookup_sql(count: int) -> str:
         "SELECT id, tier, pack, offset, stored_len, codec, frame_off, raw_len "
         f"FROM block_map WHERE id IN ({marks})"
     )
+
+
+def _existing(conn: sqlite3.Connection, ids: Sequence[BlockId]) -> set[BlockId]:
+    present: set[BlockId] = set()
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        batch = ids[start : start + LOOKUP_BATCH]
+        marks = ",".join("?" * len(batch))
+        present.update(
+            BlockId(row[0])
+            for row in conn.execute(f"SELECT id FROM block_map WHERE id IN ({marks})", batch)
+        )
+    return present
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedReader:
+    """Existence queries on a connection of their own (see :meth:`Index.reader`)."""
+
+    conn: sqlite3.Connection
+
+    def existing(self, ids: Sequence[BlockId]) -> set[BlockId]:
+        return _existing(self.conn, ids)
 
 
 class Index:
@@ -252,17 +275,23 @@ class Index:
         return self.conn.execute("SELECT 1 FROM block_map LIMIT 1").fetchone() is None
 
     def existing(self, ids: Sequence[BlockId]) -> set[BlockId]:
-        present: set[BlockId] = set()
-        for start in range(0, len(ids), LOOKUP_BATCH):
-            batch = ids[start : start + LOOKUP_BATCH]
-            marks = ",".join("?" * len(batch))
-            present.update(
-                BlockId(row[0])
-                for row in self.conn.execute(
-                    f"SELECT id FROM block_map WHERE id IN ({marks})", batch
-                )
-            )
-        return present
+        return _existing(self.conn, ids)
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[CommittedReader]:
+        """A connection of its own for another thread, closed on exit.
+
+        It sees only committed rows: a thread working beside a write transaction
+        (a fetch's network thread) asks what the store held before the transaction.
+        The per-thread connections of :attr:`conn` live as long as the index; this one
+        does not outlive its use, so short-lived threads do not pile connections up.
+        """
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            yield CommittedReader(conn)
+        finally:
+            conn.close()
 
     def insert_blocks(
         self,
@@ -285,20 +314,24 @@ class Index:
         if mark_pending:
             self.mark_pending(sorted({(p[2], p[3]) for p in params}))
 
-    def insert_new_blocks(self, rows: list[BlockRow], records: list[tuple[int, int]]) -> None:
+    def insert_new_blocks(
+        self, rows: list[BlockRow], records: list[tuple[int, int]], *, keep_existing: bool = False
+    ) -> None:
         """Map blocks that are not mapped yet and mark their records pending.
 
         The writer's fast path (``WriteTxn.put_many``): the caller looked the ids up
         with :meth:`existing` inside the same write transaction, so a plain INSERT
         (no conflict resolution) is enough, and a duplicate would be a bug that
-        aborts the transaction rather than silently moving a block. ``rows`` are
-        plain-int :data:`BlockRow` tuples, best sorted by id (neighbouring b-tree
-        pages); ``records`` the (pack, data offset) of the records they live in.
+        aborts the transaction rather than silently moving a block. With
+        ``keep_existing`` (a fetch, which skips the lookup) a mapped id keeps its
+        mapping instead. ``rows`` are plain-int :data:`BlockRow` tuples, best sorted by
+        id (neighbouring b-tree pages); ``records`` the (pack, data offset) of the
+        records they live in.
         """
         conn = self.conn
         conn.executemany(
-            "INSERT INTO block_map "
-            "(id, tier, pack, offset, stored_len, codec, frame_off, raw_len) "
+            ("INSERT OR IGNORE INTO block_map " if keep_existing else "INSERT INTO block_map ")
+            + "(id, tier, pack, offset, stored_len, codec, frame_off, raw_len) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )

@@ -16,9 +16,11 @@ from cofd.config import NetworkConfig
 from cofd.net.driver import Driver
 from cofd.ops.repository import Repository
 from cofd.store.ids import BlockId
+from cofd.sync.recent import RecentIds
 from cofd.sync.registry import Remote, load_identity
 from cofd.sync.transfer import (
-    LackingCache,
+    KNOWN_CAPACITY,
+    LackingPages,
     Progress,
     TransferStats,
     check_ref_name,
@@ -48,8 +50,10 @@ def peer_config(network: NetworkConfig) -> PeerConfig:
 class _PushServing:
     repo: Repository
     wants: frozenset[bytes]
-    lacking: LackingCache = field(default_factory=LackingCache)
-    offered: set[bytes] = field(default_factory=set)
+    lacking: LackingPages = field(default_factory=LackingPages)
+    # Ids listed to the remote, the recent part: it asks for blocks of the last page
+    # or two it received, never of pages long gone (see transfer.REFILL_BELOW).
+    offered: RecentIds = field(default_factory=lambda: RecentIds(KNOWN_CAPACITY))
 
 
 class ClientSession:

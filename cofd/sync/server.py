@@ -31,7 +31,7 @@ from cofd.ops.repository import Repository
 from cofd.ops.switch import apply, check, plan
 from cofd.sync.registry import READ, WRITE, Share, load_shares
 from cofd.sync.transfer import (
-    LackingCache,
+    LackingPages,
     TransferStats,
     check_ref_name,
     pull,
@@ -87,7 +87,7 @@ class LoopChannel:
 class _Peer:
     conn: Connection
     readable: OpenRepository | None = None  # the repository blocks are served from
-    lacking: LackingCache = field(default_factory=LackingCache)
+    lacking: LackingPages = field(default_factory=LackingPages)
     pending: deque[tuple[int, m.BlockId]] = field(default_factory=deque)
     serving: bool = False
     channel: LoopChannel | None = None

@@ -21,12 +21,16 @@ from cofd.objects.odb import ObjectStore
 from cofd.objects.refs import Refs
 from cofd.store.ids import BlockId, to_hex
 from cofd.store.manifest import MAX_LEVEL, Node, decode_node, is_node
+from cofd.sync.recent import RecentIds
 from protocol.errors import IntegrityError
 
 MAX_HAVES = 256  # as protocol.peer.limits.MAX_HAVES
 MAX_TAG_DEPTH = 8  # tags of tags, bounded as ObjectStore.peel bounds them
 _WANT, _HAVE = 1, 2
 MAX_SPACING = 1 << 16  # first-parent distance beyond which no more haves are picked
+# Ids a walk remembers having listed (RecentIds: 12 to 24 MiB): 2^17 at least, i.e.
+# 512 MiB of 4 KiB blocks between two mentions of a block for it to be listed once.
+SEEN_CAPACITY = 1 << 18
 
 
 def spaced_haves(
@@ -51,24 +55,35 @@ def spaced_haves(
 
 
 class MissingWalk:
-    """Lists the blocks reachable from wants but not from haves (see module docstring).
+    """Streams the blocks reachable from wants but not from haves (see module docstring).
 
     Every structural object is read through the verifying store, and manifest nodes
     are checked against their parent (size and level), so the walk doubles as the
     closure check of a transfer.
+
+    Memory stays bounded whatever the size of what is listed: ids are yielded as the
+    walk finds them, and the ids already listed are remembered in a :class:`RecentIds`
+    of ``seen_capacity``. An id listed long enough ago to be forgotten is listed again
+    (a subtree reached twice is walked twice); receivers drop ids they already hold.
+    The commits to list are painted first (memory per commit, not per block).
     """
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, seen_capacity: int = SEEN_CAPACITY) -> None:
         self.objects = objects
         self.get = objects.blocks.get
         self.block_size = objects.block_size
-        self.seen: set[bytes] = set()
-        self.out: list[BlockId] = []
+        self.seen = RecentIds(seen_capacity)
         self.new_commits: list[CommitId] = []
-        self.max_sequence = 0
+        self.max_sequence = 0  # of the new commits, once the walk has run to its end
 
     def run(self, wants: Iterable[bytes], haves: Iterable[bytes]) -> list[BlockId]:
-        commits = [self._peel_emitting(w) for w in wants]
+        """The whole listing at once (tests, small walks)."""
+        return list(self.iter(wants, haves))
+
+    def iter(self, wants: Iterable[bytes], haves: Iterable[bytes]) -> Iterator[BlockId]:
+        emitted: list[BlockId] = []
+        commits = [self._peel_emitting(w, emitted) for w in wants]
+        yield from emitted
         known_haves = [h for h in haves if self.objects.blocks.has(BlockId(h))]
         have_commits = []
         for h in known_haves:
@@ -78,22 +93,23 @@ class MissingWalk:
                 continue
         self.new_commits = self._paint(commits, have_commits)
         for commit_id in self.new_commits:
+            yield from self._object(commit_id)
+        for commit_id in self.new_commits:
             commit = self.objects.read_commit(commit_id)
             self.max_sequence = max(self.max_sequence, commit.sequence)
             bases = [self.objects.read_commit(p).tree for p in commit.parents]
-            self._tree(commit.tree, bases)
-        return self.out
+            yield from self._tree(commit.tree, bases)
 
     # -- commits ------------------------------------------------------------------
 
-    def _peel_emitting(self, object_id: bytes) -> CommitId:
-        """Emit tag objects on the way from a ref value to its commit."""
+    def _peel_emitting(self, object_id: bytes, out: list[BlockId]) -> CommitId:
+        """Collect tag objects on the way from a ref value to its commit."""
         for _ in range(MAX_TAG_DEPTH):
             first = self.get(BlockId(object_id))
             data = first if not is_node(first) else self.objects.read_object_bytes(object_id)
             if object_tag(data) != "tag":
                 return CommitId(object_id)
-            self._object(object_id)
+            out.extend(self._object(object_id))
             object_id = Tag.decode(data, f"tag {to_hex(object_id)}").target
         raise IntegrityError(f"tag chain at {to_hex(object_id)} is too long")
 
@@ -137,34 +153,33 @@ class MissingWalk:
                     state[parent] = _HAVE
                     pending -= 1
         new.reverse()
-        for commit_id in new:
-            self._object(commit_id)
         return new
 
     # -- objects, trees, contents ---------------------------------------------------
 
-    def _emit(self, block_id: bytes) -> bool:
+    def _new(self, block_id: bytes) -> bool:
+        """True the first time (as far as ``seen`` remembers) ``block_id`` comes up."""
         if block_id in self.seen:
             return False
         self.seen.add(block_id)
-        self.out.append(BlockId(block_id))
         return True
 
-    def _object(self, object_id: bytes) -> None:
+    def _object(self, object_id: bytes) -> Iterator[BlockId]:
         """A commit, tree or tag: its block, and its manifest if it spans several."""
         if object_id in self.seen:
             return
         first = self.get(BlockId(object_id))
         if not is_node(first):
-            self._emit(object_id)
+            self.seen.add(object_id)
+            yield BlockId(object_id)
             return
         node = decode_node(first, f"object {to_hex(object_id)}")
-        self._content(BlockId(object_id), node.size, [])
+        yield from self._content(BlockId(object_id), node.size, [])
 
-    def _tree(self, tree_id: TreeId, bases: list[TreeId]) -> None:
+    def _tree(self, tree_id: TreeId, bases: list[TreeId]) -> Iterator[BlockId]:
         if tree_id in self.seen or tree_id in bases:
             return
-        self._object(tree_id)
+        yield from self._object(tree_id)
         tree = self.objects.read_tree(tree_id)
         base_maps = [_by_name(self.objects.read_tree(b)) for b in bases if b != tree_id]
         for entry in tree.entries:
@@ -172,17 +187,21 @@ class MissingWalk:
             if any(old.id == entry.id and old.kind == entry.kind for old in olds):
                 continue
             if entry.kind == Kind.DIR:
-                self._tree(TreeId(entry.id), [TreeId(o.id) for o in olds if o.kind == Kind.DIR])
+                dirs = [TreeId(o.id) for o in olds if o.kind == Kind.DIR]
+                yield from self._tree(TreeId(entry.id), dirs)
             else:
                 old_contents = [(o.id, o.size) for o in olds if o.kind != Kind.DIR]
-                self._content(entry.id, entry.size, old_contents)
+                yield from self._content(entry.id, entry.size, old_contents)
 
-    def _content(self, content_id: bytes, size: int, bases: Sequence[tuple[bytes, int]]) -> None:
+    def _content(
+        self, content_id: bytes, size: int, bases: Sequence[tuple[bytes, int]]
+    ) -> Iterator[BlockId]:
         if size <= self.block_size:
-            self._emit(content_id)
+            if self._new(content_id):
+                yield BlockId(content_id)
             return
         base_nodes = [self._node(b, s, MAX_LEVEL + 1) for b, s in bases if s > self.block_size]
-        self._diff_node(content_id, size, MAX_LEVEL + 1, base_nodes)
+        yield from self._diff_node(content_id, size, MAX_LEVEL + 1, base_nodes)
 
     def _node(self, node_id: bytes, size: int, parent_level: int) -> Node:
         node = decode_node(self.get(BlockId(node_id)), f"manifest node {to_hex(node_id)}")
@@ -190,24 +209,31 @@ class MissingWalk:
             raise IntegrityError(f"manifest node {to_hex(node_id)} does not match its parent")
         return node
 
-    def _diff_node(self, node_id: bytes, size: int, parent_level: int, bases: list[Node]) -> None:
-        if not self._emit(node_id):
+    def _diff_node(
+        self, node_id: bytes, size: int, parent_level: int, bases: list[Node]
+    ) -> Iterator[BlockId]:
+        if not self._new(node_id):
             return
+        yield BlockId(node_id)
         node = self._node(node_id, size, parent_level)
         same_level = [b for b in bases if b.level == node.level]
         old_children = {cid for b in same_level for cid, _ in b.children}
+        seen = self.seen
+        if node.level == 1:  # the leaves: the bulk of every listing, kept tight
+            for child, _ in node.children:
+                if child not in old_children and child not in seen:
+                    seen.add(child)
+                    yield BlockId(child)
+            return
         for index, (child, child_size) in enumerate(node.children):
-            if child in old_children or child in self.seen:
-                continue
-            if node.level == 1:
-                self._emit(child)
+            if child in old_children or child in seen:
                 continue
             counterparts = [
                 self._node(b.children[index][0], b.children[index][1], b.level)
                 for b in same_level
                 if index < len(b.children)
             ]
-            self._diff_node(child, child_size, node.level, counterparts)
+            yield from self._diff_node(child, child_size, node.level, counterparts)
 
 
 def _by_name(tree: Tree) -> dict[str, TreeEntry]:

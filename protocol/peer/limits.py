@@ -7,7 +7,7 @@ user may tune (`network.packet_size`, `timeout_ms`, `max_retries`) arrive throug
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = 2  # high nibble of every packet's first byte; see docs/protocol.md
+PROTOCOL_VERSION = 3  # high nibble of every packet's first byte; see docs/protocol.md
 
 # --- datagrams -----------------------------------------------------------------
 PACKET_SIZE = 1400  # default network.packet_size: below the 1500-byte Ethernet MTU

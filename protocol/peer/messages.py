@@ -126,20 +126,23 @@ class Want:
 
 @dataclass(frozen=True, slots=True)
 class Lacking:
-    """Response to Want: ids ``[offset, offset+len(ids))`` of ``total`` the client lacks."""
+    """Response to Want: the ids ``[offset, offset+len(ids))`` of those the client lacks,
+    as the server's walk streams them; ``complete`` when no more follow."""
 
     KIND: ClassVar[int] = 4
     ids: tuple[BlockId, ...]
     offset: int
-    total: int
+    complete: bool
 
     def to_wire(self) -> list[Any]:
-        return [self.KIND, list(self.ids), self.offset, self.total]
+        return [self.KIND, list(self.ids), self.offset, self.complete]
 
     @classmethod
     def from_wire(cls, v: list[Any]) -> Lacking:
-        ids, offset, total = _fields(v, 3)
-        return cls(_ids(ids, limits.MAX_IDS), _int(offset), _int(total))
+        ids, offset, complete = _fields(v, 3)
+        if type(complete) is not bool:
+            raise WireError("expected a boolean")
+        return cls(_ids(ids, limits.MAX_IDS), _int(offset), complete)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -248,10 +249,19 @@ def test_access_control(sandbox_factory: Callable[[], CofSandbox]) -> None:
 class FakeServer:
     """A peer speaking the protocol over a real socket, serving crafted blocks."""
 
-    def __init__(self, refs: dict[str, bytes], blocks: dict[bytes, bytes], lie: bool) -> None:
+    def __init__(
+        self,
+        refs: dict[str, bytes],
+        blocks: dict[bytes, bytes],
+        lie: bool,
+        pages: list[m.Lacking] | None = None,
+    ) -> None:
         self.identity = Identity.generate()
         self.listener = Listener(self.identity)
         self.refs, self.blocks, self.lie = refs, blocks, lie
+        self.pages = pages  # answers to the Wants, in order (default: one complete page)
+        self.requested: Counter[bytes] = Counter()  # block ids asked for, how often
+        self.wants: list[m.Want] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -284,12 +294,21 @@ class FakeServer:
                 refs = tuple(self.refs.items())
                 conn.send_response(event.request_id, m.Refs(refs, "refs/heads/main"))
             elif isinstance(event.message, m.Want):
-                ids = tuple(BlockId(i) for i in self.blocks)
-                conn.send_response(event.request_id, m.Lacking(ids, 0, len(ids)))
+                self.wants.append(event.message)
+                conn.send_response(event.request_id, self._page(event.message.offset))
         elif isinstance(event, ev.BlocksRequested):
             for slot, block_id in event.blocks:
+                self.requested[block_id] += 1
                 data = self.blocks[block_id]
                 conn.send_block(slot, data + b"!" if self.lie else data)
+
+    def _page(self, offset: int) -> m.Message:
+        """The answer to the n-th Want is ``pages[n]``, whatever offset it asks for."""
+        if self.pages is None:
+            return m.Lacking(tuple(BlockId(i) for i in self.blocks), 0, True)
+        if len(self.wants) > len(self.pages):
+            return m.ErrorReply("integrity", f"listing failed at offset {offset}")
+        return self.pages[len(self.wants) - 1]
 
     def close(self) -> None:
         self.stop.set()
@@ -327,6 +346,90 @@ def test_hostile_server_writes_nothing(
     assert not list((copy / ".cof" / "refs").rglob("main"))  # no ref written
     stats = json.loads(bob.cof("dedup-stats", "--json", cwd=copy).stdout)
     assert stats["unique_bytes"] == 0, stats  # the transaction was rolled back
+
+
+def _paged_repo() -> tuple[dict[str, bytes], dict[bytes, bytes], list[bytes]]:
+    """A commit with three one-block files: (refs, blocks, [commit, tree, a, b, c])."""
+    blobs = [f"file {name}\n".encode() for name in "abc"]
+    tree = Tree(
+        tuple(
+            TreeEntry(f"{name}.txt", Kind.FILE, MODE_FILE, hash_block(blob), len(blob))
+            for name, blob in zip("abc", blobs, strict=True)
+        )
+    )
+    tree_bytes = tree.encode()
+    who = Signature("Pat", "p@example.com", 1_700_000_000, 0)
+    commit = Commit((), TreeId(hash_block(tree_bytes)), who, who, "paged", 1).encode()
+    order = [commit, tree_bytes, *blobs]
+    return {"refs/heads/main": hash_block(commit)}, {hash_block(b): b for b in order}, order
+
+
+def _pages(*groups: list[bytes], last_complete: bool = True) -> list[m.Lacking]:
+    pages, offset = [], 0
+    for number, group in enumerate(groups):
+        ids = tuple(BlockId(hash_block(b)) for b in group)
+        complete = last_complete and number == len(groups) - 1
+        pages.append(m.Lacking(ids, offset, complete))
+        offset += len(ids)
+    return pages
+
+
+def test_clone_over_several_pages_fetches_each_block_once(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """Lacking pages are asked in order and streamed into the fetch; an id listed
+    again on a later page (a server whose walk forgot it) is not fetched twice."""
+    bob = Peer(sandbox_factory(), "Bob", FAST_NETWORK)
+    refs, blocks, (commit, tree, a, b, c) = _paged_repo()
+    pages = _pages([commit, a], [tree, a, b], [c, commit, b])
+    fake = FakeServer(refs, blocks, lie=False, pages=pages)
+    try:
+        out = bob.cof("clone", fake.url("paged"), "copy", "--json")
+    finally:
+        fake.close()
+    copy = bob.box.work / "copy"
+    assert sorted(p.name for p in copy.iterdir()) == [".cof", "a.txt", "b.txt", "c.txt"]
+    assert (copy / "b.txt").read_bytes() == b"file b\n"
+    assert [w.offset for w in fake.wants] == [0, 2, 5]
+    assert fake.requested == Counter(set(blocks)), fake.requested  # each block once
+    stats = json.loads(out.stdout)["fetch"]["stats"]
+    assert (stats["pages"], stats["listed"], stats["blocks"]) == (3, 8, 5), stats
+
+
+@pytest.mark.parametrize("case", ["offset", "empty", "error-midway", "incomplete"])
+def test_bad_lacking_pages_fail_cleanly(
+    sandbox_factory: Callable[[], CofSandbox], case: str
+) -> None:
+    """A page at the wrong offset, an empty page that claims more follow, a server
+    failing in mid-listing, a listing that leaves a reachable block out: one line,
+    non-zero exit, nothing checked out, no ref written."""
+    bob = Peer(sandbox_factory(), "Bob", FAST_NETWORK)
+    refs, blocks, (commit, tree, a, b, c) = _paged_repo()
+    expected = {
+        "offset": (14, "inconsistent Lacking page"),
+        "empty": (14, "inconsistent Lacking page"),
+        "error-midway": (10, "listing failed at offset 2"),
+        "incomplete": (10, "transfer incomplete"),
+    }[case]
+    if case == "offset":
+        pages = _pages([commit, tree], [a, b, c])
+        pages[1] = m.Lacking(pages[1].ids, 1, True)  # overlaps the first page
+    elif case == "empty":
+        pages = _pages([commit, tree], [], [a, b, c])
+    elif case == "error-midway":
+        pages = _pages([commit, tree], [a], last_complete=False)[:1]
+    else:
+        pages = _pages([commit, tree], [a, c])  # b.txt's block is never listed
+    fake = FakeServer(refs, blocks, lie=False, pages=pages)
+    try:
+        failed = bob.cof("clone", fake.url("paged"), "copy", check=False)
+    finally:
+        fake.close()
+    copy = bob.box.work / "copy"
+    assert (failed.returncode, expected[1] in failed.stderr) == (expected[0], True), failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+    assert sorted(p.name for p in copy.iterdir()) == [".cof"]
+    assert not list((copy / ".cof" / "refs").rglob("main"))
 
 
 def test_daemon_survives_garbage_and_keeps_serving(pair: tuple[Peer, Peer]) -> None:

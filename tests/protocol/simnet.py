@@ -128,7 +128,7 @@ class BlockServer:
             return m.Refs((("main", bytes(32)),), "main")
         if isinstance(message, m.Want):
             ids = tuple(self.blocks)
-            return m.Lacking(ids, 0, len(ids))
+            return m.Lacking(ids, 0, True)
         return m.ErrorReply("usage", "unsupported")
 
 

@@ -87,7 +87,7 @@ MESSAGES = st.one_of(
         m.Lacking,
         st.lists(ids, max_size=3).map(tuple),
         st.integers(0, 2**32 - 1),
-        st.integers(0, 2**32 - 1),
+        st.booleans(),
     ),
     st.builds(m.GetBlocks, st.integers(0, 2**16 - 1), st.lists(ids, max_size=32).map(tuple)),
     st.builds(m.BlocksMissing, st.lists(st.integers(0, 2**16 - 1), max_size=5).map(tuple)),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -409,23 +408,27 @@ def test_many_small_records_restore_byte_identical(repo: Repository) -> None:
     assert (repo.root / "f.bin").read_bytes() == data
 
 
-def test_put_many_absent_skips_the_lookup_and_a_present_id_rolls_everything_back(
+def test_put_many_absent_skips_the_lookup_and_a_present_id_keeps_its_first_copy(
     open_store: StoreOpener,
 ) -> None:
     """``absent=True`` (a fetch that already dropped the ids it has) stores as usual;
-    an id that is present after all aborts the transaction: nothing of it remains."""
+    an id that is present after all (listed twice, far apart) keeps the location it
+    had: the transaction commits, every block reads back, fsck finds nothing wrong."""
     store = open_store()
     ids, blocks = stored(store, count=300)
     fresh = [block(10_000 + i) for i in range(300)]
     with store.transaction() as txn:
         new_ids = txn.put_many(fresh, absent=True)
     assert list(store.get_many(new_ids)) == fresh
-    before = store.stats()
-    with pytest.raises(sqlite3.IntegrityError), store.transaction() as txn:
-        txn.put_many([block(20_000), blocks[7]], absent=True)
-    assert store.stats() == before
-    assert not store.has(hash_block(block(20_000)))
+    before = store.location(ids[7])
+    with store.transaction() as txn:
+        txn.put_many([block(20_000), blocks[7], block(20_001)], absent=True)
+    assert store.location(ids[7]) == before
+    assert store.get(hash_block(block(20_000))) == block(20_000)
+    assert store.get(hash_block(block(20_001))) == block(20_001)
     assert list(store.get_many(ids)) == blocks
+    report = check_packs(store, full=True)
+    assert not report.problems and not report.corrupt, report
 
 
 def test_index_is_empty_until_the_first_block(open_store: StoreOpener) -> None:
