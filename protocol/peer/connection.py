@@ -29,6 +29,15 @@ MSG_FRAME_OVERHEAD = 3 + 1 + 1 + 5 + 5 + 5 + 3  # array hdrs, type, 3 x uint32, 
 # initial window of 10 packets is still acknowledged at once). Out-of-order arrivals
 # and completed messages are acknowledged without waiting for the threshold.
 ACK_EVERY = 10
+# A sender skips one packet number now and then, at random (RFC 9000, 21.4): a peer
+# that acknowledges packets it never received ("optimistic ACKs", to make us send
+# faster) will sooner or later acknowledge a number that was never sent, and that
+# ends the session. Every SKIP_MIN to SKIP_MIN + SKIP_SPREAD packets: one extra ACK
+# from an honest peer (it sees a gap) per 1.4-4 MB sent. The last SKIPS_KEPT are
+# checked; an acker that claims everything up to the newest packet claims those.
+SKIP_MIN = 1024
+SKIP_SPREAD = 2048
+SKIPS_KEPT = 8
 _DATA_TYPE = wire.type_byte(wire.DATA)
 _DATA_HEADER = wire.DATA_HEADER
 _MIN_DATA = limits.HEADER_SIZE + limits.AEAD_TAG_SIZE
@@ -62,6 +71,8 @@ class Connection:
         self._replay = crypto.ReplayWindow()
         self._recovery = Recovery(config.packet_size, config.initial_rtt)
         self._next_pn = 0
+        self._next_skip = self._skip_after(0)
+        self._skipped: deque[int] = deque(maxlen=SKIPS_KEPT)
         self._recv_ranges: list[list[int]] = []  # [[high, low], ...], descending
         self._ack_pending = 0
         self._ack_at: float | None = None
@@ -339,6 +350,9 @@ class Connection:
         ranges = wire.parse_ack_ranges(frame[2])
         if ranges[0][0] >= self._next_pn:
             raise ProtocolError("ACK for a packet never sent")
+        for pn in self._skipped:
+            if any(low <= pn <= high for high, low in ranges):
+                raise ProtocolError(f"ACK for packet {pn}, which was never sent")
         _, lost = self._recovery.on_ack(ranges, frame[1] / 1e6, now)
         self._requeue(lost)
 
@@ -469,9 +483,23 @@ class Connection:
         delay_us = max(0, int((now - self._largest_rx_time) * 1e6))
         return [wire.ACK, delay_us, [list(r) for r in self._recv_ranges]]
 
+    def _skip_after(self, pn: int) -> int:
+        """The packet number after ``pn`` to leave out (see SKIP_MIN)."""
+        return pn + SKIP_MIN + int.from_bytes(self._rng(2), "big") % SKIP_SPREAD
+
+    def _first_pn(self) -> int:
+        """The next packet number to use, leaving one out when its turn has come."""
+        pn = self._next_pn
+        if pn >= self._next_skip and pn < limits.MAX_PACKET_NUMBER:
+            self._skipped.append(pn)
+            pn += 1
+            self._next_skip = self._skip_after(pn)
+        return pn
+
     def _seal(self, frames: list[wire.Frame], now: float) -> bytes:
         assert self._protection is not None
-        pn, self._next_pn = self._next_pn, self._next_pn + 1
+        pn = self._first_pn()
+        self._next_pn = pn + 1
         header = wire.data_header(self.remote_cid, pn)
         datagram = self._protection.seal(header, pn, wire.encode_frames(frames))
         eliciting = any(f[0] != wire.ACK for f in frames)
@@ -484,7 +512,7 @@ class Connection:
         """``_seal`` for ``count`` queued block fragments: the hot path of a transfer,
         so the burst is stamped and registered with recovery once, not per packet."""
         assert self._protection is not None and count > 0
-        first = self._next_pn
+        first = self._first_pn()
         count = min(count, limits.MAX_PACKET_NUMBER + 1 - first)
         blocks, pack, cid = self._blocks, _DATA_HEADER.pack, self.remote_cid
         seal = self._protection.seal

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import blake3
 import pytest
 
 from protocol.errors import PeerError, PeerTimeoutError, UsageError
+from protocol.peer import connection as connection_module
 from protocol.peer import crypto, limits, wire
 from protocol.peer import events as ev
 from protocol.peer import messages as m
@@ -286,3 +289,61 @@ def test_a_session_ends_when_its_packet_numbers_run_out() -> None:
     ]
     assert numbers and max(numbers) == limits.MAX_PACKET_NUMBER
     assert len(numbers) == len(set(numbers))
+
+
+@pytest.fixture
+def frequent_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skip a packet number every 16-31 packets instead of every 1024-3071."""
+    monkeypatch.setattr(connection_module, "SKIP_MIN", 16)
+    monkeypatch.setattr(connection_module, "SKIP_SPREAD", 16)
+
+
+def _server_numbers(h: Harness) -> list[int]:
+    return [
+        wire.DATA_HEADER.unpack_from(d)[2]
+        for _, src, d in h.net.sent
+        if src == SERVER_ADDR and d[0] & 15 == wire.DATA
+    ]
+
+
+@pytest.mark.usefixtures("frequent_skips")
+def test_skipped_packet_numbers_are_never_sent_and_cost_an_honest_peer_nothing() -> None:
+    blocks = make_blocks(150, seed=51)
+    h = Harness(Link(loss=0.05, reorder=0.1, delay=0.002), seed=51, server=BlockServer(blocks))
+    _fetch_all(h, list(blocks))
+    assert {e.block_id for e in h.events_of(ev.BlockReceived)} == set(blocks)
+    [server_conn] = h.listener.connections.values()
+    sent = set(_server_numbers(h))
+    skipped = list(server_conn._skipped)
+    assert len(skipped) == connection_module.SKIPS_KEPT  # 450+ datagrams: many skips
+    assert not sent & set(skipped)
+    gaps = sorted(set(range(max(sent))) - sent)
+    assert gaps[-len(skipped) :] == skipped
+    # at least SKIP_MIN apart; a burst of block datagrams is not split for a skip
+    assert all(b - a > 16 for a, b in itertools.pairwise(gaps)), gaps
+    assert server_conn.state is State.ESTABLISHED
+
+
+@pytest.mark.usefixtures("frequent_skips")
+def test_a_peer_acknowledging_what_it_never_received_is_cut_off() -> None:
+    """Optimistic ACKs (claiming every packet up to the newest, lost or not, to make
+    the sender speed up) sooner or later claim a skipped number: the session ends."""
+    blocks = make_blocks(150, seed=52)
+    h = Harness(Link(loss=0.05), seed=52, server=BlockServer(blocks))
+    h.client.send_request(m.ListRefs("repo"))
+    h.run(lambda: bool(h.events_of(ev.ResponseReceived)))
+    honest = h.client._ack_frame
+
+    def optimistic(now: float) -> wire.Frame:
+        frame = honest(now)
+        frame[2] = [[frame[2][0][0], 0]]  # everything up to the newest packet
+        return frame
+
+    h.client._ack_frame = optimistic  # type: ignore[method-assign]
+    h.client.fetch_blocks(list(blocks))
+    [server_conn] = h.listener.connections.values()
+    h.run(lambda: server_conn.state is State.CLOSED, limit=30)
+    assert server_conn.state is State.CLOSED
+    [ended] = [e for e in h.server_events if isinstance(e, ev.ConnectionTerminated)]
+    assert "never sent" in str(ended.error), ended.error
+    assert len(h.events_of(ev.BlockReceived)) < len(blocks)
