@@ -452,3 +452,59 @@ def test_daemon_survives_garbage_and_keeps_serving(pair: tuple[Peer, Peer]) -> N
     bob.cof("clone", alice.url("proj"), "copy")
     assert (bob.box.work / "copy" / "f.txt").read_bytes() == b"content\n"
     assert alice.box.daemon_pid() is not None
+
+
+def test_interrupted_push_resumes_with_only_missing_blocks(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """The pusher dies (kill -9) while the remote pulls from it: the remote keeps the
+    verified blocks that arrived and moves no ref; the push, re-run, sends the rest."""
+    alice = Peer(sandbox_factory(), "Alice", FAST_NETWORK)
+    bob = Peer(sandbox_factory(), "Bob")
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    before = head_of(alice, origin)
+    alice.cof("peer", "grant", bob.key, "proj", "--write")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    size = 48 * 1024 * 1024
+    data = os.urandom(size)
+    pushed_id = commit_file(bob, copy, "big.bin", data, "big")
+
+    objects = origin / ".cof" / "objects"
+    start = _tree_size(objects)
+    proc = bob.popen("push", "--json", cwd=copy)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _tree_size(objects) < start + 8 * 1024 * 1024:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    pid = bob.box.daemon_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    # Alice gives up on the silent pusher (FAST_NETWORK: 0.8 s), keeps what arrived.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and alice.cof("status", cwd=origin, check=False).returncode:
+        time.sleep(0.1)
+    assert head_of(alice, origin) == before
+
+    again = json.loads(bob.cof("push", "--json", cwd=copy).stdout)  # restarts Bob's daemon
+    assert head_of(alice, origin) == pushed_id
+    assert (origin / "big.bin").read_bytes() == data
+    sent = again["wire"]["sent"]
+    assert sent < size - 4 * 1024 * 1024, sent  # >= 8 MiB were kept, not sent again
+
+
+def test_two_clients_clone_at_once(sandbox_factory: Callable[[], CofSandbox]) -> None:
+    alice, bob, carol = (Peer(sandbox_factory(), n) for n in ("Alice", "Bob", "Carol"))
+    files = {"a.bin": os.urandom(6 * 1024 * 1024), "b.bin": os.urandom(3 * 1024 * 1024)}
+    make_origin(alice, files)
+    for peer in (bob, carol):
+        alice.cof("peer", "grant", peer.key, "proj", "--read")
+    procs = [p.popen("clone", alice.url("proj"), "copy", cwd=p.box.work) for p in (bob, carol)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    for peer in (bob, carol):
+        for rel, data in files.items():
+            assert (peer.box.work / "copy" / rel).read_bytes() == data
