@@ -13,6 +13,7 @@ Entries with a non-zero ``stage`` are the sides of an unresolved merge conflict
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,16 +148,22 @@ class WorktreeState:
         rows = [e.to_wire() for e in self.entries.values()]
         rows += [e.to_wire() for sides in self.conflicts.values() for e in sides.values()]
         data = pack([TAG, VERSION, now_ns, rows])
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        # A temp file of its own: two readers (status, diff) may save at once.
+        fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        tmp = Path(tmp_name)
+        os.fchmod(fd, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no temp file behind
+            raise
         fsync_dir(path.parent)
         self.written_ns = path.stat().st_mtime_ns - RACY_MARGIN_NS

@@ -58,7 +58,7 @@ def _sides(
     return staged_flat(repo.load_state()), _worktree(repo, specs), True
 
 
-@op("diff", writes=True)
+@op("diff", writes=False)  # a reader, as status (see there)
 def diff(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     revs = [r for r in params.get("revs") or [] if r]

@@ -123,10 +123,14 @@ def fetch_remote(ctx: OpContext, repo: Repository, remote: Remote) -> dict[str, 
     }
 
 
-@op("fetch", writes=True)
+# fetch and push are readers of the repository lock: they write only the block store
+# (whose own write lock orders its transactions; gc, a writer, cannot run meanwhile)
+# and remote-tracking refs (lock-file CAS), and take turns through transfer_lock.
+@op("fetch", writes=False)
 def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    return fetch_remote(ctx, repo, _remote(repo, params.get("remote")))
+    with repo.transfer_lock:
+        return fetch_remote(ctx, repo, _remote(repo, params.get("remote")))
 
 
 @op("pull", writes=True)
@@ -148,9 +152,14 @@ def pull(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 # -- push -------------------------------------------------------------------------------
 
 
-@op("push", writes=True)
+@op("push", writes=False)
 def push(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
+    with repo.transfer_lock:
+        return _push(ctx, repo, params)
+
+
+def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
     remote = _remote(repo, params.get("remote"))
     branch = params.get("branch") or (repo.refs.head_target() or "").removeprefix(HEADS)
     if not branch or ref_name_problem(branch) is not None:

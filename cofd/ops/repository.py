@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -60,6 +61,11 @@ class Repository:
         # Flattened trees by tree id (immutable, so never stale); bounded by callers.
         self.flat_trees: dict[TreeId, dict[str, FlatEntry]] = {}
         self._state_cache: tuple[tuple[int, int, int, int], WorktreeState] | None = None
+        # Transfers (fetch, push) run beside readers, not under the exclusive lock, so
+        # `cof log` or `cof status` need not wait minutes for a big fetch; they take
+        # turns among themselves here instead (a second fetch waiting for the store's
+        # write lock with a session open would let the peer time it out).
+        self.transfer_lock = threading.Lock()
 
     @classmethod
     def open(cls, root: Path) -> Repository:

@@ -89,7 +89,10 @@ def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[st
     }
 
 
-@op("status", writes=True)
+# A reader: it may save refreshed stat data (WorktreeState.save is atomic, with a
+# temp file of its own), but the staging area cannot change under it: add, rm,
+# commit and checkout are writers.
+@op("status", writes=False)
 def status(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in params.get("paths") or []]

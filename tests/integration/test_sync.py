@@ -262,6 +262,9 @@ class FakeServer:
         self.pages = pages  # answers to the Wants, in order (default: one complete page)
         self.requested: Counter[bytes] = Counter()  # block ids asked for, how often
         self.wants: list[m.Want] = []
+        # Set to hold block requests unanswered until it is set (a transfer in progress)
+        self.release: threading.Event | None = None
+        self.held: list[tuple[Any, tuple[tuple[int, m.BlockId], ...]]] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -285,8 +288,18 @@ class FakeServer:
                 self.listener.handle_timer(time.monotonic())
             while (item := self.listener.next_event()) is not None:
                 self._on_event(*item)
+            if self.held and self.release is not None and self.release.is_set():
+                for conn, blocks in self.held:
+                    self._serve(conn, blocks)
+                self.held.clear()
             for data, addr in self.listener.datagrams_to_send(time.monotonic()):
                 self.sock.sendto(data, addr)
+
+    def _serve(self, conn: Any, blocks: tuple[tuple[int, m.BlockId], ...]) -> None:
+        for slot, block_id in blocks:
+            self.requested[block_id] += 1
+            data = self.blocks[block_id]
+            conn.send_block(slot, data + b"!" if self.lie else data)
 
     def _on_event(self, conn: Any, event: ev.Event) -> None:
         if isinstance(event, ev.RequestReceived):
@@ -297,10 +310,10 @@ class FakeServer:
                 self.wants.append(event.message)
                 conn.send_response(event.request_id, self._page(event.message.offset))
         elif isinstance(event, ev.BlocksRequested):
-            for slot, block_id in event.blocks:
-                self.requested[block_id] += 1
-                data = self.blocks[block_id]
-                conn.send_block(slot, data + b"!" if self.lie else data)
+            if self.release is not None and not self.release.is_set():
+                self.held.append((conn, event.blocks))
+            else:
+                self._serve(conn, event.blocks)
 
     def _page(self, offset: int) -> m.Message:
         """The answer to the n-th Want is ``pages[n]``, whatever offset it asks for."""
@@ -508,3 +521,58 @@ def test_two_clients_clone_at_once(sandbox_factory: Callable[[], CofSandbox]) ->
     for peer in (bob, carol):
         for rel, data in files.items():
             assert (peer.box.work / "copy" / rel).read_bytes() == data
+
+
+def test_readers_run_while_a_fetch_is_in_progress(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """A fetch (or push) holds no exclusive lock on the repository: status, diff, log
+    and dedup-stats answer while its blocks are still on the way, and the fetch then
+    completes. (Before, they waited for the whole transfer.)"""
+    bob = Peer(sandbox_factory(), "Bob")
+    repo = bob.box.work / "mine"
+    bob.cof("init", repo)
+    commit_file(bob, repo, "own.txt", b"mine\n", "own")
+    refs, blocks, _ = _paged_repo()
+    fake = FakeServer(refs, blocks, lie=False)
+    fake.release = threading.Event()
+    try:
+        bob.cof("remote", "add", "fake", fake.url("paged"), cwd=repo)
+        proc = bob.popen("fetch", "fake", "--json", cwd=repo)
+        deadline = time.monotonic() + 30
+        while not fake.held and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        assert fake.held, "the fetch never asked for blocks"
+        (repo / "own.txt").write_bytes(b"changed\n")
+        for args in (("status", "--porcelain"), ("diff", "--name-only"), ("log", "-n", "1")):
+            done = bob.cof(*args, cwd=repo, timeout=10)
+            assert done.returncode == 0, done.stderr
+        assert " M own.txt" in bob.cof("status", "--porcelain", cwd=repo).stdout
+        assert proc.poll() is None  # still waiting for its blocks
+        fake.release.set()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        fake.close()
+    assert json.loads(out)["updated"][0]["ref"] == "refs/remotes/fake/main"
+    assert bob.cof("log", "-n", "1", "fake/main", cwd=repo).returncode == 0
+
+
+def test_two_fetches_into_one_repository_take_turns(pair: tuple[Peer, Peer]) -> None:
+    alice, bob = pair
+    origin = make_origin(alice, {"f.bin": os.urandom(2 * 1024 * 1024)})
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    newest = commit_file(alice, origin, "g.bin", os.urandom(4 * 1024 * 1024), "more")
+    procs = [bob.popen("fetch", "--json", cwd=copy) for _ in range(2)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    assert sorted(r["stats"]["blocks"] > 0 for r in results) == [False, True], results
+    assert head_of(bob, copy) != newest
+    assert bob.cof("merge", "origin/main", cwd=copy).returncode == 0
+    assert head_of(bob, copy) == newest
