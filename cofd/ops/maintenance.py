@@ -84,6 +84,7 @@ def root_commits(repo: Repository) -> list[tuple[str, CommitId]]:
                 for commit in (entry.old, entry.new):
                     if commit is not None:
                         found.append((f"reflog of {name}", commit))
+    found += [("a push being received", commit) for commit in list(repo.gc_pins)]
     merge_head = repo.cof_dir / "MERGE_HEAD"
     if merge_head.exists():
         for line in merge_head.read_text().split():

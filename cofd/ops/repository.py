@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from cofd.config import Config, default_repo_config_text, load_config
-from cofd.objects.model import Signature, TreeId
+from cofd.objects.model import CommitId, Signature, TreeId
 from cofd.objects.odb import ObjectStore
 from cofd.objects.refs import Refs
 from cofd.objects.worktree_state import WorktreeState
@@ -66,6 +66,8 @@ class Repository:
         # turns among themselves here instead (a second fetch waiting for the store's
         # write lock with a session open would let the peer time it out).
         self.transfer_lock = threading.Lock()
+        # Commits stored by a received push whose refs are not moved yet: gc's roots.
+        self.gc_pins: list[CommitId] = []
 
     @classmethod
     def open(cls, root: Path) -> Repository:

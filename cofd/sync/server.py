@@ -2,7 +2,8 @@
 
 Runs on the event loop and never blocks it: share lookups, ref listings, negotiation
 walks and block reads run in the daemon's worker pool; a push being received runs in
-a worker as blocking code (``receive_push``) that talks to its connection through a
+a worker as blocking code (``receive_push_data``, beside local readers, then
+``apply_push`` under the write lock) that talks to its connection through a
 :class:`LoopChannel`. Access: every request names a shared repository, and the peer's
 authenticated key must hold a grant on it (``read`` to list and fetch, ``write`` to
 push); block requests are served only from a repository the peer was granted on this
@@ -209,19 +210,27 @@ class SyncService:
         if peer.channel is not None:
             raise PeerError("one push at a time per connection")
         channel = LoopChannel(asyncio.get_running_loop(), self.endpoint, peer.conn)
-        async with entry.lock.acquire(True):
-            peer.channel = channel
-            gate = entry.repo.blocks.maintenance.gate
-            gate.enter()
-            try:
+        repo = entry.repo
+        peer.channel = channel
+        gate = repo.blocks.maintenance.gate
+        gate.enter()
+        received: ReceivedPush | None = None
+        try:
+            # The transfer runs beside local readers (status, log answer meanwhile);
+            # only moving the refs, and maybe the checked-out worktree, is exclusive.
+            async with entry.lock.acquire(False):
+                received = await self.run_blocking(receive_push_data, channel, repo, offer)
+            async with entry.lock.acquire(True):
                 who = Repository.signature(f"peer {peer.conn.peer_key.hex()[:16]}", "")
                 result: m.PushResult = await self.run_blocking(
-                    receive_push, channel, entry.repo, offer, who
+                    apply_push, repo, offer, received, who
                 )
                 return result
-            finally:
-                gate.exit()
-                peer.channel = None
+        finally:
+            if received is not None:
+                received.unpin(repo)
+            gate.exit()
+            peer.channel = None
 
     # -- blocks ---------------------------------------------------------------------------
 
@@ -256,34 +265,77 @@ def _closed(conn: Connection) -> bool:
     return conn.state is State.CLOSED
 
 
-def receive_push(
-    channel: LoopChannel, repo: Repository, offer: m.PushOffer, who: Any
-) -> m.PushResult:
-    """Pull what the pusher offers, verify it, then move each ref by compare-and-swap.
+@dataclass(slots=True)
+class ReceivedPush:
+    """What the transfer phase of a received push leaves for the update phase."""
 
-    Runs in a worker with the repository's write lock held (by the caller).
+    results: dict[str, tuple[bool, str]]  # refused before any transfer
+    accepted: list[m.RefUpdate]
+    stats: TransferStats
+    pinned: list[CommitId]
+
+    def unpin(self, repo: Repository) -> None:
+        for commit in self.pinned:
+            repo.gc_pins.remove(commit)
+        self.pinned.clear()
+
+
+def _refusal(repo: Repository, update: m.RefUpdate, force: bool) -> str | None:
+    problem = check_ref_name(update.name)
+    if problem is not None:
+        return f"invalid ref name: {problem}"
+    current = repo.refs.read(update.name)
+    if not force and current != update.old:
+        where = current.hex()[:12] if current else "nothing"
+        return f"stale: the remote ref is at {where} (fetch first)"
+    return None
+
+
+def receive_push_data(channel: LoopChannel, repo: Repository, offer: m.PushOffer) -> ReceivedPush:
+    """Pull what the pusher offers for the refs it may still move, verified.
+
+    Runs beside local readers (the caller holds the repository lock shared) and takes
+    its turn with local fetches and pushes (``transfer_lock``). The new commits are
+    pinned for gc until :func:`apply_push` has moved the refs: they are stored but
+    not yet reachable from any ref.
     """
     results: dict[str, tuple[bool, str]] = {}
     accepted: list[m.RefUpdate] = []
     for update in offer.updates:
-        problem = check_ref_name(update.name)
-        current = repo.refs.read(update.name) if problem is None else None
-        if problem is not None:
-            results[update.name] = (False, f"invalid ref name: {problem}")
-        elif not offer.force and current != update.old:
-            where = current.hex()[:12] if current else "nothing"
-            results[update.name] = (False, f"stale: the remote ref is at {where} (fetch first)")
-        else:
+        why = _refusal(repo, update, offer.force)
+        if why is None:
             accepted.append(update)
-    stats = TransferStats()
+        else:
+            results[update.name] = (False, why)
+    received = ReceivedPush(results, accepted, TransferStats(), [])
     if accepted:
-        stats = pull(channel, repo, "", [u.new for u in accepted], None, lambda _e: None)
-    for update in accepted:
-        results[update.name] = _apply_update(repo, update, offer.force, who)
+        wants = [u.new for u in accepted]
+        with repo.transfer_lock:
+            received.stats = pull(channel, repo, "", wants, None, lambda _e: None)
+        received.pinned = [CommitId(w) for w in wants]
+        repo.gc_pins.extend(received.pinned)
+    return received
+
+
+def apply_push(
+    repo: Repository, offer: m.PushOffer, received: ReceivedPush, who: Any
+) -> m.PushResult:
+    """Move each accepted ref by compare-and-swap (the caller holds the write lock).
+
+    The refs are checked again: another push may have moved one since the transfer
+    began, and exactly one of two concurrent pushes to a ref wins.
+    """
+    results = dict(received.results)
+    for update in received.accepted:
+        why = _refusal(repo, update, offer.force)
+        if why is None:
+            results[update.name] = _apply_update(repo, update, offer.force, who)
+        else:
+            results[update.name] = (False, why)
     log.info(
         "push received: %d block(s), %d bytes; %s",
-        stats.blocks,
-        stats.bytes,
+        received.stats.blocks,
+        received.stats.bytes,
         ", ".join(f"{n}: {'ok' if ok else msg}" for n, (ok, msg) in results.items()),
     )
     return m.PushResult(tuple((u.name, *results[u.name]) for u in offer.updates))

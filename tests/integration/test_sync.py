@@ -29,6 +29,7 @@ from cofd.store.ids import BlockId, hash_block
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer import wire
+from protocol.peer.connection import Connection
 from protocol.peer.crypto import Identity
 from protocol.peer.listener import Listener
 from tests.integration.conftest import CofSandbox
@@ -576,3 +577,87 @@ def test_two_fetches_into_one_repository_take_turns(pair: tuple[Peer, Peer]) -> 
     assert head_of(bob, copy) != newest
     assert bob.cof("merge", "origin/main", cwd=copy).returncode == 0
     assert head_of(bob, copy) == newest
+
+
+class FakePusher:
+    """A client speaking the protocol over a real socket: offers a push of crafted
+    commits and serves their blocks only once ``release`` is set."""
+
+    def __init__(self, server: Peer, offer: m.PushOffer, blocks: dict[bytes, bytes]) -> None:
+        self.identity = Identity.generate()
+        self.blocks = blocks
+        self.release = threading.Event()
+        self.asked = threading.Event()  # the server asked for blocks
+        self.result: m.Message | None = None
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.connect(("127.0.0.1", server.port))
+        self.conn = Connection.client(
+            self.identity, bytes.fromhex(server.key), ("127.0.0.1", server.port)
+        )
+        self.offer = offer
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        conn, held, rid = self.conn, [], None
+        while not self.stop.is_set() and self.result is None:
+            timer = conn.get_timer()
+            wait = 0.05 if timer is None else max(0.0, min(0.05, timer - time.monotonic()))
+            if select.select([self.sock], [], [], wait)[0]:
+                conn.receive_datagram(self.sock.recv(2048), None, time.monotonic())
+            timer = conn.get_timer()
+            if timer is not None and time.monotonic() >= timer:
+                conn.handle_timer(time.monotonic())
+            while (event := conn.next_event()) is not None:
+                if isinstance(event, ev.HandshakeCompleted):
+                    rid = conn.send_request(self.offer)
+                elif isinstance(event, ev.RequestReceived) and isinstance(event.message, m.Want):
+                    ids = tuple(BlockId(i) for i in self.blocks)
+                    conn.send_response(event.request_id, m.Lacking(ids, 0, True))
+                elif isinstance(event, ev.BlocksRequested):
+                    held.extend(event.blocks)
+                    self.asked.set()
+                elif isinstance(event, ev.ResponseReceived) and event.request_id == rid:
+                    self.result = event.message
+            if held and self.release.is_set():
+                for slot, block_id in held:
+                    conn.send_block(slot, self.blocks[block_id])
+                held.clear()
+            for data in conn.datagrams_to_send(time.monotonic()):
+                self.sock.send(data)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_the_receiving_repository_answers_readers_while_a_push_arrives(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """A push being received holds the repository exclusively only to move its refs:
+    while its blocks are on the way, status and log answer in that repository."""
+    alice = Peer(sandbox_factory(), "Alice")
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    refs, blocks, _ = _paged_repo()
+    update = m.RefUpdate("refs/heads/incoming", None, refs["refs/heads/main"])
+    pusher = FakePusher(alice, m.PushOffer("proj", (update,), False), blocks)
+    alice.cof("peer", "grant", pusher.identity.public.hex(), "proj", "--write")
+    pusher.start()
+    try:
+        assert pusher.asked.wait(30), "the receiving daemon never asked for blocks"
+        for args in (("status", "--porcelain"), ("log", "-n", "1"), ("diff", "--name-only")):
+            done = alice.cof(*args, cwd=origin, timeout=10)
+            assert done.returncode == 0, done.stderr
+        assert pusher.result is None  # the push is still waiting for its blocks
+        pusher.release.set()
+        deadline = time.monotonic() + 30
+        while pusher.result is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        pusher.close()
+    assert pusher.result == m.PushResult((("refs/heads/incoming", True, "updated"),))
+    assert "incoming" in alice.cof("branch", cwd=origin).stdout

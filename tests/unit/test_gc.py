@@ -143,6 +143,23 @@ def test_gc_reclaims_pack_space_and_keeps_history(tmp_path: Path) -> None:
     h.close()
 
 
+def test_gc_keeps_the_commits_of_a_push_being_received(tmp_path: Path) -> None:
+    """A received push stores its commits before it moves a ref to them (the transfer
+    runs beside readers, the ref update under the write lock): gc in between must not
+    take them, whatever --prune says. Its pin is what keeps them."""
+    h = History(tmp_path / "r")
+    h.commit({"a": b"base"})
+    pushed = h.commit({"a": os.urandom(20000)}, branch="incoming")
+    h.repo.refs.update("refs/heads/incoming", None, SIG, "as if not moved yet")
+    (h.repo.cof_dir / "logs" / "refs" / "heads" / "incoming").unlink()
+    h.repo.gc_pins.append(pushed)
+    assert collect_garbage(h.repo, None, h.config).deleted_blocks == 0
+    h.verify([pushed])
+    h.repo.gc_pins.remove(pushed)
+    assert collect_garbage(h.repo, None, h.config).deleted_blocks >= 5
+    h.close()
+
+
 def test_gc_refuses_to_sweep_when_a_ref_points_at_a_missing_commit(tmp_path: Path) -> None:
     h = History(tmp_path / "r")
     h.commit({"a": b"x" * 9000})
