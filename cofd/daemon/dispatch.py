@@ -185,7 +185,8 @@ class Dispatcher:
             entry.state = "running"
             ctx = dataclasses.replace(ctx, repo=repository.repo)
             return await self.run_blocking(spec.fn, ctx, request.params)
-        async with repository.lock.acquire(spec.writes):
+        writes = spec.writes_for(request.params)
+        async with repository.lock.acquire(writes):
             entry.state = "running"
             ctx = dataclasses.replace(ctx, repo=repository.repo)
             gate = repository.repo.blocks.maintenance.gate
@@ -194,7 +195,7 @@ class Dispatcher:
                 return await self.run_blocking(spec.fn, ctx, request.params)
             finally:
                 gate.exit()
-                if spec.writes and (loop := self.migrations.get(root)) is not None:
+                if writes and (loop := self.migrations.get(root)) is not None:
                     loop.wake()  # a commit may have aged blocks past a threshold
 
     def _start_migration(self, root: Path, entry: OpenRepository) -> None:

@@ -45,18 +45,32 @@ class OpContext:
 OpFn = Callable[[OpContext, dict[str, Any]], Any]
 
 
+# True: exclusive per repository; False: runs alongside other readers. A function of
+# the request's parameters for commands that only read in some forms (``cof branch``
+# lists, ``cof branch NAME`` creates).
+Writes = bool | Callable[[dict[str, Any]], bool]
+
+
 @dataclass(frozen=True, slots=True)
 class OpSpec:
     name: str
     fn: OpFn
-    writes: bool  # True: exclusive per repository; False: runs alongside other readers
+    writes: Writes
     needs_repo: bool  # True: the daemon resolves and opens the repository from ctx.cwd
+
+    def writes_for(self, params: dict[str, Any]) -> bool:
+        return self.writes if isinstance(self.writes, bool) else self.writes(params)
+
+
+def unless_listing(params: dict[str, Any]) -> bool:
+    """Writes, but for the ``list`` action (the default) of branch, tag and remote."""
+    return (params.get("action") or "list") != "list"
 
 
 OPS: dict[str, OpSpec] = {}
 
 
-def op(name: str, *, writes: bool, needs_repo: bool = True) -> Callable[[OpFn], OpFn]:
+def op(name: str, *, writes: Writes, needs_repo: bool = True) -> Callable[[OpFn], OpFn]:
     def register(fn: OpFn) -> OpFn:
         if name in OPS:
             raise RuntimeError(f"operation {name!r} registered twice")

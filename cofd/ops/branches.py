@@ -7,7 +7,7 @@ from typing import Any
 from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
-from cofd.ops.api import OpContext, op
+from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.common import ByteProgress, flat_tree, identity, reflog_signature, tree_of
 from cofd.ops.materialize import write_entry
 from cofd.ops.paths import in_scope, repo_relative, under
@@ -97,7 +97,7 @@ def _rename_branch(ctx: OpContext, repo: Repository, old: str, new: str) -> dict
     return {"renamed": old, "to": new}
 
 
-@op("branch", writes=True)
+@op("branch", writes=unless_listing)
 def branch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     action = params.get("action", "list")
@@ -264,7 +264,7 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 # -- tag -------------------------------------------------------------------------
 
 
-@op("tag", writes=True)
+@op("tag", writes=unless_listing)
 def tag(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     action = params.get("action", "list")

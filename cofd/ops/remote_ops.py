@@ -14,7 +14,7 @@ from typing import Any
 
 from cofd.objects.model import CommitId
 from cofd.objects.refs import ref_name_problem
-from cofd.ops.api import OpContext, op
+from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.branches import switch_to
 from cofd.ops.common import reflog_signature
 from cofd.ops.merge import merge
@@ -49,7 +49,7 @@ def _remote(repo: Repository, name: str | None) -> Remote:
 # -- remote -----------------------------------------------------------------------------
 
 
-@op("remote", writes=True)
+@op("remote", writes=unless_listing)
 def remote(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     action = params.get("action") or "list"

@@ -528,8 +528,8 @@ def test_readers_run_while_a_fetch_is_in_progress(
     sandbox_factory: Callable[[], CofSandbox],
 ) -> None:
     """A fetch (or push) holds no exclusive lock on the repository: status, diff, log
-    and dedup-stats answer while its blocks are still on the way, and the fetch then
-    completes. (Before, they waited for the whole transfer.)"""
+    and the listing forms of branch, tag and remote answer while its blocks are still
+    on the way, and the fetch then completes. (Before, they waited for the transfer.)"""
     bob = Peer(sandbox_factory(), "Bob")
     repo = bob.box.work / "mine"
     bob.cof("init", repo)
@@ -546,7 +546,15 @@ def test_readers_run_while_a_fetch_is_in_progress(
             time.sleep(0.02)
         assert fake.held, "the fetch never asked for blocks"
         (repo / "own.txt").write_bytes(b"changed\n")
-        for args in (("status", "--porcelain"), ("diff", "--name-only"), ("log", "-n", "1")):
+        readers = (
+            ("status", "--porcelain"),
+            ("diff", "--name-only"),
+            ("log", "-n", "1"),
+            ("branch",),
+            ("tag",),
+            ("remote", "list"),
+        )
+        for args in readers:
             done = bob.cof(*args, cwd=repo, timeout=10)
             assert done.returncode == 0, done.stderr
         assert " M own.txt" in bob.cof("status", "--porcelain", cwd=repo).stdout
