@@ -18,12 +18,14 @@ EXIT_CONFLICTS = 1  # as cof merge
 @json_option
 def command(remote: str | None, branch: str | None, as_json: bool) -> None:
     """Fetch from REMOTE (default origin) and merge its BRANCH (default: current)."""
-    result = call("pull", {"remote": remote, "branch": branch})
+    # Two requests, as git's fetch + merge: the fetch runs beside readers of the
+    # repository, only the merge excludes them.
+    fetched = call("fetch", {"remote": remote})
+    merged = call("merge_upstream", {"remote": remote, "branch": branch})
     if as_json:
-        emit_json(result)
+        emit_json({"fetch": fetched, "merge": merged})
         return
-    print_transfer(result["fetch"])
-    merged = result["merge"]
+    print_transfer(fetched)
     if merged.get("up_to_date"):
         click.echo("Already up to date.")
     elif merged.get("fast_forward"):

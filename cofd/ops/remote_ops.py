@@ -133,20 +133,21 @@ def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return fetch_remote(ctx, repo, _remote(repo, params.get("remote")))
 
 
-@op("pull", writes=True)
-def pull(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Fetch, then merge ``<remote>/<branch>`` (default: the current branch's name)."""
+@op("merge_upstream", writes=True)
+def merge_upstream(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The second half of ``cof pull`` (the CLI fetches first, as a reader, so the
+    repository answers status and log while the transfer runs): merge
+    ``<remote>/<branch>``, the branch defaulting to the current one's name."""
     repo = ctx.require_repo()
     remote = _remote(repo, params.get("remote"))
-    fetched = fetch_remote(ctx, repo, remote)
     branch = str(params.get("branch") or (repo.refs.head_target() or "").removeprefix(HEADS))
     if not branch:
         raise UsageError("HEAD is detached: name the branch to pull")
     tracking = f"{REMOTES}{remote.name}/{branch}"
     if repo.refs.read(tracking) is None:
         raise RevisionError(f"the remote '{remote.name}' has no branch '{branch}'")
-    merged = merge(ctx, {"rev": tracking})
-    return {"fetch": fetched, "merge": merged}
+    merged: dict[str, Any] = merge(ctx, {"rev": tracking})
+    return merged
 
 
 # -- push -------------------------------------------------------------------------------

@@ -669,3 +669,26 @@ def test_the_receiving_repository_answers_readers_while_a_push_arrives(
         pusher.close()
     assert pusher.result == m.PushResult((("refs/heads/incoming", True, "updated"),))
     assert "incoming" in alice.cof("branch", cwd=origin).stdout
+
+
+def test_pull_fetches_then_merges_and_needs_a_branch(pair: tuple[Peer, Peer]) -> None:
+    """`cof pull` = fetch (beside readers) + merge of <remote>/<branch>: a three-way
+    merge of diverged histories, its JSON both halves; detached HEAD needs a name."""
+    alice, bob = pair
+    origin = make_origin(alice, {"a.txt": b"a\n", "b.txt": b"b\n"})
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    commit_file(alice, origin, "a.txt", b"alice\n", "alice")
+    commit_file(bob, copy, "b.txt", b"bob\n", "bob")
+    pulled = json.loads(bob.cof("pull", "--json", cwd=copy).stdout)
+    assert pulled["fetch"]["stats"]["blocks"] > 0 and pulled["merge"]["merged"], pulled
+    assert (copy / "a.txt").read_bytes() == b"alice\n"
+    assert (copy / "b.txt").read_bytes() == b"bob\n"
+    assert bob.cof("status", "--porcelain", cwd=copy).stdout == ""
+
+    bob.cof("checkout", "--detach", "HEAD", cwd=copy)
+    detached = bob.cof("pull", cwd=copy, check=False)
+    assert detached.returncode == 2 and "HEAD is detached" in detached.stderr
+    again = bob.cof("pull", "origin", "main", cwd=copy)
+    assert "Already up to date" in again.stdout
