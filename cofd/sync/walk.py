@@ -28,9 +28,12 @@ MAX_HAVES = 256  # as protocol.peer.limits.MAX_HAVES
 MAX_TAG_DEPTH = 8  # tags of tags, bounded as ObjectStore.peel bounds them
 _WANT, _HAVE = 1, 2
 MAX_SPACING = 1 << 16  # first-parent distance beyond which no more haves are picked
-# Ids a walk remembers having listed (RecentIds: 12 to 24 MiB): 2^17 at least, i.e.
-# 512 MiB of 4 KiB blocks between two mentions of a block for it to be listed once.
-SEEN_CAPACITY = 1 << 18
+# Ids a walk remembers having listed (RecentIds, 3 to 6 MiB): 2^15 at least, i.e.
+# 128 MiB of 4 KiB blocks between two mentions of a block for it to be listed once;
+# repeats farther apart are listed again and dropped by the receiver, whose memory of
+# what it fetched is larger (transfer.KNOWN_CAPACITY). A serving daemon holds one walk
+# per session listing (up to limits.MAX_SESSIONS), so this is kept small.
+SEEN_CAPACITY = 1 << 16
 
 
 def spaced_haves(
