@@ -18,17 +18,8 @@ from cofd.ops.repository import Repository
 from cofd.store.ids import BlockId
 from cofd.sync.recent import RecentIds
 from cofd.sync.registry import Remote, load_identity
-from cofd.sync.transfer import (
-    KNOWN_CAPACITY,
-    LackingPages,
-    Progress,
-    TransferStats,
-    check_ref_name,
-    pull,
-    read_blocks,
-    send_blocks,
-    wait_response,
-)
+from cofd.sync.serving import LackingPages, check_ref_name, read_blocks, send_blocks
+from cofd.sync.transfer import KNOWN_CAPACITY, Progress, TransferStats, pull, wait_response
 from protocol.errors import AccessDeniedError, CofError, PeerError, ProtocolError
 from protocol.peer import events as ev
 from protocol.peer import messages as m

@@ -31,15 +31,14 @@ from cofd.ops.common import tree_of
 from cofd.ops.repository import Repository
 from cofd.ops.switch import apply, check, plan
 from cofd.sync.registry import READ, WRITE, Share, load_shares
-from cofd.sync.transfer import (
+from cofd.sync.serving import (
     LackingPages,
-    TransferStats,
     check_ref_name,
-    pull,
     read_blocks,
     refs_message,
     send_blocks,
 )
+from cofd.sync.transfer import TransferStats, pull
 from protocol.errors import AccessDeniedError, CofError, ConflictError, PeerError
 from protocol.peer import events as ev
 from protocol.peer import messages as m

@@ -1,17 +1,15 @@
-"""Both halves of a transfer, as plain blocking code over a :class:`Channel`.
+"""The receiving half of a transfer, as plain blocking code over a :class:`Channel`
+(the serving half is :mod:`cofd.sync.serving`).
 
-The serving half answers from a repository: ``refs_message`` (ListRefs),
-:class:`LackingPages` (Want, paged) and ``read_blocks`` (BlocksRequested).
-The receiving half, :func:`pull`, streams: it asks for the next Lacking page while the
-blocks of the previous ones arrive, drops the ids it already has, fetches the rest into
-one store transaction, verifies the closure of the wanted commits inside that
-transaction and only then commits it. Neither half holds the whole id list: memory is
-a few pages plus bounded :class:`~cofd.sync.recent.RecentIds`, whatever the size of
-the transfer. A transfer cut short by
-the peer commits what arrived (every block was verified against its id), so a re-run
-moves only what is still missing; a transfer whose data fails verification (a tree
-with ``..`` in a name, a manifest that lies about sizes, a missing block) is rolled
-back: nothing is written.
+:func:`pull` streams: it asks for the next Lacking page while the blocks of the
+previous ones arrive, drops the ids it already has, fetches the rest into one store
+transaction, verifies the closure of the wanted commits inside that transaction and
+only then commits it. It never holds the whole id list: memory is a few pages plus
+bounded :class:`~cofd.sync.recent.RecentIds`, whatever the size of the transfer. A
+transfer cut short by the peer commits what arrived (every block was verified
+against its id), so a re-run moves only what is still missing; a transfer whose data
+fails verification (a tree with ``..`` in a name, a manifest that lies about sizes, a
+missing block) is rolled back: nothing is written.
 
 A :class:`Channel` is one connection seen from the thread running the transfer:
 the client's :class:`cofd.net.driver.Driver`, or the daemon's loop-owned connection
@@ -20,15 +18,13 @@ the client's :class:`cofd.net.driver.Driver`, or the daemon's loop-owned connect
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from cofd.objects.refs import ref_name_problem
 from cofd.ops.repository import Repository
 from cofd.store.blockstore import WriteTxn
 from cofd.store.ids import BlockId
@@ -38,7 +34,6 @@ from protocol.errors import CofError, IntegrityError, PeerError, ProtocolError
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer.connection import Connection
-from protocol.peer.limits import MAX_REFS
 
 T = TypeVar("T")
 STORE_BATCH = 256  # received blocks stored per put_many (1 MiB of 4 KiB blocks)
@@ -46,10 +41,6 @@ PENDING_BATCHES = 16  # batches received but not yet stored (16 MiB of 4 KiB blo
 EXISTING_BATCH = 8192  # ids per existence query
 PROGRESS_INTERVAL = 0.25  # seconds between progress reports
 MAX_LISTED = 50_000_000  # ids a peer may list in one transfer: 1.5 TiB of 32 KiB blocks
-# Ids per Lacking page served: 256 MiB of 4 KiB blocks in a 2.1 MiB message. Each page
-# costs the receiver ~40 ms of message handling on its busiest thread; at 16 384 ids a
-# page, a 512 MiB clone took 0.3-0.45 s longer than with 65 536 (measured side by side).
-LACKING_PAGE = 65_536
 # The receiver asks for the next page once fewer blocks than this are outstanding:
 # 64 MiB of runway, a few hundred ms at the receiving rate, against a page's round trip
 # of 15-50 ms; at most REFILL_BELOW + LACKING_PAGE ids are outstanding at a time.
@@ -57,7 +48,6 @@ REFILL_BELOW = 16_384
 # Ids a receiver remembers as fetched or found present (RecentIds, 12 to 24 MiB): they
 # are neither fetched twice nor looked up again by the closure check.
 KNOWN_CAPACITY = 1 << 18
-SHAREABLE_PREFIXES = ("refs/heads/", "refs/tags/")
 
 OtherEvent = Callable[[ev.Event], None]
 Batch = tuple[list[BlockId], list[bytes]]  # verified blocks and their ids, for put_many
@@ -104,83 +94,6 @@ class TransferStats:
                 "verifying": round(self.verifying, 4),
             },
         }
-
-
-# -- serving ----------------------------------------------------------------------------
-
-
-def refs_message(repo: Repository) -> m.Refs:
-    """Branches and tags, plus the branch HEAD points at (empty when detached)."""
-    refs = [
-        (name, bytes(value))
-        for name, value in repo.refs.iter_refs("refs/")
-        if name.startswith(SHAREABLE_PREFIXES)
-    ][:MAX_REFS]
-    head = repo.refs.head_target() or ""
-    return m.Refs(tuple(refs), head if head.startswith("refs/heads/") else "")
-
-
-class LackingPages:
-    """Answers Want pages from one streaming :class:`MissingWalk` per (wants, haves).
-
-    Pages are asked in order: ``offset`` 0 starts a walk, each later page continues it
-    at the number of ids sent so far. The last page is kept to answer the same request
-    again (its reply may have been lost). Memory: the walk's bounded ``seen`` and one
-    page, whatever the size of the listing.
-    """
-
-    def __init__(self, page_size: int = LACKING_PAGE) -> None:
-        self.page_size = page_size
-        self._key: tuple[str, tuple[bytes, ...], tuple[bytes, ...]] | None = None
-        self._walk: Iterator[BlockId] | None = None
-        self._sent = 0
-        self._last: m.Lacking | None = None
-
-    def page(self, repo: Repository, want: m.Want) -> m.Lacking:
-        key = (want.repo, want.wants, want.haves)
-        last = self._last
-        if last is not None and key == self._key and want.offset == last.offset:
-            return last
-        if want.offset == 0:
-            self._key, self._sent = key, 0
-            self._walk = MissingWalk(repo.objects).iter(want.wants, want.haves)
-        elif key != self._key or want.offset != self._sent or self._walk is None:
-            raise ProtocolError("Want pages must be asked in order, starting at offset 0")
-        try:
-            ids = tuple(m.BlockId(i) for i in itertools.islice(self._walk, self.page_size))
-        except BaseException:
-            self._key, self._walk, self._last = None, None, None  # a broken walk is not resumed
-            raise
-        self._last = m.Lacking(ids, want.offset, len(ids) < self.page_size)
-        self._sent += len(ids)
-        return self._last
-
-
-def read_blocks(repo: Repository, ids: Sequence[BlockId]) -> list[bytes | None]:
-    """The blocks in order; None for each one this store does not have."""
-    try:
-        return list(repo.blocks.get_many(ids))
-    except IntegrityError:
-        pass  # some are missing (or unreadable): fall back to one at a time
-    out: list[bytes | None] = []
-    for block_id in ids:
-        try:
-            out.append(repo.blocks.get(block_id))
-        except IntegrityError:
-            out.append(None)
-    return out
-
-
-def send_blocks(conn: Connection, slots: Sequence[int], datas: Sequence[bytes | None]) -> None:
-    """Answer requested slots: each block read is sent, each one missing reported."""
-    missing = []
-    for slot, data in zip(slots, datas, strict=True):
-        if data is None:
-            missing.append(slot)
-        else:
-            conn.send_block(slot, data)
-    if missing:
-        conn.blocks_missing(missing)
 
 
 # -- receiving ------------------------------------------------------------------------
@@ -470,10 +383,3 @@ def pull(
     if failure is not None:
         raise failure
     return stats
-
-
-def check_ref_name(name: str) -> str | None:
-    """Why a ref name from a peer is unacceptable, or None."""
-    if not name.startswith(SHAREABLE_PREFIXES):
-        return "only refs/heads/* and refs/tags/* are exchanged"
-    return ref_name_problem(name.split("/", 2)[2])

@@ -19,7 +19,8 @@ from cofd.objects.model import MODE_FILE, Commit, CommitId, Kind, Signature, Tre
 from cofd.ops.repository import Repository, create_layout
 from cofd.store.ids import BlockId
 from cofd.sync.recent import RecentIds
-from cofd.sync.transfer import LackingPages, verify_closure
+from cofd.sync.serving import LackingPages
+from cofd.sync.transfer import verify_closure
 from cofd.sync.walk import MissingWalk
 from protocol.errors import IntegrityError, ProtocolError
 from protocol.peer import messages as m

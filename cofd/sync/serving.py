@@ -1,0 +1,108 @@
+"""The serving half of a transfer: what a daemon answers a peer that fetches from it
+(and what a pusher answers the daemon that pulls from it).
+
+``refs_message`` answers ListRefs, :class:`LackingPages` answers Want (paged, from one
+streaming walk), ``read_blocks`` and ``send_blocks`` answer block requests. The
+receiving half is :mod:`cofd.sync.transfer`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+
+from cofd.objects.refs import ref_name_problem
+from cofd.ops.repository import Repository
+from cofd.store.ids import BlockId
+from cofd.sync.walk import MissingWalk
+from protocol.errors import IntegrityError, ProtocolError
+from protocol.peer import messages as m
+from protocol.peer.connection import Connection
+from protocol.peer.limits import MAX_REFS
+
+# Ids per Lacking page served: 256 MiB of 4 KiB blocks in a 2.1 MiB message. Each page
+# costs the receiver ~40 ms of message handling on its busiest thread; at 16 384 ids a
+# page, a 512 MiB clone took 0.3-0.45 s longer than with 65 536 (measured side by side).
+LACKING_PAGE = 65_536
+SHAREABLE_PREFIXES = ("refs/heads/", "refs/tags/")
+
+
+def refs_message(repo: Repository) -> m.Refs:
+    """Branches and tags, plus the branch HEAD points at (empty when detached)."""
+    refs = [
+        (name, bytes(value))
+        for name, value in repo.refs.iter_refs("refs/")
+        if name.startswith(SHAREABLE_PREFIXES)
+    ][:MAX_REFS]
+    head = repo.refs.head_target() or ""
+    return m.Refs(tuple(refs), head if head.startswith("refs/heads/") else "")
+
+
+class LackingPages:
+    """Answers Want pages from one streaming :class:`MissingWalk` per (wants, haves).
+
+    Pages are asked in order: ``offset`` 0 starts a walk, each later page continues it
+    at the number of ids sent so far. The last page is kept to answer the same request
+    again (its reply may have been lost). Memory: the walk's bounded ``seen`` and one
+    page, whatever the size of the listing.
+    """
+
+    def __init__(self, page_size: int = LACKING_PAGE) -> None:
+        self.page_size = page_size
+        self._key: tuple[str, tuple[bytes, ...], tuple[bytes, ...]] | None = None
+        self._walk: Iterator[BlockId] | None = None
+        self._sent = 0
+        self._last: m.Lacking | None = None
+
+    def page(self, repo: Repository, want: m.Want) -> m.Lacking:
+        key = (want.repo, want.wants, want.haves)
+        last = self._last
+        if last is not None and key == self._key and want.offset == last.offset:
+            return last
+        if want.offset == 0:
+            self._key, self._sent = key, 0
+            self._walk = MissingWalk(repo.objects).iter(want.wants, want.haves)
+        elif key != self._key or want.offset != self._sent or self._walk is None:
+            raise ProtocolError("Want pages must be asked in order, starting at offset 0")
+        try:
+            ids = tuple(m.BlockId(i) for i in itertools.islice(self._walk, self.page_size))
+        except BaseException:
+            self._key, self._walk, self._last = None, None, None  # a broken walk is not resumed
+            raise
+        self._last = m.Lacking(ids, want.offset, len(ids) < self.page_size)
+        self._sent += len(ids)
+        return self._last
+
+
+def read_blocks(repo: Repository, ids: Sequence[BlockId]) -> list[bytes | None]:
+    """The blocks in order; None for each one this store does not have."""
+    try:
+        return list(repo.blocks.get_many(ids))
+    except IntegrityError:
+        pass  # some are missing (or unreadable): fall back to one at a time
+    out: list[bytes | None] = []
+    for block_id in ids:
+        try:
+            out.append(repo.blocks.get(block_id))
+        except IntegrityError:
+            out.append(None)
+    return out
+
+
+def send_blocks(conn: Connection, slots: Sequence[int], datas: Sequence[bytes | None]) -> None:
+    """Answer requested slots: each block read is sent, each one missing reported."""
+    missing = []
+    for slot, data in zip(slots, datas, strict=True):
+        if data is None:
+            missing.append(slot)
+        else:
+            conn.send_block(slot, data)
+    if missing:
+        conn.blocks_missing(missing)
+
+
+def check_ref_name(name: str) -> str | None:
+    """Why a ref name from a peer is unacceptable, or None."""
+    if not name.startswith(SHAREABLE_PREFIXES):
+        return "only refs/heads/* and refs/tags/* are exchanged"
+    return ref_name_problem(name.split("/", 2)[2])
