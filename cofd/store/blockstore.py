@@ -718,8 +718,9 @@ class WriteTxn:
         directly as plain-int tuples (:meth:`Index.insert_new_blocks`).
 
         ``absent`` skips the lookup: the caller found these ids missing from the index
-        while holding the repository's write lock, and remembers (boundedly) which ones
-        it already stored: a fetch. Should an id be mapped all the same (listed twice,
+        before this transaction (which holds the store's write lock, so none can have
+        been added since but by itself), and remembers (boundedly) which ones it already
+        stored: a fetch. Should an id be mapped all the same (listed twice,
         so far apart that the fetch forgot it in between), its first copy stays mapped
         and the second one's bytes are unreferenced (counted by fsck, reclaimed by gc).
         """

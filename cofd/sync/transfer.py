@@ -161,8 +161,9 @@ class _Receiver:
     The pump asks for the next Lacking page when fewer than ``REFILL_BELOW`` blocks
     are outstanding, and drops from each page the ids it has fetched or found already
     (``known``) and, unless the store was empty, those the store held before the
-    transfer (a query on a connection of its own: it sees what was committed, which
-    under the repository's write lock is everything but this transaction).
+    transfer (a query on a connection of its own: it sees what was committed, which is
+    everything but this transaction, since the transaction holds the store's write
+    lock and no other can commit meanwhile).
     """
 
     def __init__(
@@ -374,7 +375,8 @@ def pull(
             if progress is not None:
                 progress({"phase": "verifying", "done": stats.blocks, "unit": "blocks"})
             # Every id in ``known`` is stored now: those found present were in the store
-            # (the repository's write lock keeps them there), the others were just written.
+            # (only gc deletes blocks, and gc takes the repository lock exclusively, which
+            # this fetch holds shared or exclusively), the others were just written.
             generation = verify_closure(repo, wants, list(ref_tips(repo.refs)), receiver.known)
             if generation:
                 txn.assign_generation(generation)
