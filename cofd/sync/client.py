@@ -16,10 +16,15 @@ from cofd.config import NetworkConfig
 from cofd.net.driver import Driver
 from cofd.ops.repository import Repository
 from cofd.store.ids import BlockId
-from cofd.sync.recent import RecentIds
 from cofd.sync.registry import Remote, load_identity
-from cofd.sync.serving import LackingPages, check_ref_name, read_blocks, send_blocks
-from cofd.sync.transfer import KNOWN_CAPACITY, Progress, TransferStats, pull, wait_response
+from cofd.sync.serving import (
+    LackingPages,
+    check_ref_name,
+    read_blocks,
+    send_blocks,
+    split_offered,
+)
+from cofd.sync.transfer import Progress, TransferStats, pull, wait_response
 from protocol.errors import AccessDeniedError, CofError, PeerError, ProtocolError
 from protocol.peer import events as ev
 from protocol.peer import messages as m
@@ -42,9 +47,6 @@ class _PushServing:
     repo: Repository
     wants: frozenset[bytes]
     lacking: LackingPages = field(default_factory=LackingPages)
-    # Ids listed to the remote, the recent part: it asks for blocks of the last page
-    # or two it received, never of pages long gone (see transfer.REFILL_BELOW).
-    offered: RecentIds = field(default_factory=lambda: RecentIds(KNOWN_CAPACITY))
 
 
 class ClientSession:
@@ -139,7 +141,6 @@ class ClientSession:
             page = serving.lacking.page(serving.repo, message)
         except CofError as exc:
             return m.ErrorReply(exc.code, exc.message)
-        serving.offered.update(page.ids)
         return page
 
     def _serve_blocks(self, blocks: tuple[tuple[int, m.BlockId], ...]) -> None:
@@ -148,10 +149,9 @@ class ClientSession:
         if serving is None:
             conn.blocks_missing([s for s, _ in blocks])
             return
-        refused = [s for s, b in blocks if b not in serving.offered]
+        allowed, refused = split_offered(serving.lacking.offered, blocks)
         if refused:
             conn.blocks_missing(refused)
-        allowed = [(s, b) for s, b in blocks if b in serving.offered]
         for at in range(0, len(allowed), SERVE_BATCH):
             chunk = allowed[at : at + SERVE_BATCH]
             datas = read_blocks(serving.repo, [BlockId(b) for _, b in chunk])

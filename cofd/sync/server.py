@@ -7,7 +7,8 @@ a worker as blocking code (``receive_push_data``, beside local readers, then
 :class:`LoopChannel`. Access: every request names a shared repository, and the peer's
 authenticated key must hold a grant on it (``read`` to list and fetch, ``write`` to
 push); block requests are served only from a repository the peer was granted on this
-connection. Unknown share and missing grant get the same answer.
+connection, and only for ids listed to it there (``LackingPages.offered``). Unknown
+share and missing grant get the same answer.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from cofd.sync.serving import (
     read_blocks,
     refs_message,
     send_blocks,
+    split_offered,
 )
 from cofd.sync.transfer import TransferStats, pull
 from protocol.errors import AccessDeniedError, CofError, ConflictError, PeerError
@@ -242,14 +244,20 @@ class SyncService:
             gate.enter()
         try:
             while peer.pending and conn.state is not State.CLOSED:
-                chunk = [peer.pending.popleft() for _ in range(min(SERVE_CHUNK, len(peer.pending)))]
-                if peer.readable is None:
-                    conn.blocks_missing([slot for slot, _ in chunk])
+                asked = [peer.pending.popleft() for _ in range(min(SERVE_CHUNK, len(peer.pending)))]
+                readable = peer.readable
+                if readable is None:
+                    conn.blocks_missing([slot for slot, _ in asked])
                     self._kick()
                     continue
-                datas = await self.run_blocking(
-                    read_blocks, peer.readable.repo, [b for _, b in chunk]
-                )
+                # only blocks listed to this peer on this connection
+                chunk, refused = split_offered(peer.lacking.offered, asked)
+                if refused:
+                    conn.blocks_missing(refused)
+                    self._kick()
+                if not chunk:
+                    continue
+                datas = await self.run_blocking(read_blocks, readable.repo, [b for _, b in chunk])
                 if _closed(conn):
                     return
                 send_blocks(conn, [s for s, _ in chunk], datas)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.repository import Repository
 from cofd.store.ids import BlockId
+from cofd.sync.recent import RecentIds
 from cofd.sync.walk import MissingWalk
 from protocol.errors import IntegrityError, ProtocolError
 from protocol.peer import messages as m
@@ -24,6 +25,10 @@ from protocol.peer.limits import MAX_REFS
 # costs the receiver ~40 ms of message handling on its busiest thread; at 16 384 ids a
 # page, a 512 MiB clone took 0.3-0.45 s longer than with 65 536 (measured side by side).
 LACKING_PAGE = 65_536
+# Ids a serving side remembers having listed, the only ones it serves: the receiver
+# asks for blocks of its last page or so (at most transfer.REFILL_BELOW + LACKING_PAGE
+# outstanding, 81 920), and RecentIds(2^18) remembers at least the last 131 072.
+OFFERED_CAPACITY = 1 << 18
 SHAREABLE_PREFIXES = ("refs/heads/", "refs/tags/")
 
 
@@ -43,12 +48,18 @@ class LackingPages:
 
     Pages are asked in order: ``offset`` 0 starts a walk, each later page continues it
     at the number of ids sent so far. The last page is kept to answer the same request
-    again (its reply may have been lost). Memory: the walk's bounded ``seen`` and one
-    page, whatever the size of the listing.
+    again (its reply may have been lost). Memory: the walk's bounded ``seen``, one page
+    and ``offered``, whatever the size of the listing.
+
+    ``offered`` holds the ids listed (recently) on this connection: only those blocks
+    are served to it, as git serves only what is reachable from what it advertised. A
+    peer holding a read grant thus cannot probe the store for blocks no ref reaches
+    any more (a deleted secret is not gone until gc) by guessing their ids.
     """
 
     def __init__(self, page_size: int = LACKING_PAGE) -> None:
         self.page_size = page_size
+        self.offered = RecentIds(OFFERED_CAPACITY)
         self._key: tuple[str, tuple[bytes, ...], tuple[bytes, ...]] | None = None
         self._walk: Iterator[BlockId] | None = None
         self._sent = 0
@@ -70,8 +81,23 @@ class LackingPages:
             self._key, self._walk, self._last = None, None, None  # a broken walk is not resumed
             raise
         self._last = m.Lacking(ids, want.offset, len(ids) < self.page_size)
+        self.offered.update(ids)
         self._sent += len(ids)
         return self._last
+
+
+def split_offered(
+    offered: RecentIds, blocks: Sequence[tuple[int, m.BlockId]]
+) -> tuple[list[tuple[int, m.BlockId]], list[int]]:
+    """Block requests to serve, and the slots of those never listed to this peer."""
+    allowed: list[tuple[int, m.BlockId]] = []
+    refused: list[int] = []
+    for slot, block_id in blocks:
+        if block_id in offered:
+            allowed.append((slot, block_id))
+        else:
+            refused.append(slot)
+    return allowed, refused
 
 
 def read_blocks(repo: Repository, ids: Sequence[BlockId]) -> list[bytes | None]:

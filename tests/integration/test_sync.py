@@ -692,3 +692,73 @@ def test_pull_fetches_then_merges_and_needs_a_branch(pair: tuple[Peer, Peer]) ->
     assert detached.returncode == 2 and "HEAD is detached" in detached.stderr
     again = bob.cof("pull", "origin", "main", cwd=copy)
     assert "Already up to date" in again.stdout
+
+
+def _drive(conn: Connection, sock: socket.socket, events: list[ev.Event], until: Any) -> None:
+    """Run a client connection over ``sock`` until ``until()`` or 20 s; events collected."""
+    deadline = time.monotonic() + 20
+    while not until() and time.monotonic() < deadline:
+        for data in conn.datagrams_to_send(time.monotonic()):
+            sock.send(data)
+        timer = conn.get_timer()
+        wait = 0.05 if timer is None else max(0.0, min(0.05, timer - time.monotonic()))
+        if select.select([sock], [], [], wait)[0]:
+            conn.receive_datagram(sock.recv(2048), None, time.monotonic())
+        if (timer := conn.get_timer()) is not None and time.monotonic() >= timer:
+            conn.handle_timer(time.monotonic())
+        while (event := conn.next_event()) is not None:
+            events.append(event)
+
+
+def test_only_blocks_listed_on_the_connection_are_served(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """A read grant is not an oracle for the whole store: blocks are served only once
+    a Want page on the same connection listed them, so a block no ref reaches any more
+    (deleted, not yet collected) cannot be probed for by its id."""
+    alice = Peer(sandbox_factory(), "Alice")
+    secret = b"the secret that was committed by mistake\n" * 50
+    origin = make_origin(alice, {"public.txt": b"public\n"})
+    main = head_of(alice, origin)
+    alice.cof("checkout", "-b", "oops", cwd=origin)
+    commit_file(alice, origin, "secret.txt", secret, "oops")
+    alice.cof("checkout", "main", cwd=origin)
+    alice.cof("branch", "-D", "oops", cwd=origin)  # unreachable now, still stored
+    identity = Identity.generate()
+    alice.cof("peer", "grant", identity.public.hex(), "proj", "--read")
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect(("127.0.0.1", alice.port))
+    conn = Connection.client(identity, bytes.fromhex(alice.key), ("127.0.0.1", alice.port))
+    events: list[ev.Event] = []
+    try:
+        _drive(conn, sock, events, lambda: conn.state.value == "established")
+        public = BlockId(hash_block(b"public\n"))
+        rid = conn.send_request(m.ListRefs("proj"))  # a granted, authenticated session
+        _drive(conn, sock, events, lambda: any(isinstance(e, ev.ResponseReceived) for e in events))
+        # Not listed yet: refused, although it is reachable and the peer may read it.
+        conn.fetch_blocks([public, BlockId(hash_block(secret[:4096]))])
+        _drive(
+            conn,
+            sock,
+            events,
+            lambda: len([e for e in events if isinstance(e, ev.BlockFailed)]) == 2,
+        )
+        failed = [e for e in events if isinstance(e, ev.BlockFailed)]
+        assert len(failed) == 2 and all("does not have" in str(e.error) for e in failed)
+        # Listed by a Want page: served.
+        rid = conn.send_request(m.Want("proj", (m.BlockId(bytes.fromhex(main)),), (), 0))
+        _drive(
+            conn, sock, events, lambda: any(getattr(e, "request_id", None) == rid for e in events)
+        )
+        [page] = [e.message for e in events if getattr(e, "request_id", None) == rid]
+        assert isinstance(page, m.Lacking) and public in page.ids
+        conn.fetch_blocks([public])
+        _drive(conn, sock, events, lambda: any(isinstance(e, ev.BlockReceived) for e in events))
+        [got] = [e for e in events if isinstance(e, ev.BlockReceived)]
+        assert got.data == b"public\n"
+    finally:
+        conn.close()
+        for data in conn.datagrams_to_send(time.monotonic()):
+            sock.send(data)
+        sock.close()
