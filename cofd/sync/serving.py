@@ -83,6 +83,8 @@ class LackingPages:
         self._last = m.Lacking(ids, want.offset, len(ids) < self.page_size)
         self.offered.update(ids)
         self._sent += len(ids)
+        if self._last.complete:
+            self._walk = None  # its memory goes now, not when the connection ends
         return self._last
 
 

@@ -136,6 +136,9 @@ def test_lacking_pages_stream_the_walk_in_order(big_repo: tuple[Repository, byte
         if page.complete:
             break
     assert got == listing
+    with pytest.raises(ProtocolError, match="in order"):
+        pages.page(repo, _want(commit, len(got)))  # nothing after the last page
+    assert pages.page(repo, _want(commit, page.offset)) is page  # but it is repeated
     again = pages.page(repo, _want(commit, 0))  # offset 0 starts over
     assert list(again.ids) == listing[:100]
 
