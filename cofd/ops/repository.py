@@ -58,6 +58,10 @@ class Repository:
         self.objects = ObjectStore(self.blocks)
         self.refs = Refs(self.cof_dir)
         self.refs.clear_stale_locks()
+        # Temp files of a stat-cache save that a kill interrupted (each save has its own;
+        # the repository's flock says no other process is saving now).
+        for stray in self.cof_dir.glob(self.state_path.name + ".*.tmp"):
+            stray.unlink(missing_ok=True)
         # Flattened trees by tree id (immutable, so never stale); bounded by callers.
         self.flat_trees: dict[TreeId, dict[str, FlatEntry]] = {}
         self._state_cache: tuple[tuple[int, int, int, int], WorktreeState] | None = None

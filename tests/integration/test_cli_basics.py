@@ -7,6 +7,8 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -306,3 +308,42 @@ def test_usage_errors_are_one_line_with_exit_2(
 def test_help_and_version_exit_0(cof: CofRunner) -> None:
     assert cof("log", "--help").stdout.startswith("Usage: cof log")
     assert cof("--version").stdout.startswith("cof, version ")
+
+
+def test_concurrent_status_and_diff_save_the_stat_cache_safely(
+    repo: Path, sandbox: CofSandbox, cof: CofRunner
+) -> None:
+    """status and diff are readers that may save refreshed stat data, so several may
+    save at once: each writes a temp file of its own and renames it; none is left
+    behind, and a stray one (a save killed half-way) is removed when the repository is
+    next opened."""
+    for i in range(40):
+        (repo / f"f{i}.txt").write_text(f"{i}\n")
+    cof("add", "-A")
+    commit(cof, "files")
+    for round_ in range(3):
+        for i in range(40):  # new mtimes: every status refreshes and saves
+            (repo / f"f{i}.txt").write_text(f"{i}\n")
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "cofctl", *args],
+                cwd=repo,
+                env=sandbox.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for args in [("status", "--porcelain"), ("diff", "--name-only")] * 4
+        ]
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            assert out == "", (round_, out)  # same content: nothing modified
+    cof_dir = repo / ".cof"
+    assert not list(cof_dir.glob("worktree.*.tmp"))
+    assert porcelain(cof) == []
+
+    (cof_dir / "worktree.k1ll3d.tmp").write_bytes(b"half a save")
+    sandbox.stop_daemon()
+    assert porcelain(cof) == []  # the daemon restarts and opens the repository
+    assert not list(cof_dir.glob("worktree.*.tmp"))
