@@ -17,18 +17,25 @@ class RecentIds:
     """Remembers at least the last ``capacity // 2`` distinct ids added, at most ``capacity``.
 
     Two generations: ids go into the young one; when it fills, it becomes the old one
-    and the previous old generation is dropped whole. A hit in the old generation
-    copies the id into the young one, so ids that keep recurring (the zero block of a
-    sparse image, a subtree shared by many directories) stay. Both operations are a
-    couple of set operations: no per-id ordering to maintain.
+    and the previous old generation is dropped whole. Both operations are a couple of
+    set operations: no per-id ordering to maintain.
+
+    With ``refresh``, a hit in the old generation copies the id into the young one,
+    so ids that keep recurring (the zero block of a sparse image, a subtree shared by
+    many directories) stay — at the price of the guarantee above, since hits then
+    fill the young generation too. A walk's memory of what it listed wants that; a
+    record of what was listed to a peer (served only while remembered) must not
+    have it, and its lookups must not write: they run on another thread than the
+    one adding.
     """
 
-    __slots__ = ("_half", "_old", "_young")
+    __slots__ = ("_half", "_old", "_refresh", "_young")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, refresh: bool = False) -> None:
         if capacity < 2:
             raise ValueError("capacity must be at least 2")
         self._half = capacity // 2
+        self._refresh = refresh
         self._young: set[object] = set()
         self._old: set[object] = set()
 
@@ -46,7 +53,8 @@ class RecentIds:
         if item in self._young:
             return True
         if item in self._old:
-            self.add(item)
+            if self._refresh:
+                self.add(item)
             return True
         return False
 

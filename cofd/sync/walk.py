@@ -75,7 +75,7 @@ class MissingWalk:
         self.objects = objects
         self.get = objects.blocks.get
         self.block_size = objects.block_size
-        self.seen = RecentIds(seen_capacity)
+        self.seen = RecentIds(seen_capacity, refresh=True)
         self.new_commits: list[CommitId] = []
         self.max_sequence = 0  # of the new commits, once the walk has run to its end
 

@@ -19,7 +19,7 @@ from cofd.objects.model import MODE_FILE, Commit, CommitId, Kind, Signature, Tre
 from cofd.ops.repository import Repository, create_layout
 from cofd.store.ids import BlockId
 from cofd.sync.recent import RecentIds
-from cofd.sync.serving import LackingPages
+from cofd.sync.serving import LackingPages, split_offered
 from cofd.sync.transfer import verify_closure
 from cofd.sync.walk import MissingWalk
 from protocol.errors import IntegrityError, ProtocolError
@@ -31,14 +31,21 @@ WHO = Signature("Test", "t@example.com", 1_700_000_000, 0)
 # -- RecentIds --------------------------------------------------------------------------
 
 
-@given(st.lists(st.binary(min_size=1, max_size=2), max_size=300), st.integers(2, 40))
+@given(
+    st.lists(st.binary(min_size=1, max_size=2), max_size=300),
+    st.integers(2, 40),
+    st.lists(st.binary(min_size=1, max_size=2), max_size=300),
+)
 def test_recent_ids_keeps_the_last_half_and_never_more_than_capacity(
-    items: list[bytes], capacity: int
+    items: list[bytes], capacity: int, lookups: list[bytes]
 ) -> None:
+    """Lookups in between (another thread's, in the serving daemon) change nothing."""
     recent = RecentIds(capacity)
-    for item in items:
+    for n, item in enumerate(items):
         recent.add(item)
         assert len(recent) <= capacity
+        for probe in lookups[n % 7 : n % 7 + 3]:
+            _ = probe in recent
     distinct_tail: list[bytes] = []
     for item in reversed(items):  # the last capacity // 2 distinct ids added
         if item not in distinct_tail:
@@ -48,7 +55,7 @@ def test_recent_ids_keeps_the_last_half_and_never_more_than_capacity(
 
 
 def test_recent_ids_forgets_old_ids_and_keeps_recurring_ones() -> None:
-    recent = RecentIds(4)
+    recent = RecentIds(4, refresh=True)
     recent.add(b"hot")
     for n in range(100):
         recent.add(b"%d" % n)
@@ -155,6 +162,34 @@ def test_lacking_pages_refuse_offsets_out_of_order(big_repo: tuple[Repository, b
     with pytest.raises(ProtocolError, match="in order"):
         pages.page(repo, other)  # another walk's continuation
     assert pages.page(repo, _want(commit, 100)).offset == 100  # the right one still works
+
+
+def test_a_long_listing_serves_every_block_of_the_pages_in_flight(
+    big_repo: tuple[Repository, bytes],
+) -> None:
+    """A receiver asks for blocks of its last page or so while later pages are listed,
+    and the serving side looks each request up in ``offered`` (between pages, many
+    times): every id of the last ``capacity // 2`` listed must still be served. (Lookups
+    that refreshed ids used to crowd listed ones out: a 1 GiB clone failed with "does
+    not have block" on its third page.)"""
+    repo, commit = big_repo
+    pages = LackingPages(page_size=64)
+    pages.offered = RecentIds(256)
+    listed: list[bytes] = []
+    served = 0  # the receiver works through the listing in order, a page behind
+    while True:
+        page = pages.page(repo, _want(commit, len(listed)))
+        listed += page.ids
+        ask = listed[served : max(served, len(listed) - 64)]
+        for at in range(0, len(ask), 16):  # requests arrive a few at a time
+            chunk = [(n, m.BlockId(i)) for n, i in enumerate(ask[at : at + 16])]
+            _, refused = split_offered(pages.offered, chunk)
+            assert not refused, f"ids {served + at}.. of {len(listed)} listed refused"
+        served += len(ask)
+        if page.complete:
+            break
+    assert served > 4 * 128  # several generations went by
+    assert m.BlockId(listed[0]) not in pages.offered  # and the oldest were forgotten
 
 
 def test_a_failed_walk_is_not_resumed(tmp_path: Path) -> None:
