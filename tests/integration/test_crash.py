@@ -8,7 +8,6 @@ and no pack bytes beyond what the index records.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.integration.crashkit import kill_daemon_during
+from tests.integration.treekit import sha256_file, write_random
 
 if TYPE_CHECKING:
     from conftest import CofSandbox
@@ -31,25 +31,6 @@ BIG_SIZE = 256 * MIB
 KILL_DELAYS = (0.2, 0.5, 1.0)
 AUTHOR = {"COF_AUTHOR_NAME": "Tess Ter", "COF_AUTHOR_EMAIL": "tess@example.com"}
 TIER_DIRS = {0: "hot", 1: "warm", 2: "cold"}
-
-
-def write_random(path: Path, size: int) -> str:
-    """Fill ``path`` with ``size`` random bytes (no holes); return their sha256."""
-    digest = hashlib.sha256()
-    with path.open("wb") as fh:
-        for _ in range(size // MIB):
-            chunk = os.urandom(MIB)
-            digest.update(chunk)
-            fh.write(chunk)
-    return digest.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(MIB):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def indexed_pack_lengths(cof_dir: Path) -> dict[Path, int]:

@@ -8,7 +8,6 @@ played by a small in-test server built on the sans-I/O protocol and a real socke
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import select
@@ -35,6 +34,7 @@ from protocol.peer.connection import Connection
 from protocol.peer.crypto import Identity
 from protocol.peer.listener import Listener
 from tests.integration.conftest import CofSandbox
+from tests.integration.treekit import sha256_file, write_random
 
 FAST_NETWORK = "[network]\ntimeout_ms = 400\nmax_retries = 1\n"
 
@@ -766,24 +766,6 @@ def test_only_blocks_listed_on_the_connection_are_served(
         sock.close()
 
 
-def _write_random(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
-        for _ in range(size // (4 * 1024 * 1024)):
-            chunk = os.urandom(4 * 1024 * 1024)
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @pytest.mark.slow
 def test_clone_over_more_than_two_lacking_pages(pair: tuple[Peer, Peer]) -> None:
     """Real daemons, a listing of three Lacking pages (132 MiB more than two pages of
@@ -796,7 +778,7 @@ def test_clone_over_more_than_two_lacking_pages(pair: tuple[Peer, Peer]) -> None
     origin = alice.box.work / "origin"
     alice.cof("init", origin)
     size = (2 * LACKING_PAGE * 4096 + 132 * 1024 * 1024) // 8
-    hashes = {f"part{i}.bin": _write_random(origin / f"part{i}.bin", size) for i in range(8)}
+    hashes = {f"part{i}.bin": write_random(origin / f"part{i}.bin", size) for i in range(8)}
     alice.cof("add", "-A", cwd=origin)
     alice.cof("commit", "-q", "-m", "big", cwd=origin)
     alice.cof("share", "proj", cwd=origin)
@@ -805,4 +787,4 @@ def test_clone_over_more_than_two_lacking_pages(pair: tuple[Peer, Peer]) -> None
     stats = cloned["fetch"]["stats"]
     assert stats["pages"] >= 3 and stats["blocks"] == stats["listed"], stats
     for name, digest in hashes.items():
-        assert _file_hash(bob.box.work / "copy" / name) == digest, name
+        assert sha256_file(bob.box.work / "copy" / name) == digest, name

@@ -1,8 +1,10 @@
-"""Work-tree helpers shared by the history CLI tests: writing files, committing, and
-listing everything under a directory to compare before and after a command."""
+"""Work-tree helpers shared by the CLI tests: writing files (also big random ones,
+streamed, with their sha256), committing, and listing everything under a directory
+to compare before and after a command."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -49,3 +51,25 @@ def listing(
                 if value is not None:
                     out[rel] = value
     return out
+
+
+MIB = 1024 * 1024
+
+
+def write_random(path: Path, size: int) -> str:
+    """Fill ``path`` with ``size`` random bytes (no holes); return their sha256."""
+    digest = hashlib.sha256()
+    with path.open("wb") as fh:
+        for _ in range(size // MIB):
+            chunk = os.urandom(MIB)
+            digest.update(chunk)
+            fh.write(chunk)
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(MIB):
+            digest.update(chunk)
+    return digest.hexdigest()
