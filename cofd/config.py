@@ -3,6 +3,14 @@
 Loaded once with ``tomllib`` into frozen dataclasses and passed down; nothing below
 this module reads ``os.environ``: callers hand the environment in. A bad key or value
 fails with ``file: key: what was expected``.
+
+Terms:
+    format keys: ``[core] block_size`` and ``hash_algorithm``, which the store's
+        content layout depends on. ``cof init`` takes them from the effective
+        configuration and pins them in the repository's ``config.toml`` (a clone
+        pins the defaults: the peer protocol does not carry the origin's yet); from
+        then on that file alone decides them, so a user config or environment set
+        later cannot make the daemon read a repository with another block size.
 """
 
 from __future__ import annotations
@@ -117,6 +125,11 @@ _RULES: dict[str, dict[str, tuple[Any, str]]] = {
     "peer": {"listen": _STR},
 }
 
+# Sections a repository's config.toml may set ([user] and [peer] are per user).
+REPO_SECTIONS = ("core", "compression", "network", "gc")
+# Fixed for a repository's life: blocks already stored were cut and named with them.
+FORMAT_KEYS = (("core", "block_size"), ("core", "hash_algorithm"))
+
 # COF_<SECTION>_<KEY> environment overrides, plus the git-like author variables.
 _ENV_ALIASES = {"COF_AUTHOR_NAME": ("user", "name"), "COF_AUTHOR_EMAIL": ("user", "email")}
 
@@ -196,18 +209,23 @@ def load_config(
     user_config: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
-    """Merge the layers in precedence order and validate every value."""
+    """Merge the layers in precedence order and validate every value.
+
+    With ``repo_config`` the format keys come from that file alone (their defaults
+    when it leaves them out: what the repository was created with); without it
+    (``cof init``, clone) every layer may set them.
+    """
+    user = {} if user_config is None else _validate(str(user_config), read_toml(user_config))
+    repo = {} if repo_config is None else _validate(str(repo_config), read_toml(repo_config))
+    environment = _validate("environment", _env_layer(env)) if env else {}
     merged: dict[str, dict[str, Any]] = {}
-    layers: list[tuple[str, Mapping[str, Any]]] = []
-    if user_config is not None:
-        layers.append((str(user_config), read_toml(user_config)))
-    if repo_config is not None:
-        layers.append((str(repo_config), read_toml(repo_config)))
-    if env:
-        layers.append(("environment", _env_layer(env)))
-    for source, data in layers:
-        for section, values in _validate(source, data).items():
+    for layer in (user, repo, environment):
+        for section, values in layer.items():
             merged.setdefault(section, {}).update(values)
+    if repo_config is not None:
+        for section, key in FORMAT_KEYS:
+            default = getattr(getattr(Config(), section), key)
+            merged.setdefault(section, {})[key] = repo.get(section, {}).get(key, default)
     config = Config(
         **{
             section: type(getattr(Config(), section))(**values)
@@ -219,20 +237,42 @@ def load_config(
     return config
 
 
-def default_repo_config_text() -> str:
-    """The config.toml written by ``cof init``: every repository key with its default."""
-    lines: list[str] = []
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+_REPO_CONFIG_HEADER = """\
+# cof repository configuration (see README.md, "Configuration").
+# block_size and hash_algorithm were fixed when this repository was created: the
+# stored blocks depend on them, so do not change them here.
+# The other keys are commented out and show their defaults; a key set here beats
+# COF_HOME/config.toml and is beaten by COF_<SECTION>_<KEY> environment variables.
+"""
+
+
+def repo_config_text(config: Config | None = None) -> str:
+    """The config.toml written by ``cof init`` and clone.
+
+    Args:
+        config: the effective configuration at creation (defaults when None); its
+            format keys are pinned, every other repository key is listed commented
+            out with its default, so later user settings are not shadowed.
+    """
+    pinned = config if config is not None else Config()
     defaults = Config()
-    for section in ("core", "compression", "network", "gc"):
+    lines = [_REPO_CONFIG_HEADER]
+    for section in REPO_SECTIONS:
         lines.append(f"[{section}]")
         for f in dataclasses.fields(getattr(defaults, section)):
-            value = getattr(getattr(defaults, section), f.name)
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, str):
-                text = f'"{value}"'
+            if (section, f.name) in FORMAT_KEYS:
+                value = getattr(getattr(pinned, section), f.name)
+                lines.append(f"{f.name} = {_toml_value(value)}")
             else:
-                text = str(value)
-            lines.append(f"{f.name} = {text}")
+                value = getattr(getattr(defaults, section), f.name)
+                lines.append(f"# {f.name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)

@@ -57,6 +57,7 @@ class DaemonInfo:
     version: str
     started: float  # time.monotonic() at start-up
     workers: int  # size of the worker pool
+    env: dict[str, str]  # the daemon's environment: its COF_* apply when a repo is opened
 
 
 @dataclass(slots=True)
@@ -117,7 +118,11 @@ class Dispatcher:
         self._executor = executor
         self._on_shutdown = on_shutdown
         self.repos = RepositoryCache(
-            self.run_blocking, on_open=self._start_migration, on_close=self._stop_migration
+            self.run_blocking,
+            on_open=self._start_migration,
+            on_close=self._stop_migration,
+            home=info.home,
+            env=info.env,
         )
         self.migrations: dict[Path, MigrationLoop] = {}
         self._inflight: dict[int, InFlight] = {}

@@ -169,6 +169,7 @@ def _run_locked(home: Path, env: Mapping[str, str]) -> int:
         version=daemon_version(),
         started=started,
         workers=default_workers(),
+        env=dict(env),
     )
     clean = uvloop.run(_serve(info, sock, env))
     if not clean:

@@ -8,8 +8,9 @@ released) only when the daemon stops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,11 +30,13 @@ CloseHook = Callable[[Path, "OpenRepository"], Awaitable[None]]
 log = logging.getLogger("cofd.repos")
 
 
-def open_repository(root: Path) -> Repository:
+def open_repository(
+    root: Path, user_config: Path | None = None, env: Mapping[str, str] | None = None
+) -> Repository:
     """Default opener: ``Repository.open`` (may raise ``RepositoryLockedError``)."""
     from cofd.ops.repository import Repository
 
-    return Repository.open(root)
+    return Repository.open(root, user_config, env)
 
 
 @dataclass(slots=True)
@@ -50,11 +53,19 @@ class RepositoryCache:
     def __init__(
         self,
         run_blocking: RunBlocking,
-        opener: Callable[[Path], Repository] = open_repository,
+        opener: Callable[[Path], Repository] | None = None,
         on_open: OpenHook | None = None,
         on_close: CloseHook | None = None,
+        home: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """``home`` and ``env`` are the daemon's: the default opener layers
+        ``home/config.toml`` and ``env`` over each repository's config.toml for what
+        the store reads at open (not a later request's environment)."""
         self._run_blocking = run_blocking
+        if opener is None:
+            user_config = home / "config.toml" if home is not None else None
+            opener = functools.partial(open_repository, user_config=user_config, env=env)
         self._opener = opener
         self._on_open = on_open
         self._on_close = on_close

@@ -12,9 +12,10 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from cofd.config import Config, default_repo_config_text, load_config
+from cofd.config import Config, load_config, repo_config_text
 from cofd.objects.model import CommitId, Signature, TreeId
 from cofd.objects.odb import ObjectStore
 from cofd.objects.refs import Refs
@@ -27,8 +28,17 @@ COF_DIR = ".cof"
 DEFAULT_BRANCH = "main"
 
 
-def create_layout(root: Path) -> bool:
-    """Create an empty repository at ``root``; False if one already exists."""
+def create_layout(root: Path, config: Config | None = None) -> bool:
+    """Create an empty repository at ``root``; False if one already exists.
+
+    Args:
+        config: the effective configuration of the request (user config and
+            environment): its format keys (block size, hash) are pinned in the new
+            ``config.toml``; the other keys are written commented out, so the user
+            config still applies to them. None (clone) pins the defaults: the
+            origin's block size is what a clone needs, and the peer protocol does
+            not carry it yet.
+    """
     cof_dir = root / COF_DIR
     if (cof_dir / "config.toml").is_file():
         return False
@@ -41,7 +51,7 @@ def create_layout(root: Path) -> bool:
         head.write_text(f"ref: refs/heads/{DEFAULT_BRANCH}\n")
     # config.toml last: its presence is what marks the directory as a repository.
     tmp = cof_dir / "config.toml.tmp"
-    tmp.write_text(default_repo_config_text())
+    tmp.write_text(repo_config_text(config))
     os.replace(tmp, cof_dir / "config.toml")
     return True
 
@@ -74,11 +84,23 @@ class Repository:
         self.gc_pins: list[CommitId] = []
 
     @classmethod
-    def open(cls, root: Path) -> Repository:
+    def open(
+        cls, root: Path, user_config: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Repository:
+        """Open the repository at ``root``, taking its daemon lock.
+
+        Args:
+            user_config: ``COF_HOME/config.toml`` of the opening daemon.
+            env: the opening daemon's environment (its ``COF_*`` variables).
+
+        Settings read here (``core.cache_size_mb``) are layered defaults < user <
+        repository < ``env`` once, for as long as the repository stays open; the
+        format keys come from the repository's file alone (see ``cofd.config``).
+        """
         cof_dir = root / COF_DIR
         if not (cof_dir / "config.toml").is_file():
             raise NotARepositoryError(f"not a cof repository: {root}")
-        config = load_config(cof_dir / "config.toml")
+        config = load_config(cof_dir / "config.toml", user_config, env)
         (cof_dir / "locks").mkdir(exist_ok=True)
         fd = os.open(cof_dir / "locks" / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -74,8 +74,10 @@ def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
 
 def set_thresholds(work: Path, warm: int, cold: int) -> None:
     config = work / ".cof" / "config.toml"
-    text = re.sub(r"warm_threshold = \d+", f"warm_threshold = {warm}", config.read_text())
-    config.write_text(re.sub(r"cold_threshold = \d+", f"cold_threshold = {cold}", text))
+    # cof init writes these keys commented out (defaults); set and uncomment them.
+    text = config.read_text()
+    text = re.sub(r"(?m)^(# )?warm_threshold = \d+$", f"warm_threshold = {warm}", text)
+    config.write_text(re.sub(r"(?m)^(# )?cold_threshold = \d+$", f"cold_threshold = {cold}", text))
 
 
 def bench_cof(versions: list[Path], base: Path, hot_copy: Path) -> dict[str, Any]:

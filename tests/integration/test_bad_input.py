@@ -195,7 +195,7 @@ def test_ambiguous_prefix(sandbox: CofSandbox, cof: CofRunner) -> None:
     config = sandbox.work / ".cof" / "config.toml"
     text = config.read_text()
     for key in ("warm_threshold", "cold_threshold"):
-        text = re.sub(rf"(?m)^{key} = \d+$", f"{key} = 1000000", text)
+        text = re.sub(rf"(?m)^(# )?{key} = \d+$", f"{key} = 1000000", text)
     config.write_text(text)
     prefixes: dict[str, str] = {}
     shared: list[str] = []
@@ -396,8 +396,8 @@ def test_corrupted_pack_byte(repo: Path, sandbox: CofSandbox, cof: CofRunner) ->
 CONFIG_CASES = [
     ("block_size = 4096", "block_sise = 4096", ": core.block_sise: unknown key (expected"),
     ("block_size = 4096", "block_size = 1000", ": core.block_size: expected"),
-    ("timeout_ms = 5000", 'timeout_ms = "soon"', ": network.timeout_ms: expected"),
-    ("auto_gc = true", "auto_gc = 1", ": gc.auto_gc: expected"),
+    ("# timeout_ms = 5000", 'timeout_ms = "soon"', ": network.timeout_ms: expected"),
+    ("# auto_gc = true", "auto_gc = 1", ": gc.auto_gc: expected"),
     ("[gc]", "[bogus]\nx = 1\n[gc]", ": bogus: unknown section (expected"),
     ("[gc]", "[gc", ": not valid TOML"),
 ]

@@ -43,8 +43,10 @@ class Template:
 
 def _set_thresholds(work: Path, warm: int, cold: int) -> None:
     config = work / ".cof" / "config.toml"
-    text = re.sub(r"warm_threshold = \d+", f"warm_threshold = {warm}", config.read_text())
-    config.write_text(re.sub(r"cold_threshold = \d+", f"cold_threshold = {cold}", text))
+    # cof init writes these keys commented out (defaults); set and uncomment them.
+    text = config.read_text()
+    text = re.sub(r"(?m)^(# )?warm_threshold = \d+$", f"warm_threshold = {warm}", text)
+    config.write_text(re.sub(r"(?m)^(# )?cold_threshold = \d+$", f"cold_threshold = {cold}", text))
 
 
 def _file_versions(rng: random.Random) -> Iterator[bytes]:

@@ -18,8 +18,9 @@ AUTHOR = {"COF_AUTHOR_NAME": "Tess Ter", "COF_AUTHOR_EMAIL": "tess@example.com"}
 def set_thresholds(work: Path, warm: int, cold: int) -> None:
     config = work / ".cof" / "config.toml"
     text = config.read_text()
-    text = re.sub(r"warm_threshold = \d+", f"warm_threshold = {warm}", text)
-    text = re.sub(r"cold_threshold = \d+", f"cold_threshold = {cold}", text)
+    # cof init writes these keys commented out (defaults); set and uncomment them.
+    text = re.sub(r"(?m)^(# )?warm_threshold = \d+$", f"warm_threshold = {warm}", text)
+    text = re.sub(r"(?m)^(# )?cold_threshold = \d+$", f"cold_threshold = {cold}", text)
     config.write_text(text)
 
 

@@ -1,9 +1,12 @@
-"""Configuration: defaults, layer precedence, validation messages, round trip."""
+"""Configuration: defaults, layer precedence, format keys, validation messages, round trip."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +16,11 @@ from cofd.config import (
     CoreConfig,
     GcConfig,
     NetworkConfig,
-    default_repo_config_text,
     load_config,
+    repo_config_text,
 )
+from cofd.daemon.repos import RepositoryCache
+from cofd.ops.repository import Repository, create_layout
 from protocol.errors import ConfigError
 
 
@@ -59,8 +64,8 @@ def test_precedence_user_then_repo_then_env(tmp_path: Path) -> None:
 
     both = load_config(repo, user, {})
     assert both.core.cache_size_mb == 20  # repo beats user
-    assert both.core.block_size == 8192  # keys the repo leaves alone stay the user's
     assert both.network.timeout_ms == 222
+    assert both.compression == CompressionConfig()  # keys neither file sets: defaults
 
     everything = load_config(repo, user, env)
     assert everything.network.timeout_ms == 333  # env beats repo
@@ -168,13 +173,120 @@ def test_cold_threshold_below_warm_is_rejected(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_default_repo_config_text_round_trips(tmp_path: Path) -> None:
-    text = default_repo_config_text()
-    path = write(tmp_path / "config.toml", text)
-    assert load_config(path) == Config()
-    # Every repository key is spelled out, so a user sees what they may change.
-    for section in ("core", "compression", "network", "gc"):
-        assert f"[{section}]" in text
-    for key in ("block_size", "cold_level", "packet_size", "unreachable_days", "auto_gc"):
-        assert re.search(rf"^{key} = ", text, re.MULTILINE)
-    assert "[user]" not in text
+REPO_KEYS = {
+    "core": ("cache_size_mb",),
+    "compression": ("warm_threshold", "cold_threshold", "warm_level", "cold_level"),
+    "network": ("protocol", "packet_size", "timeout_ms", "max_retries"),
+    "gc": ("auto_gc", "unreachable_days"),
+}
+
+
+def test_repo_config_text_pins_only_the_format_keys(tmp_path: Path) -> None:
+    text = repo_config_text(load_config(env={"COF_CORE_BLOCK_SIZE": "8192"}))
+    assert tomllib.loads(text) == {
+        "core": {"block_size": 8192, "hash_algorithm": "blake3"},
+        "compression": {},
+        "network": {},
+        "gc": {},
+    }
+    # Every other repository key is listed, commented out with its default.
+    for section, keys in REPO_KEYS.items():
+        assert f"\n[{section}]\n" in text
+        for key in keys:
+            assert re.search(rf"^# {key} = \S", text, re.MULTILINE), key
+    assert "[user]" not in text and "[peer]" not in text
+    assert load_config(write(tmp_path / "config.toml", text)).core.block_size == 8192
+
+
+def test_repo_config_text_uncommented_is_the_defaults(tmp_path: Path) -> None:
+    text = repo_config_text()
+    uncommented = re.sub(r"(?m)^# (\w+ = )", r"\1", text)
+    assert load_config(write(tmp_path / "config.toml", uncommented)) == Config()
+    assert load_config(write(tmp_path / "plain.toml", text)) == Config()
+
+
+def test_user_config_applies_to_a_new_repository(tmp_path: Path) -> None:
+    user = write(
+        tmp_path / "user.toml",
+        "[compression]\nwarm_threshold = 0\ncold_threshold = 1\n"
+        "[network]\ntimeout_ms = 400\n[gc]\nauto_gc = false\n[core]\ncache_size_mb = 7\n",
+    )
+    repo = write(tmp_path / "repo.toml", repo_config_text())
+    config = load_config(repo, user, {})
+    assert (config.compression.warm_threshold, config.compression.cold_threshold) == (0, 1)
+    assert config.network.timeout_ms == 400
+    assert config.gc.auto_gc is False
+    assert config.core.cache_size_mb == 7
+    # A key the repository sets beats the user's; the environment beats both.
+    repo.write_text(repo.read_text().replace("# timeout_ms = 5000", "timeout_ms = 900"))
+    assert load_config(repo, user, {}).network.timeout_ms == 900
+    assert load_config(repo, user, {"COF_NETWORK_TIMEOUT_MS": "50"}).network.timeout_ms == 50
+
+
+def test_old_repository_files_keep_their_explicit_values(tmp_path: Path) -> None:
+    """Repositories created before format keys were pinned spell out every key."""
+    old = (
+        '[core]\nblock_size = 4096\nhash_algorithm = "blake3"\ncache_size_mb = 256\n'
+        "[compression]\nwarm_threshold = 10\ncold_threshold = 100\n"
+        "[network]\ntimeout_ms = 5000\n[gc]\nauto_gc = true\n"
+    )
+    repo = write(tmp_path / "repo.toml", old)
+    user = write(tmp_path / "user.toml", "[network]\ntimeout_ms = 400\n[gc]\nauto_gc = false\n")
+    config = load_config(repo, user, {})
+    assert config.network.timeout_ms == 5000
+    assert config.gc.auto_gc is True
+
+
+def test_format_keys_come_from_the_repository_file_alone(tmp_path: Path) -> None:
+    user = write(tmp_path / "user.toml", "[core]\nblock_size = 8192\ncache_size_mb = 9\n")
+    env = {"COF_CORE_BLOCK_SIZE": "16384", "COF_CORE_CACHE_SIZE_MB": "11"}
+    # Creating a repository (no repository file yet): every layer may set them.
+    assert load_config(None, user, {}).core.block_size == 8192
+    assert load_config(None, user, env).core.block_size == 16384
+    # An existing repository: its file decides, absent meaning the default.
+    pinned = write(tmp_path / "pinned.toml", "[core]\nblock_size = 2048\n")
+    config = load_config(pinned, user, env)
+    assert (config.core.block_size, config.core.cache_size_mb) == (2048, 11)
+    silent = write(tmp_path / "silent.toml", "[gc]\nauto_gc = true\n")
+    assert load_config(silent, user, env).core.block_size == 4096
+    # The other layers are still validated.
+    with pytest.raises(ConfigError, match=r"environment: core\.block_size: expected"):
+        load_config(pinned, user, {"COF_CORE_BLOCK_SIZE": "1000"})
+
+
+def test_repository_open_layers_user_config_and_environment(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    assert create_layout(root, load_config(env={"COF_CORE_BLOCK_SIZE": "8192"}))
+    user = write(tmp_path / "user.toml", "[core]\ncache_size_mb = 3\nblock_size = 1024\n")
+    repo = Repository.open(root, user, {"COF_CORE_BLOCK_SIZE": "65536"})
+    try:
+        assert repo.blocks.block_size == 8192  # pinned at creation
+        assert repo.blocks.cache._capacity == 3 * 1024 * 1024  # the user's
+    finally:
+        repo.close()
+    repo = Repository.open(root, user, {"COF_CORE_CACHE_SIZE_MB": "5"})
+    try:
+        assert repo.blocks.cache._capacity == 5 * 1024 * 1024  # environment beats user
+    finally:
+        repo.close()
+
+
+def test_repository_cache_opens_with_the_daemons_home_and_environment(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    create_layout(root)
+    write(tmp_path / "config.toml", "[core]\ncache_size_mb = 3\n")
+
+    async def run_blocking(fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    async def main(env: dict[str, str]) -> int:
+        cache = RepositoryCache(run_blocking, home=tmp_path, env=env)
+        try:
+            return int((await cache.get(root)).repo.blocks.cache._capacity)
+        finally:
+            await cache.close_all()
+
+    assert asyncio.run(main({})) == 3 * 1024 * 1024
+    assert asyncio.run(main({"COF_CORE_CACHE_SIZE_MB": "4"})) == 4 * 1024 * 1024
