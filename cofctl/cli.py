@@ -54,6 +54,7 @@ COMMANDS: dict[str, str] = {
     "share": "share_cmd",
 }
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+RESUMABLE_COMMANDS = frozenset({"clone", "fetch", "pull", "push"})  # stop early, keep what came
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -122,7 +123,15 @@ class CofGroup(click.Group):
             click.echo(f"cof: {message}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("cof: interrupted", err=True)
+            if ctx.invoked_subcommand in RESUMABLE_COMMANDS:
+                # cofd stops the transfer when we go; what arrived is committed.
+                click.echo(
+                    "cof: interrupted; what was transferred is kept: "
+                    "run the same command again to move only the rest",
+                    err=True,
+                )
+            else:
+                click.echo("cof: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
 
 

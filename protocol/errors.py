@@ -129,6 +129,13 @@ class AccessDeniedError(PeerError):
     exit_code = 16
 
 
+class CancelledError(CofError):
+    """The client went away (Ctrl-C) and the operation stopped at a safe point."""
+
+    code = "cancelled"
+    exit_code = 130  # as a shell reports a command ended by SIGINT
+
+
 class InternalError(CofError):
     """A bug in cof: the daemon log has the traceback."""
 
@@ -156,6 +163,7 @@ _BY_CODE: dict[str, type[CofError]] = {
         PeerError,
         PeerTimeoutError,
         AccessDeniedError,
+        CancelledError,
         InternalError,
     )
 }

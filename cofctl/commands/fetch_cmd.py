@@ -12,8 +12,11 @@ from cofctl.textfmt import short
 
 
 def print_transfer(fetched: dict[str, Any]) -> None:
-    """The transfer summary on stderr (progress), ref updates on stdout."""
+    """The transfer summary on stderr (progress), ref updates on stdout; nothing at
+    all when there was nothing to fetch (as git)."""
     stats = fetched["stats"]
+    if not stats["listed"] and not fetched["updated"]:
+        return
     rate = format_bytes(stats["rate"]) + "/s"
     click.echo(
         f"Received {stats['blocks']} blocks ({format_bytes(stats['bytes'])}) in "
@@ -35,5 +38,6 @@ def command(remote: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    click.echo(f"From {result['url']}")
+    if result["stats"]["listed"] or result["updated"]:
+        click.echo(f"From {result['url']}")
     print_transfer(result)

@@ -135,16 +135,20 @@ class Dispatcher:
         """Run ``fn(*args)`` in the worker pool without blocking the loop."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def handle(self, request: Request, send: SendFrame) -> None:
+    async def handle(
+        self, request: Request, send: SendFrame, cancelled: threading.Event | None = None
+    ) -> None:
         """Run ``request`` to completion and send its progress and final reply.
 
         The request counts as in flight until its reply is written, so a graceful
         shutdown never drops a reply (not even the one to ``shutdown`` itself).
+        ``cancelled`` is set by the caller when the client goes away; operations that
+        can stop early see it as ``ctx.cancelled``.
         """
         relay = ProgressRelay(asyncio.get_running_loop(), send, request.id)
         with self._track(request.op) as entry:
             try:
-                value = await self._execute(request, relay, entry)
+                value = await self._execute(request, relay, entry, cancelled or threading.Event())
             except CofError as exc:
                 frame = encode_frame(Error(request.id, exc.code, exc.message))
             except Exception as exc:
@@ -167,7 +171,9 @@ class Dispatcher:
         error = InternalError(f"internal error: {type(exc).__name__}: {exc}; see {self.info.log}")
         return encode_frame(Error(request.id, error.code, error.message))
 
-    async def _execute(self, request: Request, relay: ProgressRelay, entry: InFlight) -> Any:
+    async def _execute(
+        self, request: Request, relay: ProgressRelay, entry: InFlight, cancelled: threading.Event
+    ) -> Any:
         if request.op in BUILTINS:
             return self._builtin(request.op)
         spec = OPS.get(request.op)
@@ -178,7 +184,13 @@ class Dispatcher:
         cwd = Path(request.cwd)
         if not cwd.is_absolute():
             raise UsageError(f"working directory must be absolute, got {request.cwd!r}")
-        ctx = OpContext(cwd=cwd, env=dict(request.env), home=self.info.home, progress=relay)
+        ctx = OpContext(
+            cwd=cwd,
+            env=dict(request.env),
+            home=self.info.home,
+            progress=relay,
+            cancelled=cancelled,
+        )
         if not spec.needs_repo:
             return await self.run_blocking(spec.fn, ctx, request.params)
         root = await self.run_blocking(find_repo_root, cwd)

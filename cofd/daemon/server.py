@@ -13,7 +13,9 @@ import logging
 import os
 import socket
 import stat
+import threading
 from pathlib import Path
+from typing import Any
 
 from cofd.daemon.dispatch import Dispatcher, SendFrame
 from protocol.errors import ProtocolError
@@ -122,7 +124,8 @@ class RpcServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
         send = _sender(writer)
-        while data := await reader.read(READ_CHUNK):
+        backlog: list[bytes] = []  # bytes the client sent while a request ran
+        while data := (backlog.pop(0) if backlog else await reader.read(READ_CHUNK)):
             try:
                 messages = decoder.feed(data)
             except ProtocolError as exc:
@@ -135,8 +138,51 @@ class RpcServer:
                     error = ProtocolError(f"expected a request, got {type(message).__name__}")
                     send(encode_frame(Error(message.id, error.code, error.message)))
                     return
-                await self._dispatcher.handle(message, send)
+                client_left = await self._handle_watching(message, send, reader, backlog)
+                if client_left:
+                    return
                 await writer.drain()
+
+    async def _handle_watching(
+        self,
+        request: Request,
+        send: SendFrame,
+        reader: asyncio.StreamReader,
+        backlog: list[bytes],
+    ) -> bool:
+        """Handle ``request`` while watching the socket: if the client goes away (its
+        end closed: Ctrl-C, a killed cofctl), tell the operation so it can stop early.
+        Bytes that arrive meanwhile go to ``backlog``. True when the client left."""
+        cancelled = threading.Event()
+        handling = asyncio.ensure_future(self._dispatcher.handle(request, send, cancelled))
+        watching: asyncio.Future[bytes] | None = asyncio.ensure_future(reader.read(READ_CHUNK))
+        try:
+            while watching is not None and not handling.done():
+                racing: set[asyncio.Future[Any]] = {handling, watching}
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+                if not watching.done():
+                    break
+                try:
+                    data = watching.result()
+                except ConnectionError:
+                    data = b""
+                if not data:
+                    log.info("client left during %r: asking it to stop", request.op)
+                    cancelled.set()
+                    watching = None
+                else:
+                    backlog.append(data)
+                    watching = asyncio.ensure_future(reader.read(READ_CHUNK))
+            await asyncio.shield(handling)  # the operation ends at a safe point of its own
+        except asyncio.CancelledError:  # the daemon is stopping: stop early, as above
+            cancelled.set()
+            raise
+        finally:
+            if watching is not None and not watching.done():
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await watching
+        return cancelled.is_set()
 
 
 def _sender(writer: asyncio.StreamWriter) -> SendFrame:

@@ -130,8 +130,9 @@ class Driver:
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionRefusedError:
+                self._refused()
                 count += 1
-                continue  # ICMP port unreachable: the peer's timers decide
+                continue  # ICMP port unreachable mid-session: the peer's timers decide
             segment = size
             for level, kind, data in ancillary:
                 if level == SOL_UDP and kind == UDP_GRO and len(data) >= _GRO_SIZE.size:
@@ -171,8 +172,20 @@ class Driver:
             self._sock.send(data)
         except (BlockingIOError, InterruptedError):
             self._poll.poll(1)  # the socket buffer is full: the window keeps track
+        except ConnectionRefusedError:
+            self._refused()
         except OSError:
-            pass  # ECONNREFUSED and friends: treated as loss
+            pass  # unreachable networks and friends: treated as loss
+
+    def _refused(self) -> None:
+        """ICMP port unreachable. Before the handshake completes it means nothing
+        listens there (as a TCP reset would): say so now rather than after the whole
+        handshake budget. Later, the session's own timers decide."""
+        if self.conn.state is State.HANDSHAKE:
+            raise PeerError(
+                f"peer {self.conn.peer_name} refused the connection: no cofd listens on "
+                "that UDP port (is it running, and is its [peer] listen address this one?)"
+            )
 
     def close(self) -> None:
         """Close the session politely (CLOSE frame), then the socket."""

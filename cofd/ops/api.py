@@ -9,8 +9,9 @@ through ``ctx.progress`` (thread-safe; the daemon forwards it to the client).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,9 @@ class OpContext:
     home: Path  # COF_HOME of the daemon (user config lives here)
     progress: ProgressFn
     repo: Repository | None = None  # set for ops registered with needs_repo=True
+    # Set when the client went away (Ctrl-C): long operations that can stop at a safe
+    # point (transfers) check it and stop; the others run to their end as before.
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def config(self) -> Config:
         """Configuration for this call: defaults < user < repository < environment."""

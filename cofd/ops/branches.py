@@ -18,6 +18,7 @@ from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError, RevisionError, UsageError
 
 HEADS = "refs/heads/"
+REMOTES = "refs/remotes/"  # remote-tracking branches, moved by fetch
 TAGS = "refs/tags/"
 
 
@@ -36,19 +37,27 @@ def _current_branch(repo: Repository) -> str | None:
 # -- branch ----------------------------------------------------------------------
 
 
-def _list_branches(repo: Repository) -> dict[str, Any]:
+def _list_branches(repo: Repository, which: str) -> dict[str, Any]:
+    """``which``: "local" (git branch), "remote" (-r: remote-tracking), "all" (-a)."""
+    if which not in ("local", "remote", "all"):
+        raise UsageError(f"unknown branch listing {which!r}")
     current = _current_branch(repo)
+    prefixes = {"local": [HEADS], "remote": [REMOTES], "all": [HEADS, REMOTES]}[which]
     branches = []
-    for ref, commit in repo.refs.iter_refs(HEADS):
-        info = repo.objects.read_commit(commit)
-        branches.append(
-            {
-                "name": ref.removeprefix(HEADS),
-                "commit": commit.hex(),
-                "current": ref.removeprefix(HEADS) == current,
-                "summary": info.summary,
-            }
-        )
+    for prefix in prefixes:
+        for ref, commit in repo.refs.iter_refs(prefix):
+            info = repo.objects.read_commit(commit)
+            name = ref.removeprefix(prefix)
+            branches.append(
+                {
+                    "name": name,
+                    "ref": ref,
+                    "remote": prefix == REMOTES,
+                    "commit": commit.hex(),
+                    "current": prefix == HEADS and name == current,
+                    "summary": info.summary,
+                }
+            )
     head = repo.refs.head()
     return {"branches": branches, "detached": current is None, "head": head.hex() if head else None}
 
@@ -102,7 +111,7 @@ def branch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     action = params.get("action", "list")
     if action == "list":
-        return _list_branches(repo)
+        return _list_branches(repo, str(params.get("which") or "local"))
     name = params.get("name")
     if not isinstance(name, str) or not name:
         raise UsageError("a branch name is required")

@@ -8,7 +8,11 @@ socket (``cofd.net.driver``), so the daemon's event loop is never involved.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.branches import switch_to
 from cofd.ops.common import reflog_signature
 from cofd.ops.merge import merge
-from cofd.ops.repository import Repository, create_layout
+from cofd.ops.repository import COF_DIR, Repository, create_layout
 from cofd.sync.client import ClientSession, remote_branches
 from cofd.sync.registry import (
     Remote,
@@ -29,7 +33,7 @@ from cofd.sync.registry import (
     save_remotes,
 )
 from cofd.sync.walk import ref_tips
-from protocol.errors import ConflictError, PathError, RevisionError, UsageError
+from protocol.errors import CofError, ConflictError, PathError, RevisionError, UsageError
 from protocol.peer import messages as m
 
 HEADS, TAGS, REMOTES = "refs/heads/", "refs/tags/", "refs/remotes/"
@@ -93,7 +97,7 @@ def _make_remote(name: str, url_text: str, key_text: object) -> Remote:
 def fetch_remote(ctx: OpContext, repo: Repository, remote: Remote) -> dict[str, Any]:
     """List the remote's refs, pull what is missing, move remote-tracking refs."""
     network = ctx.config().network
-    with ClientSession.open(ctx.home, remote, network) as session:
+    with ClientSession.open(ctx.home, remote, network, ctx.cancelled) as session:
         advertised = session.list_refs()
         refs = remote_branches(advertised)
         local = set(ref_tips(repo.refs))
@@ -175,7 +179,7 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     network = ctx.config().network
     if old == local and not force:
         return {"remote": remote.name, "results": [], "up_to_date": True, "branch": branch}
-    with ClientSession.open(ctx.home, remote, network) as session:
+    with ClientSession.open(ctx.home, remote, network, ctx.cancelled) as session:
         result = session.push(repo, [update], force)
         wire = dict(session.driver.conn.stats)
     rows: list[dict[str, Any]] = [
@@ -199,11 +203,26 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
 # -- clone ------------------------------------------------------------------------------
 
 
-def _clone_target(ctx: OpContext, directory: str | None, remote: Remote) -> tuple[Path, bool]:
-    """The directory to clone into, and whether it is an interrupted clone to resume."""
-    target = (ctx.cwd / (directory or remote.url.name)).resolve()
+_CLONE_SLOTS: dict[Path, threading.Lock] = {}  # by target; one small Lock per target
+_CLONE_SLOTS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _clone_slot(target: Path) -> Iterator[None]:
+    with _CLONE_SLOTS_GUARD:
+        slot = _CLONE_SLOTS.setdefault(target, threading.Lock())
+    with slot:
+        yield
+
+
+def _clone_path(ctx: OpContext, directory: str | None, remote: Remote) -> Path:
+    return (ctx.cwd / (directory or remote.url.name)).resolve()
+
+
+def _clone_target(target: Path, remote: Remote) -> bool:
+    """Whether ``target`` is an interrupted clone to resume (else it must be new)."""
     if not target.exists() or (target.is_dir() and not any(target.iterdir())):
-        return target, False
+        return False
     cof_dir = target / ".cof"
     if (cof_dir / "config.toml").is_file():
         remotes = load_remotes(cof_dir)
@@ -211,7 +230,7 @@ def _clone_target(ctx: OpContext, directory: str | None, remote: Remote) -> tupl
         same = origin is not None and origin.url == remote.url and origin.key == remote.key
         heads = any(True for _ in _iter_heads(cof_dir))
         if same and not heads:
-            return target, True
+            return True
     raise PathError(f"destination path '{target}' already exists and is not an empty directory")
 
 
@@ -226,21 +245,37 @@ def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     remote = _make_remote(
         DEFAULT_REMOTE, url.text(), params.get("key") or (url.key.hex() if url.key else None)
     )
-    target, resume = _clone_target(ctx, params.get("directory"), remote)
+    # One clone per target at a time: a re-run right after a Ctrl-C waits for the
+    # cancelled clone to let go of the directory, then resumes it.
+    target = _clone_path(ctx, params.get("directory"), remote)
+    with _clone_slot(target):
+        return _clone_into(ctx, remote, target)
+
+
+def _clone_into(ctx: OpContext, remote: Remote, target: Path) -> dict[str, Any]:
+    resume = _clone_target(target, remote)
+    created = not target.exists()
     try:
         target.mkdir(parents=True, exist_ok=True)
         create_layout(target)
     except OSError as exc:
         raise PathError(f"cannot create '{target}': {exc.strerror}") from exc
     repo = Repository.open(target)
+    failure: CofError | None = None
     try:
         save_remotes(repo.cof_dir, {DEFAULT_REMOTE: remote})
-        fetched = fetch_remote(ctx, repo, remote)
-        started = time.monotonic()
-        checkout = _checkout_head(ctx, repo, remote, fetched["head"])
-        checkout_seconds = time.monotonic() - started
+        try:
+            fetched = fetch_remote(ctx, repo, remote)
+        except CofError as exc:
+            failure, kept = exc, not repo.blocks.index.is_empty()
+        else:
+            started = time.monotonic()
+            checkout = _checkout_head(ctx, repo, remote, fetched["head"])
+            checkout_seconds = time.monotonic() - started
     finally:
         repo.close()
+    if failure is not None:
+        raise _failed_clone(failure, target, created, kept)
     return {
         "root": str(target),
         "resumed": resume,
@@ -248,6 +283,16 @@ def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         "checkout": checkout,
         "checkout_seconds": round(checkout_seconds, 4),
     }
+
+
+def _failed_clone(exc: CofError, target: Path, created: bool, kept: bool) -> CofError:
+    """What a failed clone leaves: a partial clone to resume if anything arrived (said
+    in the error), else nothing (as git removes a failed clone's directory)."""
+    if kept:
+        where = f"what arrived is kept in '{target}': run the same clone again to resume"
+        return type(exc)(f"{exc.message} ({where})")
+    shutil.rmtree(target if created else target / COF_DIR, ignore_errors=True)
+    return exc
 
 
 def _checkout_head(

@@ -3,8 +3,8 @@
 ``add PATH`` stages everything under PATH as git 2.x does: new and modified files
 are stored, deleted files are unstaged. The whole add is one store transaction; the
 staging area is saved only after it committed, so a failure (unreadable file, disk
-full, a file that keeps changing) leaves both the store and the staging area as
-they were.
+full, a file that keeps changing) or a Ctrl-C leaves both the store and the staging
+area as they were.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cofd.ops.paths import Scope, repo_relative, under
 from cofd.ops.repository import Repository
 from cofd.ops.scan import Found, read_content, walk
 from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
-from protocol.errors import PathError, UsageError
+from protocol.errors import CancelledError, PathError, UsageError
 
 
 def _check_name(path: str) -> None:
@@ -110,11 +110,18 @@ def stage_paths(
     progress = ByteProgress(ctx, "adding", sum(f.st.st_size for f in to_read))
     added = modified = removed = 0
 
+    def advance(n: int) -> None:
+        # Ctrl-C: the transaction rolls back and the staging area is not saved.
+        if ctx.cancelled.is_set():
+            raise CancelledError("cancelled: nothing was staged")
+        progress.add(n)
+
     with repo.blocks.transaction() as txn:
         for found in sorted(to_read, key=lambda f: f.path):
+            advance(0)
             old = state.entries.get(found.path)
             previous = (old.id, old.size) if old is not None else None
-            content = read_content(repo.objects, txn, repo.root, found.path, progress.add, previous)
+            content = read_content(repo.objects, txn, repo.root, found.path, advance, previous)
             if old is None:
                 added += 1
             elif (old.id, old.mode) != (content.id, content.mode):

@@ -800,6 +800,20 @@ class WriteTxn:
 
     # -- ending ---------------------------------------------------------------------
 
+    def checkpoint(self) -> None:
+        """Commit what this transaction wrote so far, durably, and go on in a new one.
+
+        For long writers (a fetch of many GiB): a crash or a cancel then loses only
+        what came after the last checkpoint. The store's write lock stays held, so
+        no other writer commits in between (callers rely on that: see ``absent``).
+        """
+        if not self._active:
+            return
+        self.commit()
+        self._created.clear()  # committed files: a later rollback must keep them
+        self._index.begin()
+        self._active = True
+
     def commit(self) -> None:
         if not self._active:
             return

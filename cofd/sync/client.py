@@ -8,6 +8,8 @@ connection (only the blocks it listed for the pushed commits).
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,20 @@ from cofd.sync.serving import (
     split_offered,
 )
 from cofd.sync.transfer import Progress, TransferStats, pull, wait_response
-from protocol.errors import AccessDeniedError, CofError, PeerError, ProtocolError
+from protocol.errors import (
+    AccessDeniedError,
+    CancelledError,
+    CofError,
+    PeerError,
+    ProtocolError,
+)
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer.config import PeerConfig
 from protocol.peer.connection import State
 
 SERVE_BATCH = 256  # blocks read per store call while serving a push
+CANCEL_POLL = 0.25  # seconds a session may wait before looking at its cancel flag
 
 
 def peer_config(network: NetworkConfig) -> PeerConfig:
@@ -52,18 +61,29 @@ class _PushServing:
 class ClientSession:
     """One connection to ``remote``; use as a context manager (closes politely)."""
 
-    def __init__(self, driver: Driver, remote: Remote) -> None:
+    def __init__(
+        self, driver: Driver, remote: Remote, cancelled: threading.Event | None = None
+    ) -> None:
         self.driver = driver
         self.remote = remote
         self.peer_name = driver.conn.peer_name
         self._serving: _PushServing | None = None
+        self._cancelled = cancelled or threading.Event()
 
     @classmethod
-    def open(cls, home: Path, remote: Remote, network: NetworkConfig) -> ClientSession:
+    def open(
+        cls,
+        home: Path,
+        remote: Remote,
+        network: NetworkConfig,
+        cancelled: threading.Event | None = None,
+    ) -> ClientSession:
+        """Connect and authenticate. ``cancelled``, once set, makes the session raise
+        :class:`CancelledError` within ``CANCEL_POLL`` seconds, wherever it waits."""
         identity = load_identity(home)
         url = remote.url
         driver = Driver.connect(identity, remote.key, url.host, url.port, peer_config(network))
-        session = cls(driver, remote)
+        session = cls(driver, remote, cancelled)
         try:
             session._handshake()
         except BaseException:
@@ -83,13 +103,22 @@ class ClientSession:
         return fn(self.driver.conn)
 
     def next_event(self, timeout: float | None = None) -> ev.Event | None:
-        return self.driver.next_event(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._cancelled.is_set():
+                raise CancelledError(f"cancelled: the transfer with {self.peer_name} stopped")
+            wait = CANCEL_POLL
+            if deadline is not None:
+                wait = max(min(wait, deadline - time.monotonic()), 0.0)
+            event = self.driver.next_event(wait)
+            if event is not None or (deadline is not None and time.monotonic() >= deadline):
+                return event
 
     # -- operations ---------------------------------------------------------------------
 
     def _handshake(self) -> None:
         while True:
-            event = self.driver.next_event()
+            event = self.next_event()
             if isinstance(event, ev.HandshakeCompleted):
                 return
             if isinstance(event, ev.ConnectionTerminated):

@@ -18,6 +18,7 @@ import concurrent.futures
 import contextlib
 import logging
 import queue
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class LoopChannel:
         self.peer_name = conn.peer_name
         self._loop, self._endpoint, self._conn = loop, endpoint, conn
         self._timeout = conn.config.budget + CHANNEL_SLACK
+        self._last_event = time.monotonic()
         self.events: queue.Queue[ev.Event] = queue.Queue()
 
     def call(self, fn: Callable[[Connection], Any]) -> Any:
@@ -79,10 +81,20 @@ class LoopChannel:
         return future.result()
 
     def next_event(self, timeout: float | None = None) -> ev.Event | None:
+        """The next event; None after ``timeout`` seconds without one. PeerError once
+        none has come for the connection's whole budget (it should have closed)."""
+        silent_for = time.monotonic() - self._last_event
+        wait = max(self._timeout - silent_for, 0.0)
+        if timeout is not None:
+            wait = min(wait, timeout)
         try:
-            return self.events.get(timeout=timeout or self._timeout)
+            event = self.events.get(timeout=wait)
         except queue.Empty:
+            if time.monotonic() - self._last_event < self._timeout:
+                return None
             raise PeerError(f"peer {self.peer_name} stopped responding") from None
+        self._last_event = time.monotonic()
+        return event
 
 
 @dataclass(slots=True)

@@ -2,14 +2,21 @@
 (the serving half is :mod:`cofd.sync.serving`).
 
 :func:`pull` streams: it asks for the next Lacking page while the blocks of the
-previous ones arrive, drops the ids it already has, fetches the rest into one store
-transaction, verifies the closure of the wanted commits inside that transaction and
-only then commits it. It never holds the whole id list: memory is a few pages plus
-bounded :class:`~cofd.sync.recent.RecentIds`, whatever the size of the transfer. A
-transfer cut short by the peer commits what arrived (every block was verified
-against its id), so a re-run moves only what is still missing; a transfer whose data
-fails verification (a tree with ``..`` in a name, a manifest that lies about sizes, a
-missing block) is rolled back: nothing is written.
+previous ones arrive, drops the ids it already has, fetches the rest into a store
+transaction, verifies the closure of the wanted commits and only then commits the
+rest of it; refs move after that, in the caller. It never holds the whole id list:
+memory is a few pages plus bounded :class:`~cofd.sync.recent.RecentIds`, whatever the
+size of the transfer.
+
+Interruptions keep what arrived (every block was verified against its id), so a
+re-run moves only what is still missing: the transaction is checkpointed (committed
+durably) every ``CHECKPOINT_BYTES`` or ``CHECKPOINT_SECONDS``, also while a peer
+stalls, which bounds what a killed daemon loses; a transfer cut short by the peer or
+cancelled by the user (Ctrl-C: the session raises CancelledError) commits everything
+that arrived. A transfer whose data fails verification (a tree with ``..`` in a name,
+a manifest that lies about sizes, a missing block) rolls back what came after the
+last checkpoint; blocks of earlier checkpoints stay as unreferenced blocks (they
+hashed right; gc reclaims them) and no ref points at anything new.
 
 A :class:`Channel` is one connection seen from the thread running the transfer:
 the client's :class:`cofd.net.driver.Driver`, or the daemon's loop-owned connection
@@ -30,7 +37,7 @@ from cofd.store.blockstore import WriteTxn
 from cofd.store.ids import BlockId
 from cofd.sync.recent import RecentIds
 from cofd.sync.walk import MissingWalk, ref_tips, spaced_haves
-from protocol.errors import CofError, IntegrityError, PeerError, ProtocolError
+from protocol.errors import CancelledError, CofError, IntegrityError, PeerError, ProtocolError
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer.connection import Connection
@@ -48,6 +55,12 @@ REFILL_BELOW = 16_384
 # Ids a receiver remembers as fetched or found present (RecentIds, 12 to 24 MiB): they
 # are neither fetched twice nor looked up again by the closure check.
 KNOWN_CAPACITY = 1 << 18
+# The store transaction is committed (durably) every so many bytes or seconds, so a
+# receiving daemon killed or a transfer cancelled keeps what arrived before: a re-run
+# fetches only the rest. Each checkpoint fsyncs what was written since the last one.
+CHECKPOINT_BYTES = 128 * 1024 * 1024
+CHECKPOINT_SECONDS = 5.0
+IDLE_HANDOVER = 1.0  # seconds without an event before received blocks go to storage
 
 OtherEvent = Callable[[ev.Event], None]
 Batch = tuple[list[BlockId], list[bytes]]  # verified blocks and their ids, for put_many
@@ -73,6 +86,7 @@ class TransferStats:
     skipped: int = 0  # of those, already present here
     blocks: int = 0  # blocks received and stored
     bytes: int = 0  # payload bytes of those blocks
+    checkpoints: int = 0  # store commits during the transfer (the last one not counted)
     seconds: float = 0.0  # the whole pull: the three phases below and the commit
     negotiating: float = 0.0  # haves, Want/Lacking pages, dropping ids present here
     receiving: float = 0.0  # block transfer into the store transaction
@@ -181,6 +195,8 @@ class _Receiver:
         self.known = RecentIds(KNOWN_CAPACITY)  # ids fetched or found present
         self.listing: _Listing | None = None
         self._last_report = 0.0
+        self._unsaved = 0  # bytes stored since the last checkpoint
+        self._saved_at = self.started
         self._stop = False
 
     def run(self, want: m.Want, other: OtherEvent) -> None:
@@ -203,7 +219,14 @@ class _Receiver:
         thread = threading.Thread(target=pump, name="cof-sync-receive", daemon=True)
         thread.start()
         try:
-            while (batch := batches.get()) is not None:
+            while True:
+                try:
+                    batch = batches.get(timeout=CHECKPOINT_SECONDS)
+                except queue.Empty:  # a stalled peer: save what came before the stall
+                    self._checkpoint_if_due()
+                    continue
+                if batch is None:
+                    break
                 self._store(batch)
         except BaseException:
             self._stop = True
@@ -230,7 +253,10 @@ class _Receiver:
         datas: list[bytes] = []
         try:
             while (outstanding or listing.pending is not None) and not self._stop:
-                event = channel.next_event()
+                event = channel.next_event(IDLE_HANDOVER)
+                if event is None and ids:  # the peer stalls: let the blocks be saved
+                    out.put((ids, datas))
+                    ids, datas = [], []
                 if isinstance(event, ev.BlockReceived):
                     if event.block_id in outstanding:
                         outstanding.discard(event.block_id)
@@ -265,6 +291,18 @@ class _Receiver:
             if ids:
                 out.put((ids, datas))
 
+    def _checkpoint_if_due(self) -> None:
+        """Commit the blocks stored so far every CHECKPOINT_BYTES or _SECONDS."""
+        if not self._unsaved:
+            return
+        if (
+            self._unsaved >= CHECKPOINT_BYTES
+            or time.monotonic() - self._saved_at >= CHECKPOINT_SECONDS
+        ):
+            self.txn.checkpoint()
+            self.stats.checkpoints += 1
+            self._unsaved, self._saved_at = 0, time.monotonic()
+
     def _select(
         self,
         listed: Sequence[m.BlockId],
@@ -294,7 +332,10 @@ class _Receiver:
         # ``known`` forgot it in between: put_many keeps the first copy of that one.
         self.txn.put_many(datas, ids, absent=True)
         self.stats.blocks += len(ids)
-        self.stats.bytes += sum(len(b) for b in datas)
+        size = sum(len(b) for b in datas)
+        self.stats.bytes += size
+        self._unsaved += size
+        self._checkpoint_if_due()
         now = time.monotonic()
         if self.progress is not None and now - self._last_report >= PROGRESS_INTERVAL:
             self._last_report = now
@@ -366,7 +407,7 @@ def pull(
         receiver = _Receiver(channel, repo, txn, stats, progress)
         try:
             receiver.run(want, other)
-        except PeerError as exc:
+        except (PeerError, CancelledError) as exc:
             failure = exc  # keep what arrived (verified blocks): a re-run skips them
         listed_at = receiver.listed_at or time.monotonic()
         stats.negotiating = listed_at - started

@@ -138,3 +138,42 @@ def test_sigkill_during_add_and_commit(sandbox: CofSandbox, delay: float) -> Non
     assert sha256_file(work / "big.bin") == new_hash
     check_packs_match_index(work / ".cof")
     assert time.monotonic() - started < 60
+
+
+def test_ctrl_c_during_add_stages_nothing_and_frees_the_repository(sandbox: CofSandbox) -> None:
+    """Ctrl-C on `cof add`: the daemon stops reading (before, it went on for the whole
+    file while the repository stayed locked), rolls the store back and leaves the
+    staging area as it was. A sparse 8 GiB file takes seconds to hash, no disk."""
+    cof, work = sandbox.cof, sandbox.work
+    sandbox.env.update(AUTHOR)
+    cof("init")
+    with (work / "huge.bin").open("wb") as fh:
+        fh.truncate(8 * 1024 * MIB)
+    assert cof("status", "--porcelain").stdout == "?? huge.bin\n"  # opens the store
+    before = uncommitted_pack_bytes(work / ".cof"), indexed_pack_lengths(work / ".cof")
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "cofctl", "add", "huge.bin"],
+        cwd=work,
+        env=sandbox.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    running: list[dict[str, object]] = []
+    while not running and time.monotonic() < deadline:
+        status = json.loads(cof("daemon", "status", "--json").stdout)
+        running = [e for e in status["in_flight"] if e["op"] == "add" and e["state"] == "running"]
+    assert running, "the add never started"
+    time.sleep(0.3)
+    cli.send_signal(2)  # SIGINT, as Ctrl-C
+    _, err = cli.communicate(timeout=30)
+    assert cli.returncode == 130, err
+    stopped_by = time.monotonic() + 5
+    while time.monotonic() < stopped_by:
+        if not json.loads(cof("daemon", "status", "--json").stdout)["in_flight"]:
+            break
+        time.sleep(0.05)
+    assert not json.loads(cof("daemon", "status", "--json").stdout)["in_flight"]
+    assert cof("status", "--porcelain").stdout == "?? huge.bin\n"
+    assert (uncommitted_pack_bytes(work / ".cof"), indexed_pack_lengths(work / ".cof")) == before

@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ import pytest
 from cofd.objects.model import MODE_FILE, Commit, Kind, Signature, Tree, TreeEntry, TreeId
 from cofd.store.ids import BlockId, hash_block
 from cofd.sync.serving import LACKING_PAGE
+from cofd.sync.transfer import CHECKPOINT_SECONDS
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer import wire
@@ -136,6 +138,8 @@ def test_clone_commit_push_pull_and_idle_fetch(pair: tuple[Peer, Peer]) -> None:
     assert again["stats"]["blocks"] == 0 and again["stats"]["bytes"] == 0
     assert again["updated"] == []
     assert again["wire"]["received"] < 2000  # handshake and the ref list only
+    quiet = bob.cof("fetch", cwd=copy)
+    assert (quiet.stdout, quiet.stderr) == ("", "")  # as git: nothing to say
 
 
 def test_conflicting_push_refused_without_force(
@@ -205,7 +209,7 @@ def test_interrupted_clone_resumes_with_only_missing_blocks(
     os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 15, err  # PeerError: the peer stopped responding
-    assert "peer 127.0.0.1" in err
+    assert "peer 127.0.0.1" in err and "run the same clone again to resume" in err
 
     alice.cof("peer", "info")  # restarts Alice's daemon (shares and grants persist)
     resumed = json.loads(bob.cof("clone", alice.url("proj"), "copy", "--json").stdout)
@@ -267,6 +271,7 @@ class FakeServer:
         self.wants: list[m.Want] = []
         # Set to hold block requests unanswered until it is set (a transfer in progress)
         self.release: threading.Event | None = None
+        self.serve_first = 0  # with release: blocks served before holding the rest
         self.held: list[tuple[Any, tuple[tuple[int, m.BlockId], ...]]] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -313,10 +318,15 @@ class FakeServer:
                 self.wants.append(event.message)
                 conn.send_response(event.request_id, self._page(event.message.offset))
         elif isinstance(event, ev.BlocksRequested):
+            blocks = event.blocks
             if self.release is not None and not self.release.is_set():
-                self.held.append((conn, event.blocks))
+                served = sum(self.requested.values())
+                now = blocks[: max(0, self.serve_first - served)]
+                self._serve(conn, now)
+                if blocks[len(now) :]:
+                    self.held.append((conn, blocks[len(now) :]))
             else:
-                self._serve(conn, event.blocks)
+                self._serve(conn, blocks)
 
     def _page(self, offset: int) -> m.Message:
         """The answer to the n-th Want is ``pages[n]``, whatever offset it asks for."""
@@ -348,20 +358,29 @@ def test_hostile_server_writes_nothing(
 ) -> None:
     bob = Peer(sandbox_factory(), "Bob", FAST_NETWORK)
     refs, blocks = _crafted_repo("fine.txt" if case == "wrong-blocks" else case)
+    mine = bob.box.work / "mine"
+    bob.cof("init", mine)
+    commit_file(bob, mine, "own.txt", b"mine\n", "own")
+    before = json.loads(bob.cof("dedup-stats", "--json", cwd=mine).stdout)
     fake = FakeServer(refs, blocks, lie=case == "wrong-blocks")
     try:
         failed = bob.cof("clone", fake.url("evil"), "copy", check=False)
+        bob.cof("remote", "add", "evil", fake.url("evil"), cwd=mine)
+        fetched = bob.cof("fetch", "evil", cwd=mine, check=False)
     finally:
         fake.close()
     copy = bob.box.work / "copy"
-    if case == "wrong-blocks":
-        assert failed.returncode == 15 and "corrupt data" in failed.stderr, failed.stderr
-    else:
-        assert failed.returncode == 10 and "invalid entry name" in failed.stderr, failed.stderr
-    assert sorted(p.name for p in copy.iterdir()) == [".cof"]  # no file checked out
-    assert not list((copy / ".cof" / "refs").rglob("main"))  # no ref written
-    stats = json.loads(bob.cof("dedup-stats", "--json", cwd=copy).stdout)
-    assert stats["unique_bytes"] == 0, stats  # the transaction was rolled back
+    for result in (failed, fetched):
+        if case == "wrong-blocks":
+            assert result.returncode == 15 and "corrupt data" in result.stderr, result.stderr
+        else:
+            assert result.returncode == 10 and "invalid entry name" in result.stderr, result.stderr
+    # The transaction was rolled back, so the clone had nothing to keep and removed
+    # its directory (a clone keeps its directory only when blocks were stored).
+    assert not copy.exists()
+    # A fetch into an existing repository: no block stored, no ref written.
+    assert json.loads(bob.cof("dedup-stats", "--json", cwd=mine).stdout) == before
+    assert not list((mine / ".cof" / "refs" / "remotes").rglob("*"))
 
 
 def _paged_repo() -> tuple[dict[str, bytes], dict[bytes, bytes], list[bytes]]:
@@ -378,6 +397,22 @@ def _paged_repo() -> tuple[dict[str, bytes], dict[bytes, bytes], list[bytes]]:
     commit = Commit((), TreeId(hash_block(tree_bytes)), who, who, "paged", 1).encode()
     order = [commit, tree_bytes, *blobs]
     return {"refs/heads/main": hash_block(commit)}, {hash_block(b): b for b in order}, order
+
+
+def _wide_repo(files: int) -> tuple[dict[str, bytes], dict[bytes, bytes]]:
+    """A commit of ``files`` one-block files: (refs, blocks)."""
+    blobs = [f"file {n}\n".encode() for n in range(files)]
+    tree = Tree(
+        tuple(
+            TreeEntry(f"f{n:03d}.txt", Kind.FILE, MODE_FILE, hash_block(blob), len(blob))
+            for n, blob in enumerate(blobs)
+        )
+    )
+    tree_bytes = tree.encode()
+    who = Signature("Pat", "p@example.com", 1_700_000_000, 0)
+    commit = Commit((), TreeId(hash_block(tree_bytes)), who, who, "wide", 1).encode()
+    order = [commit, tree_bytes, *blobs]
+    return {"refs/heads/main": hash_block(commit)}, {hash_block(b): b for b in order}
 
 
 def _pages(*groups: list[bytes], last_complete: bool = True) -> list[m.Lacking]:
@@ -444,8 +479,7 @@ def test_bad_lacking_pages_fail_cleanly(
     copy = bob.box.work / "copy"
     assert (failed.returncode, expected[1] in failed.stderr) == (expected[0], True), failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
-    assert sorted(p.name for p in copy.iterdir()) == [".cof"]
-    assert not list((copy / ".cof" / "refs").rglob("main"))
+    assert not copy.exists()  # nothing was kept (rolled back), so nothing is left
 
 
 def test_daemon_survives_garbage_and_keeps_serving(pair: tuple[Peer, Peer]) -> None:
@@ -470,11 +504,13 @@ def test_daemon_survives_garbage_and_keeps_serving(pair: tuple[Peer, Peer]) -> N
     assert alice.box.daemon_pid() is not None
 
 
+@pytest.mark.parametrize("how", ["kill -9 the daemon", "ctrl-c the client"])
 def test_interrupted_push_resumes_with_only_missing_blocks(
-    sandbox_factory: Callable[[], CofSandbox],
+    sandbox_factory: Callable[[], CofSandbox], how: str
 ) -> None:
-    """The pusher dies (kill -9) while the remote pulls from it: the remote keeps the
-    verified blocks that arrived and moves no ref; the push, re-run, sends the rest."""
+    """The pusher dies (kill -9 of its daemon) or its user presses Ctrl-C while the
+    remote pulls from it: the remote keeps the verified blocks that arrived and moves
+    no ref; the push, re-run, sends the rest."""
     alice = Peer(sandbox_factory(), "Alice", FAST_NETWORK)
     bob = Peer(sandbox_factory(), "Bob")
     origin = make_origin(alice, {"f.txt": b"base\n"})
@@ -495,9 +531,14 @@ def test_interrupted_push_resumes_with_only_missing_blocks(
         time.sleep(0.01)
     pid = bob.box.daemon_pid()
     assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    if how == "ctrl-c the client":
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 130
+    else:
+        os.kill(pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        assert proc.returncode != 0
     # Alice gives up on the silent pusher (FAST_NETWORK: 0.8 s), keeps what arrived.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and alice.cof("status", cwd=origin, check=False).returncode:
@@ -788,3 +829,184 @@ def test_clone_over_more_than_two_lacking_pages(pair: tuple[Peer, Peer]) -> None
     assert stats["pages"] >= 3 and stats["blocks"] == stats["listed"], stats
     for name, digest in hashes.items():
         assert sha256_file(bob.box.work / "copy" / name) == digest, name
+
+
+# -- interrupted on the receiving side -----------------------------------------------
+
+
+def _start_held_fetch(bob: Peer, served: int) -> tuple[FakeServer, Path, subprocess.Popen[str]]:
+    """A fetch from a server that sends ``served`` blocks and holds the rest."""
+    repo = bob.box.work / "mine"
+    bob.cof("init", repo)
+    refs, blocks = _wide_repo(80)
+    fake = FakeServer(refs, blocks, lie=False)
+    fake.release, fake.serve_first = threading.Event(), served
+    bob.cof("remote", "add", "fake", fake.url("wide"), cwd=repo)
+    proc = bob.popen("fetch", "fake", "--json", cwd=repo)
+    deadline = time.monotonic() + 30
+    while not fake.held and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    assert fake.held, "the fetch never asked for the held blocks"
+    return fake, repo, proc
+
+
+def _refetch_moves_only_the_rest(bob: Peer, fake: FakeServer, repo: Path, kept: int) -> None:
+    fake.held.clear()  # requests of the interrupted session
+    fake.release = None
+    done = json.loads(bob.cof("fetch", "fake", "--json", cwd=repo).stdout)
+    stats = done["stats"]
+    assert stats["skipped"] >= kept, stats
+    assert stats["blocks"] == stats["listed"] - stats["skipped"]
+    twice = [bid.hex() for bid, n in fake.requested.items() if n > 1]
+    assert not twice, f"fetched again: {twice}"
+    assert len(fake.requested) == len(fake.blocks)
+    assert bob.cof("log", "-n", "1", "fake/main", cwd=repo).returncode == 0
+
+
+def test_ctrl_c_stops_a_fetch_and_a_rerun_moves_only_the_rest(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """Ctrl-C on `cof fetch`: the daemon stops the transfer (before, it went on in the
+    background, and here it would wait for the held blocks forever), keeps the blocks
+    that arrived, and the same command again fetches only the others."""
+    bob = Peer(sandbox_factory(), "Bob")
+    fake, repo, proc = _start_held_fetch(bob, served=30)
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "run the same command again" in err
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            status = json.loads(bob.cof("daemon", "status", "--json").stdout)
+            if not status["in_flight"]:
+                break
+            time.sleep(0.1)
+        assert not status["in_flight"], status["in_flight"]
+        _refetch_moves_only_the_rest(bob, fake, repo, kept=30)
+    finally:
+        fake.close()
+
+
+def test_receiving_daemon_killed_mid_fetch_keeps_its_checkpoint(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """kill -9 of the receiving daemon: the blocks stored before its last checkpoint
+    (taken every few seconds, also while a peer stalls) survive, and a re-run fetches
+    only the rest. (Before, one store transaction per fetch lost them all.)"""
+    bob = Peer(sandbox_factory(), "Bob")
+    fake, repo, proc = _start_held_fetch(bob, served=30)
+    try:
+        served = [bid for bid in fake.requested]
+        index = repo / ".cof" / "index" / "blocks.sqlite"
+        deadline = time.monotonic() + CHECKPOINT_SECONDS + 10
+        while time.monotonic() < deadline and _indexed(index, served) < len(served):
+            time.sleep(0.2)
+        assert _indexed(index, served) == len(served), "no checkpoint while the peer stalled"
+        pid = bob.box.daemon_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 13, err  # the daemon went away
+        _refetch_moves_only_the_rest(bob, fake, repo, kept=30)
+        assert bob.cof("fsck", cwd=repo).returncode == 0
+    finally:
+        fake.close()
+
+
+def _indexed(index: Path, ids: list[bytes]) -> int:
+    """How many of ``ids`` the store's index has committed (read-only, as a bystander)."""
+    with contextlib.closing(sqlite3.connect(f"file:{index}?mode=ro", uri=True)) as db:
+        marks = ",".join("?" * len(ids))
+        row = db.execute(f"SELECT count(*) FROM block_map WHERE id IN ({marks})", ids).fetchone()
+    return int(row[0])
+
+
+def test_ctrl_c_during_clone_then_the_same_clone_resumes(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    bob = Peer(sandbox_factory(), "Bob")
+    refs, blocks = _wide_repo(80)
+    fake = FakeServer(refs, blocks, lie=False)
+    fake.release, fake.serve_first = threading.Event(), 30
+    try:
+        proc = bob.popen("clone", fake.url("wide"), "copy", cwd=bob.box.work)
+        deadline = time.monotonic() + 30
+        while not fake.held and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        fake.held.clear()
+        fake.release = None
+        # The daemon may still be closing the cancelled session: the re-run waits its turn.
+        done = bob.cof("clone", fake.url("wide"), "copy", "--json", cwd=bob.box.work)
+    finally:
+        fake.close()
+    result = json.loads(done.stdout)
+    assert result["resumed"] is True
+    assert result["fetch"]["stats"]["skipped"] >= 30, result["fetch"]["stats"]
+    assert all(n == 1 for n in fake.requested.values())
+    assert (bob.box.work / "copy" / "f079.txt").read_bytes() == b"file 79\n"
+
+
+def test_clone_from_a_closed_port_fails_at_once_and_leaves_nothing(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """Nothing listens: the kernel says so (ICMP port unreachable), and so does cof, at
+    once rather than after the 20 s handshake budget. As git does, a clone that got
+    nothing removes the directory it made (or empties the one it was given)."""
+    bob = Peer(sandbox_factory(), "Bob")
+    url = f"cof://{bob.key}@127.0.0.1:{free_udp_port()}/proj"  # bound, then closed
+    started = time.monotonic()
+    failed = bob.cof("clone", url, "copy", check=False)
+    assert failed.returncode == 15 and "refused the connection" in failed.stderr
+    assert time.monotonic() - started < 5
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert not (bob.box.work / "copy").exists()
+    (bob.box.work / "empty").mkdir()
+    assert bob.cof("clone", url, "empty", check=False).returncode == 15
+    assert list((bob.box.work / "empty").iterdir()) == []
+
+
+def _git(*args: str | Path, cwd: Path) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="A", GIT_AUTHOR_EMAIL="a@x", GIT_COMMITTER_NAME="A")
+    env.update(GIT_COMMITTER_EMAIL="a@x", GIT_CONFIG_GLOBAL="/dev/null")
+    done = subprocess.run(
+        ["git", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_branch_lists_remote_tracking_branches_as_git_does(
+    pair: tuple[Peer, Peer], tmp_path: Path
+) -> None:
+    """`branch`, `branch -r`, `branch -a` after cloning a repository with two branches
+    and switching to a new local one: the same lines as git's (git adds a symbolic
+    remotes/origin/HEAD line, which cof does not keep)."""
+    alice, bob = pair
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    alice.cof("branch", "feature", cwd=origin)
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    bob.cof("checkout", "-b", "topic", cwd=copy)
+
+    _git("init", "-q", "-b", "main", tmp_path / "origin", cwd=tmp_path)
+    (tmp_path / "origin" / "f.txt").write_text("base\n")
+    _git("add", "f.txt", cwd=tmp_path / "origin")
+    _git("commit", "-q", "-m", "initial", cwd=tmp_path / "origin")
+    _git("branch", "feature", cwd=tmp_path / "origin")
+    _git("clone", "-q", tmp_path / "origin", tmp_path / "copy", cwd=tmp_path)
+    _git("checkout", "-q", "-b", "topic", cwd=tmp_path / "copy")
+
+    for flags in ((), ("-r",), ("-a",)):
+        theirs = [
+            line
+            for line in _git("branch", *flags, cwd=tmp_path / "copy").splitlines()
+            if "/HEAD -> " not in line
+        ]
+        ours = bob.cof("branch", *flags, cwd=copy).stdout.splitlines()
+        assert ours == theirs, flags

@@ -14,6 +14,7 @@ import pytest
 
 from cofd.store import blockstore as blockstore_mod
 from cofd.store.blockstore import BlockStore
+from cofd.store.fsck import check_packs
 from cofd.store.ids import BlockId, hash_block
 from cofd.store.pack import PACK_MAGIC, Tier, pack_path, read_footer, scan_records
 from protocol.errors import IntegrityError, StorageFullError
@@ -168,11 +169,14 @@ CRASH_SCRIPT = textwrap.dedent(
     from cofd.store.blockstore import BlockStore
 
     cof_dir, target, blocks = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    checkpoint_after = int(sys.argv[4])  # blocks; -1: never
     blockstore.PACK_TARGET_BYTES = target
     store = BlockStore(cof_dir, 4096, 1 << 20)
     txn = store.transaction()
     txn.__enter__()
     for i in range(blocks):  # one record per call, so the small packs roll over
+        if i == checkpoint_after:
+            txn.checkpoint()
         txn.put_many([bytes([i % 256, 7]) * 2048])  # flushes pack bytes
     for opened in txn._touched:
         os.fsync(opened.fd)
@@ -181,10 +185,18 @@ CRASH_SCRIPT = textwrap.dedent(
 )
 
 
-def crash_mid_transaction(cof_dir: Path, pack_target: int, blocks: int) -> None:
+def crash_block(i: int) -> bytes:
+    """The i-th block CRASH_SCRIPT writes."""
+    return bytes([i % 256, 7]) * 2048
+
+
+def crash_mid_transaction(
+    cof_dir: Path, pack_target: int, blocks: int, checkpoint_after: int = -1
+) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [str(cof_dir), str(pack_target), str(blocks), str(checkpoint_after)]
     result = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT, str(cof_dir), str(pack_target), str(blocks)],
+        [sys.executable, "-c", CRASH_SCRIPT, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -308,6 +320,41 @@ def test_exception_in_transaction_rolls_everything_back(
     with store.transaction() as txn:  # still usable, and the same blocks go in again
         assert txn.put_many(new) == new_ids
     assert list(store.get_many(new_ids)) == new
+
+
+def test_checkpoint_keeps_what_came_before_a_rollback(
+    store: BlockStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long writer (a fetch) checkpoints: what it wrote before the last checkpoint
+    stays, packs it created included, when the rest is rolled back."""
+    monkeypatch.setattr(blockstore_mod, "PACK_TARGET_BYTES", 4 * BLOCK_SIZE)
+    early = [block(700 + i) for i in range(9)]  # seals a pack, creates more
+    late = [block(800 + i) for i in range(5)]
+    with pytest.raises(BoomError), store.transaction() as txn:
+        early_ids = txn.put_many(early)
+        txn.checkpoint()
+        kept_packs = snapshot(store.cof_dir)
+        late_ids = txn.put_many(late)
+        assert txn.new_blocks == len(early) + len(late)
+        raise BoomError
+    assert set(kept_packs) <= set(snapshot(store.cof_dir))  # no checkpointed pack removed
+    assert list(store.get_many(early_ids)) == early
+    assert not any(store.has(i) for i in late_ids)
+    report = check_packs(store, full=True)
+    assert not report.problems and not report.orphan_files, report
+
+
+def test_checkpoint_survives_a_crash(cof_dir: Path, open_store: StoreOpener) -> None:
+    """A writer killed after a checkpoint: reopening keeps the checkpointed blocks and
+    drops what came after (the crash script writes, checkpoints, writes, dies)."""
+    crash_mid_transaction(cof_dir, 5 * BLOCK_SIZE, 12, checkpoint_after=7)
+    reopened = open_store()
+    kept = [hash_block(crash_block(i)) for i in range(7)]
+    lost = [hash_block(crash_block(i)) for i in range(7, 12)]
+    assert list(reopened.get_many(kept)) == [crash_block(i) for i in range(7)]
+    assert not any(reopened.has(i) for i in lost)
+    report = check_packs(reopened, full=True)
+    assert not report.problems and not report.orphan_files, report
 
 
 # -- disk full -----------------------------------------------------------------------
