@@ -8,7 +8,7 @@ Terms:
     format keys: ``[core] block_size`` and ``hash_algorithm``, which the store's
         content layout depends on. ``cof init`` takes them from the effective
         configuration and pins them in the repository's ``config.toml`` (a clone
-        pins the defaults: the peer protocol does not carry the origin's yet); from
+        takes the origin's block size, which the peer protocol carries); from
         then on that file alone decides them, so a user config or environment set
         later cannot make the daemon read a repository with another block size.
 """

@@ -9,6 +9,7 @@ socket (``cofd.net.driver``), so the daemon's event loop is never involved.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import threading
 import time
@@ -32,8 +33,16 @@ from cofd.sync.registry import (
     parse_url,
     save_remotes,
 )
+from cofd.sync.serving import block_size_mismatch
 from cofd.sync.walk import ref_tips
-from protocol.errors import CofError, ConflictError, PathError, RevisionError, UsageError
+from protocol.errors import (
+    CofError,
+    ConfigError,
+    ConflictError,
+    PathError,
+    RevisionError,
+    UsageError,
+)
 from protocol.peer import messages as m
 
 HEADS, TAGS, REMOTES = "refs/heads/", "refs/tags/", "refs/remotes/"
@@ -94,16 +103,30 @@ def _make_remote(name: str, url_text: str, key_text: object) -> Remote:
 # -- fetch ------------------------------------------------------------------------------
 
 
+def open_session(ctx: OpContext, remote: Remote) -> ClientSession:
+    return ClientSession.open(ctx.home, remote, ctx.config().network, ctx.cancelled)
+
+
 def fetch_remote(ctx: OpContext, repo: Repository, remote: Remote) -> dict[str, Any]:
     """List the remote's refs, pull what is missing, move remote-tracking refs."""
-    network = ctx.config().network
-    with ClientSession.open(ctx.home, remote, network, ctx.cancelled) as session:
-        advertised = session.list_refs()
-        refs = remote_branches(advertised)
-        local = set(ref_tips(repo.refs))
-        wants = list(dict.fromkeys(v for v in refs.values() if v not in local))
-        stats = session.fetch(repo, wants, ctx.progress)
-        wire = dict(session.driver.conn.stats)
+    with open_session(ctx, remote) as session:
+        return fetch_over(ctx, repo, remote, session, session.list_refs())
+
+
+def fetch_over(
+    ctx: OpContext, repo: Repository, remote: Remote, session: ClientSession, advertised: m.Refs
+) -> dict[str, Any]:
+    """:func:`fetch_remote` on an open session whose refs were listed."""
+    if advertised.block_size != repo.objects.block_size:
+        raise ConfigError(
+            f"cannot fetch from {remote.url.text()}: "
+            + block_size_mismatch(repo.objects.block_size, advertised.block_size)
+        )
+    refs = remote_branches(advertised)
+    local = set(ref_tips(repo.refs))
+    wants = list(dict.fromkeys(v for v in refs.values() if v not in local))
+    stats = session.fetch(repo, wants, ctx.progress)
+    wire = dict(session.driver.conn.stats)
     who = reflog_signature(ctx)
     updated = []
     for name, value in refs.items():
@@ -176,10 +199,9 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     old = repo.refs.read(tracking)
     force = bool(params.get("force"))
     update = m.RefUpdate(HEADS + branch, old, local)
-    network = ctx.config().network
     if old == local and not force:
         return {"remote": remote.name, "results": [], "up_to_date": True, "branch": branch}
-    with ClientSession.open(ctx.home, remote, network, ctx.cancelled) as session:
+    with open_session(ctx, remote) as session:
         result = session.push(repo, [update], force)
         wire = dict(session.driver.conn.stats)
     rows: list[dict[str, Any]] = [
@@ -255,25 +277,32 @@ def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 def _clone_into(ctx: OpContext, remote: Remote, target: Path) -> dict[str, Any]:
     resume = _clone_target(target, remote)
     created = not target.exists()
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        create_layout(target)
-    except OSError as exc:
-        raise PathError(f"cannot create '{target}': {exc.strerror}") from exc
-    repo = Repository.open(target)
-    failure: CofError | None = None
-    try:
-        save_remotes(repo.cof_dir, {DEFAULT_REMOTE: remote})
+    with open_session(ctx, remote) as session:
+        advertised = session.list_refs()
+        # The clone takes the origin's block size (its files' manifests depend on it).
+        config = ctx.config()
+        config = dataclasses.replace(
+            config, core=dataclasses.replace(config.core, block_size=advertised.block_size)
+        )
         try:
-            fetched = fetch_remote(ctx, repo, remote)
-        except CofError as exc:
-            failure, kept = exc, not repo.blocks.index.is_empty()
-        else:
-            started = time.monotonic()
-            checkout = _checkout_head(ctx, repo, remote, fetched["head"])
-            checkout_seconds = time.monotonic() - started
-    finally:
-        repo.close()
+            target.mkdir(parents=True, exist_ok=True)
+            create_layout(target, config)
+        except OSError as exc:
+            raise PathError(f"cannot create '{target}': {exc.strerror}") from exc
+        repo = Repository.open(target, ctx.home / "config.toml", ctx.env)
+        failure: CofError | None = None
+        try:
+            save_remotes(repo.cof_dir, {DEFAULT_REMOTE: remote})
+            try:
+                fetched = fetch_over(ctx, repo, remote, session, advertised)
+            except CofError as exc:
+                failure, kept = exc, not repo.blocks.index.is_empty()
+            else:
+                started = time.monotonic()
+                checkout = _checkout_head(ctx, repo, remote, fetched["head"])
+                checkout_seconds = time.monotonic() - started
+        finally:
+            repo.close()
     if failure is not None:
         raise _failed_clone(failure, target, created, kept)
     return {

@@ -35,9 +35,8 @@ def create_layout(root: Path, config: Config | None = None) -> bool:
         config: the effective configuration of the request (user config and
             environment): its format keys (block size, hash) are pinned in the new
             ``config.toml``; the other keys are written commented out, so the user
-            config still applies to them. None (clone) pins the defaults: the
-            origin's block size is what a clone needs, and the peer protocol does
-            not carry it yet.
+            config still applies to them. None pins the defaults. (A clone
+            passes the origin's block size, from its Refs message.)
     """
     cof_dir = root / COF_DIR
     if (cof_dir / "config.toml").is_file():

@@ -48,7 +48,7 @@ from cofd.store.pack import (
     record_header_len,
     scan_records,
 )
-from protocol.errors import IntegrityError, StorageFullError
+from protocol.errors import ConfigError, IntegrityError, StorageFullError
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,13 @@ class BlockStore:
         self._write_lock = threading.Lock()
         # Background work (migration, compaction, gc) of this store: one at a time.
         self.maintenance = MaintenanceState()
+        recorded = self.index.recorded_block_size(block_size)
+        if recorded != block_size:
+            self.index.close()
+            raise ConfigError(
+                f"{cof_dir / 'config.toml'}: core.block_size: expected {recorded}, the size "
+                f"this repository's blocks were cut with (got {block_size}); it cannot change"
+            )
         self._recover(index_was_missing)
 
     @staticmethod

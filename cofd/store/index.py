@@ -12,7 +12,9 @@ Tables:
     packs       pack number -> tier, committed length, sealed flag.
     generation_time  generation -> wall-clock time it was last assigned (gc's age).
     meta        schema version; ``next_pack``, the next pack number (never reused,
-                so a cached descriptor or decoded frame can never name another pack).
+                so a cached descriptor or decoded frame can never name another pack);
+                ``block_size``, what the blocks were cut with (a config edited later
+                is refused rather than misread).
 
 One connection per thread (SQLite connections are not shared across threads); the
 single writer holds an explicit transaction that spans a whole ``add`` so that a
@@ -419,6 +421,16 @@ class Index:
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_pack', ?)",
             (max(highest_pack_file, self.allocated_packs()) + 1,),
         )
+
+    def recorded_block_size(self, configured: int) -> int:
+        """The block size this store's blocks were cut with; an index without one
+        (new, or older than the record) records ``configured`` and returns it."""
+        conn = self.conn
+        row = conn.execute("SELECT value FROM meta WHERE key = 'block_size'").fetchone()
+        if row is not None:
+            return int(row[0])
+        conn.execute("INSERT INTO meta (key, value) VALUES ('block_size', ?)", (configured,))
+        return configured
 
     def needs_repair(self) -> bool:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'needs_repair'").fetchone()

@@ -140,7 +140,9 @@ class ClientSession:
         """Offer ``updates``; serve what the remote pulls; return its verdict per ref."""
         self._serving = _PushServing(repo, frozenset(u.new for u in updates))
         try:
-            offer = m.PushOffer(self.remote.url.name, tuple(updates), force)
+            offer = m.PushOffer(
+                self.remote.url.name, tuple(updates), force, repo.objects.block_size
+            )
             rid = self.driver.conn.send_request(offer)
             reply = wait_response(self, rid, self._other)
         finally:

@@ -35,6 +35,7 @@ from cofd.ops.switch import apply, check, plan
 from cofd.sync.registry import READ, WRITE, Share, load_shares
 from cofd.sync.serving import (
     LackingPages,
+    block_size_mismatch,
     check_ref_name,
     read_blocks,
     refs_message,
@@ -42,7 +43,7 @@ from cofd.sync.serving import (
     split_offered,
 )
 from cofd.sync.transfer import TransferStats, pull
-from protocol.errors import AccessDeniedError, CofError, ConflictError, PeerError
+from protocol.errors import AccessDeniedError, CofError, ConfigError, ConflictError, PeerError
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer.connection import Connection, State
@@ -222,8 +223,11 @@ class SyncService:
         assert self.endpoint is not None
         if peer.channel is not None:
             raise PeerError("one push at a time per connection")
-        channel = LoopChannel(asyncio.get_running_loop(), self.endpoint, peer.conn)
         repo = entry.repo
+        if offer.block_size != repo.objects.block_size:
+            # Read by the pusher: "here" is its repository.
+            raise ConfigError(block_size_mismatch(offer.block_size, repo.objects.block_size))
+        channel = LoopChannel(asyncio.get_running_loop(), self.endpoint, peer.conn)
         peer.channel = channel
         gate = repo.blocks.maintenance.gate
         gate.enter()

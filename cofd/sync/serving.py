@@ -32,6 +32,16 @@ OFFERED_CAPACITY = 1 << 18
 SHAREABLE_PREFIXES = ("refs/heads/", "refs/tags/")
 
 
+def block_size_mismatch(here: int, there: int) -> str:
+    """Why two repositories cannot share history: a file's blocks (and manifests)
+    depend on the block size, fixed when each repository was made. Worded for the
+    user who reads it: ``here`` is their repository, ``there`` the peer's."""
+    return (
+        f"the repositories use different block sizes ({there} bytes there, {here} "
+        "here): they cannot share history; clone into a new directory instead"
+    )
+
+
 def refs_message(repo: Repository) -> m.Refs:
     """Branches and tags, plus the branch HEAD points at (empty when detached)."""
     refs = [
@@ -40,7 +50,8 @@ def refs_message(repo: Repository) -> m.Refs:
         if name.startswith(SHAREABLE_PREFIXES)
     ][:MAX_REFS]
     head = repo.refs.head_target() or ""
-    return m.Refs(tuple(refs), head if head.startswith("refs/heads/") else "")
+    head = head if head.startswith("refs/heads/") else ""
+    return m.Refs(tuple(refs), head, repo.objects.block_size)
 
 
 class LackingPages:

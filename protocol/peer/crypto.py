@@ -23,7 +23,7 @@ from protocol.peer import limits, wire
 Rng = Callable[[int], bytes]
 """Source of random bytes: ``os.urandom`` in production, seeded in tests."""
 
-PROLOGUE = b"cof peer protocol v3"
+PROLOGUE = b"cof peer protocol v4"
 _NONCE0 = bytes(12)
 
 

@@ -50,6 +50,13 @@ def _ids(v: object, max_len: int) -> tuple[BlockId, ...]:
     return tuple(BlockId(_ident(x)) for x in v)
 
 
+def _block_size(v: object) -> int:
+    size = _int(v, limits.MAX_BLOCK_BYTES)
+    if size < limits.MIN_BLOCK_BYTES or size & (size - 1):
+        raise WireError("expected a block size: a power of two from 1 KiB to 64 KiB")
+    return size
+
+
 def _fields(v: list[Any], n: int) -> list[Any]:
     if len(v) != n + 1:
         raise WireError(f"message kind {v[0]} needs {n} fields")
@@ -74,19 +81,22 @@ class ListRefs:
 
 @dataclass(frozen=True, slots=True)
 class Refs:
-    """Response to ListRefs: ``(name, commit id)`` pairs, plus the HEAD branch name."""
+    """Response to ListRefs: ``(name, commit id)`` pairs, the HEAD branch name, and the
+    repository's block size (history is only shared between equal block sizes: a
+    file's blocks, and so its manifest, depend on it; a clone takes the origin's)."""
 
     KIND: ClassVar[int] = 2
     refs: tuple[tuple[str, bytes], ...]
     head: str = ""
+    block_size: int = limits.DEFAULT_BLOCK_SIZE
 
     def to_wire(self) -> list[Any]:
-        return [self.KIND, [[n, i] for n, i in self.refs], self.head]
+        return [self.KIND, [[n, i] for n, i in self.refs], self.head, self.block_size]
 
     @classmethod
     def from_wire(cls, v: list[Any]) -> Refs:
-        refs, head = _fields(v, 2)
-        return cls(_refs(refs), _text(head, limits.MAX_REF_NAME))
+        refs, head, block_size = _fields(v, 3)
+        return cls(_refs(refs), _text(head, limits.MAX_REF_NAME), _block_size(block_size))
 
 
 def _refs(v: object) -> tuple[tuple[str, bytes], ...]:
@@ -197,14 +207,15 @@ class PushOffer:
     repo: str
     updates: tuple[RefUpdate, ...]
     force: bool = False
+    block_size: int = limits.DEFAULT_BLOCK_SIZE  # the pusher's (see Refs)
 
     def to_wire(self) -> list[Any]:
         ups = [[u.name, u.old, u.new] for u in self.updates]
-        return [self.KIND, self.repo, ups, self.force]
+        return [self.KIND, self.repo, ups, self.force, self.block_size]
 
     @classmethod
     def from_wire(cls, v: list[Any]) -> PushOffer:
-        repo, ups, force = _fields(v, 3)
+        repo, ups, force, block_size = _fields(v, 4)
         if not isinstance(ups, list) or len(ups) > limits.MAX_REFS or type(force) is not bool:
             raise WireError("bad push offer")
         updates = []
@@ -214,7 +225,9 @@ class PushOffer:
             updates.append(
                 RefUpdate(_text(u[0], limits.MAX_REF_NAME), _opt_ident(u[1]), _ident(u[2]))
             )
-        return cls(_text(repo, limits.MAX_REPO_NAME), tuple(updates), force)
+        return cls(
+            _text(repo, limits.MAX_REPO_NAME), tuple(updates), force, _block_size(block_size)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,3 +104,26 @@ def test_block_size_is_taken_from_the_user_config_at_init_and_then_fixed(
             sandbox.cof("restore", "--source", "HEAD", name, cwd=repo)
             assert (repo / name).read_bytes() == content
         assert sandbox.cof("fsck", "--full", cwd=repo).stdout.strip().endswith("ok")
+
+
+def test_an_edited_block_size_is_refused_not_misread(sandbox: CofSandbox) -> None:
+    """The store records the block size its blocks were cut with: a config.toml edited
+    to another one is a one-line config error (exit 6), and nothing is misread or
+    written; putting it back makes the repository whole again."""
+    sandbox.env.update(AUTHOR)
+    repo = sandbox.work / "repo"
+    sandbox.cof("init", repo)
+    data = os.urandom(20_000)
+    commit_file(sandbox, repo, data)
+    config = repo / ".cof" / "config.toml"
+    original = config.read_text()
+    config.write_text(original.replace("block_size = 4096", "block_size = 8192"))
+    sandbox.cof("daemon", "stop")
+    refused = sandbox.cof("status", cwd=repo, check=False)
+    assert refused.returncode == 6, refused.stderr
+    assert "core.block_size: expected 4096" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    config.write_text(original)
+    assert sandbox.cof("status", "--porcelain", cwd=repo).stdout == ""
+    assert sandbox.cof("fsck", cwd=repo).returncode == 0
+    assert (repo / "data.bin").read_bytes() == data

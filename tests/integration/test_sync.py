@@ -1010,3 +1010,37 @@ def test_branch_lists_remote_tracking_branches_as_git_does(
         ]
         ours = bob.cof("branch", *flags, cwd=copy).stdout.splitlines()
         assert ours == theirs, flags
+
+
+def test_clone_takes_the_origins_block_size_and_mismatches_are_refused(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """An 8 KiB-block origin clones into an 8 KiB-block copy (whatever the cloner's
+    own default), which can push back. A 4 KiB-block repository can neither fetch from
+    it nor push to it: one line, exit 6, nothing written."""
+    alice = Peer(sandbox_factory(), "Alice", "[core]\nblock_size = 8192\n")
+    bob = Peer(sandbox_factory(), "Bob")
+    files = {"big.bin": os.urandom(100_000), "small.txt": b"small\n"}
+    origin = make_origin(alice, files)
+    alice.cof("peer", "grant", bob.key, "proj", "--write")
+
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    for rel, data in files.items():
+        assert (copy / rel).read_bytes() == data
+    assert "block_size = 8192" in (copy / ".cof" / "config.toml").read_text()
+    new_id = commit_file(bob, copy, "small.txt", b"changed\n", "bob")
+    bob.cof("push", cwd=copy)
+    assert head_of(alice, origin) == new_id
+    assert (origin / "small.txt").read_bytes() == b"changed\n"
+
+    mine = bob.box.work / "mine"
+    bob.cof("init", mine)
+    commit_file(bob, mine, "own.txt", b"mine\n", "own")
+    bob.cof("remote", "add", "alice", alice.url("proj"), cwd=mine)
+    fetched = bob.cof("fetch", "alice", cwd=mine, check=False)
+    assert fetched.returncode == 6 and "(8192 bytes there, 4096 here)" in fetched.stderr
+    assert not list((mine / ".cof" / "refs" / "remotes").rglob("*"))
+    pushed = bob.cof("push", "alice", "main", cwd=mine, check=False)
+    assert pushed.returncode == 6 and "(8192 bytes there, 4096 here)" in pushed.stderr
+    assert head_of(alice, origin) == new_id

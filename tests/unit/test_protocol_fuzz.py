@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -73,9 +74,15 @@ def test_frame_decoder_on_plausible_frames(kind: int, body: object) -> None:
 
 ids = st.binary(min_size=32, max_size=32).map(m.BlockId)
 names = st.text(max_size=20)
+block_sizes = st.sampled_from([1024, 2048, 4096, 8192, 16384, 32768, 65536])
 MESSAGES = st.one_of(
     st.builds(m.ListRefs, names),
-    st.builds(m.Refs, st.lists(st.tuples(names, ids), max_size=4).map(tuple), names),
+    st.builds(
+        m.Refs,
+        st.lists(st.tuples(names, ids), max_size=4).map(tuple),
+        names,
+        block_sizes,
+    ),
     st.builds(
         m.Want,
         names,
@@ -96,6 +103,7 @@ MESSAGES = st.one_of(
         names,
         st.lists(st.builds(m.RefUpdate, names, st.none() | ids, ids), max_size=3).map(tuple),
         st.booleans(),
+        block_sizes,
     ),
     st.builds(
         m.PushResult, st.lists(st.tuples(names, st.booleans(), names), max_size=3).map(tuple)
@@ -107,6 +115,14 @@ MESSAGES = st.one_of(
 @given(st.integers(0, 2**32 - 1), MESSAGES)
 def test_messages_round_trip(rid: int, message: m.Message) -> None:
     assert m.decode_message(m.encode_message(rid, message)) == (rid, message)
+
+
+@pytest.mark.parametrize("size", [0, 512, 3000, 4097, 131072, True, -4096, "4096", None])
+def test_a_bad_block_size_is_refused(size: object) -> None:
+    for envelope in ([1, m.Refs.KIND, [], ""], [2, m.PushOffer.KIND, "r", [], False]):
+        assert m.decode_message(codec.pack([*envelope, 8192]))[1].block_size == 8192  # type: ignore[union-attr]
+        with pytest.raises(WireError):
+            m.decode_message(codec.pack([*envelope, size]))
 
 
 _SERVER = crypto.Identity.from_private_bytes(bytes(range(32)))
