@@ -105,7 +105,13 @@ class Repository:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = os.pread(fd, 32, 0).strip()
             os.close(fd)
+            if holder == str(os.getpid()).encode():
+                # This daemon holds it outside the repository cache: a clone into it.
+                raise RepositoryLockedError(
+                    f"{root} is busy: a clone into it is still running; retry when it ends"
+                ) from None
             raise RepositoryLockedError(
                 f"{root} is owned by another cofd (lock {cof_dir / 'locks' / 'daemon.lock'})"
             ) from None

@@ -936,6 +936,8 @@ def test_ctrl_c_during_clone_then_the_same_clone_resumes(
         while not fake.held and time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.02)
+        busy = bob.cof("status", cwd=bob.box.work / "copy", check=False)
+        assert busy.returncode == 12 and "a clone into it is still running" in busy.stderr
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
