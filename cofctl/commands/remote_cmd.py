@@ -9,11 +9,14 @@ from cofctl.runner import call
 
 
 @click.group("remote", invoke_without_command=True)
+@click.option("-v", "--verbose", is_flag=True, help="With no command: show URLs and keys.")
 @click.pass_context
-def command(ctx: click.Context) -> None:
+def command(ctx: click.Context, verbose: bool) -> None:
     """Manage the remotes of this repository (stored in .cof/remotes.toml)."""
     if ctx.invoked_subcommand is None:
-        _print(call("remote", {"action": "list"})["remotes"], verbose=False)
+        _print(call("remote", {"action": "list"})["remotes"], verbose=verbose)
+    elif verbose:
+        raise click.UsageError("-v goes with 'cof remote' alone or 'cof remote list -v'")
 
 
 def _print(remotes: list[dict[str, str]], verbose: bool) -> None:

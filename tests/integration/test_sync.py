@@ -1004,6 +1004,11 @@ def test_branch_lists_remote_tracking_branches_as_git_does(
     _git("clone", "-q", tmp_path / "origin", tmp_path / "copy", cwd=tmp_path)
     _git("checkout", "-q", "-b", "topic", cwd=tmp_path / "copy")
 
+    # `cof remote -v`, as git users type it: name, URL and the remote daemon's key.
+    url = f"cof://127.0.0.1:{alice.port}/proj"
+    assert bob.cof("remote", "-v", cwd=copy).stdout == f"origin\t{url}\t{alice.key}\n"
+    assert bob.cof("remote", cwd=copy).stdout == "origin\n"
+
     for flags in ((), ("-r",), ("-a",)):
         theirs = [
             line
