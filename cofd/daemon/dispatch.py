@@ -216,7 +216,7 @@ class Dispatcher:
                     loop.wake()  # a commit may have aged blocks past a threshold
 
     def _start_migration(self, root: Path, entry: OpenRepository) -> None:
-        loop = self.migrations[root] = MigrationLoop(root, entry, self.info.home)
+        loop = self.migrations[root] = MigrationLoop(root, entry, self.info.home, self.info.env)
         loop.start()
 
     async def _stop_migration(self, root: Path, entry: OpenRepository) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,10 +61,13 @@ def pause_for_foreground(state: MaintenanceState) -> None:
 
 
 class MigrationLoop:
-    def __init__(self, root: Path, entry: OpenRepository, home: Path) -> None:
+    def __init__(
+        self, root: Path, entry: OpenRepository, home: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.root = root
         self.entry = entry
         self.home = home
+        self.env = dict(env or {})  # the daemon's: background work has no client's
         self.state: MaintenanceState = entry.repo.blocks.maintenance
         self._event = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -109,7 +113,7 @@ class MigrationLoop:
 
     def _config(self) -> Config:
         repo = self.entry.repo
-        return load_config(repo.config_path, self.home / "config.toml", {})
+        return load_config(repo.config_path, self.home / "config.toml", self.env)
 
     async def _run_here(self, fn: Any, *args: Any) -> Any:
         return await self._loop.run_in_executor(self._thread, fn, *args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,3 +128,22 @@ def test_an_edited_block_size_is_refused_not_misread(sandbox: CofSandbox) -> Non
     assert sandbox.cof("status", "--porcelain", cwd=repo).stdout == ""
     assert sandbox.cof("fsck", cwd=repo).returncode == 0
     assert (repo / "data.bin").read_bytes() == data
+
+
+def test_background_migration_follows_the_daemons_environment(sandbox: CofSandbox) -> None:
+    """The migration loop has no client: it uses the environment the daemon was started
+    with, as the repository itself does (before, it ignored it)."""
+    sandbox.env.update(AUTHOR)
+    sandbox.env.update(COF_COMPRESSION_WARM_THRESHOLD="0", COF_COMPRESSION_COLD_THRESHOLD="0")
+    repo = sandbox.work / "repo"
+    sandbox.cof("init", repo)  # starts the daemon with this environment
+    commit_file(sandbox, repo, os.urandom(40_000))
+    commit_file(sandbox, repo, b"next", "next.bin")
+    deadline = time.monotonic() + 30
+    tiers: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        tiers = stats(sandbox, repo)["tier_blocks"]
+        if tiers.get("cold", 0) >= 10:
+            break
+        time.sleep(0.2)
+    assert tiers.get("cold", 0) >= 10, tiers  # moved without `cof migrate`
