@@ -342,6 +342,15 @@ class FakeServer:
         self.sock.close()
 
 
+def wait_until_held(fake: FakeServer, proc: subprocess.Popen[str]) -> None:
+    """Until ``proc`` (a cof command) asked ``fake`` for blocks it holds back."""
+    deadline = time.monotonic() + 30
+    while not fake.held and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    assert fake.held, "the command never asked for the held blocks"
+
+
 def _crafted_repo(name: str) -> tuple[dict[str, bytes], dict[bytes, bytes]]:
     blob = b"payload\n"
     tree = Tree((TreeEntry(name, Kind.FILE, MODE_FILE, hash_block(blob), len(blob)),))
@@ -583,11 +592,7 @@ def test_readers_run_while_a_fetch_is_in_progress(
     try:
         bob.cof("remote", "add", "fake", fake.url("paged"), cwd=repo)
         proc = bob.popen("fetch", "fake", "--json", cwd=repo)
-        deadline = time.monotonic() + 30
-        while not fake.held and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
-        assert fake.held, "the fetch never asked for blocks"
+        wait_until_held(fake, proc)
         (repo / "own.txt").write_bytes(b"changed\n")
         readers = (
             ("status", "--porcelain"),
@@ -843,11 +848,7 @@ def _start_held_fetch(bob: Peer, served: int) -> tuple[FakeServer, Path, subproc
     fake.release, fake.serve_first = threading.Event(), served
     bob.cof("remote", "add", "fake", fake.url("wide"), cwd=repo)
     proc = bob.popen("fetch", "fake", "--json", cwd=repo)
-    deadline = time.monotonic() + 30
-    while not fake.held and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    assert fake.held, "the fetch never asked for the held blocks"
+    wait_until_held(fake, proc)
     return fake, repo, proc
 
 
@@ -932,10 +933,7 @@ def test_ctrl_c_during_clone_then_the_same_clone_resumes(
     fake.release, fake.serve_first = threading.Event(), 30
     try:
         proc = bob.popen("clone", fake.url("wide"), "copy", cwd=bob.box.work)
-        deadline = time.monotonic() + 30
-        while not fake.held and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
+        wait_until_held(fake, proc)
         busy = bob.cof("status", cwd=bob.box.work / "copy", check=False)
         assert busy.returncode == 12 and "a clone into it is still running" in busy.stderr
         proc.send_signal(signal.SIGINT)
