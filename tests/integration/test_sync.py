@@ -37,6 +37,7 @@ from protocol.peer.crypto import Identity
 from protocol.peer.listener import Listener
 from tests.integration.conftest import CofSandbox
 from tests.integration.treekit import sha256_file, write_random
+from tests.unit.faulty import small_tmpfs
 
 FAST_NETWORK = "[network]\ntimeout_ms = 400\nmax_retries = 1\n"
 
@@ -1049,3 +1050,28 @@ def test_clone_takes_the_origins_block_size_and_mismatches_are_refused(
     pushed = bob.cof("push", "alice", "main", cwd=mine, check=False)
     assert pushed.returncode == 6 and "(8192 bytes there, 4096 here)" in pushed.stderr
     assert head_of(alice, origin) == new_id
+
+
+def test_fetch_into_a_full_disk_fails_cleanly(pair: tuple[Peer, Peer]) -> None:
+    """ENOSPC in the middle of a fetch: one line, exit 11, no ref moved, the store as
+    it was (fsck clean), and the repository and daemon go on working."""
+    alice, bob = pair
+    make_origin(alice, {"big.bin": os.urandom(16 * 1024 * 1024)})
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    mine = bob.box.work / "mine"
+    (mine / ".cof").mkdir(parents=True)
+    with small_tmpfs(mine / ".cof", "8m"):
+        try:
+            bob.cof("init", mine)
+            commit_file(bob, mine, "own.txt", b"mine\n", "own")
+            bob.cof("remote", "add", "alice", alice.url("proj"), cwd=mine)
+            full = bob.cof("fetch", "alice", cwd=mine, check=False)
+            assert full.returncode == 11 and "disk full" in full.stderr, full.stderr
+            assert len(full.stderr.strip().splitlines()) == 1
+            assert not list((mine / ".cof" / "refs" / "remotes").rglob("*"))
+            assert bob.cof("fsck", cwd=mine).returncode == 0
+            assert bob.cof("status", "--porcelain", cwd=mine).stdout == ""
+            commit_file(bob, mine, "more.txt", b"more\n", "more")  # still writable
+            assert len(json.loads(bob.cof("log", "--json", cwd=mine).stdout)) == 2
+        finally:
+            bob.box.stop_daemon()  # it holds files on the tmpfs open
