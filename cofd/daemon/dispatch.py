@@ -9,6 +9,7 @@ reported to the client as ``internal``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -203,7 +204,14 @@ class Dispatcher:
             ctx = dataclasses.replace(ctx, repo=repository.repo)
             return await self.run_blocking(spec.fn, ctx, request.params)
         writes = spec.writes_for(request.params)
-        async with repository.lock.acquire(writes):
+        locking: contextlib.AbstractAsyncContextManager[Any]
+        if spec.prunes:
+            locking = repository.pruning()
+        elif spec.transfer:
+            locking = repository.transferring()
+        else:
+            locking = repository.lock.acquire(writes)
+        async with locking:
             entry.state = "running"
             ctx = dataclasses.replace(ctx, repo=repository.repo)
             gate = repository.repo.blocks.maintenance.gate

@@ -177,7 +177,7 @@ class MigrationLoop:
             delay = AUTO_GC_QUIET_SECONDS - quiet + 0.1
             self._gc_wake = self._loop.call_later(delay, self._event.set)
             return
-        async with self.entry.lock.acquire(True):
+        async with self.entry.pruning():
             if self.state.stopping:
                 return
             cutoff = parse_prune(None, config)

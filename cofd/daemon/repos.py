@@ -8,10 +8,11 @@ released) only when the daemon stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +42,29 @@ def open_repository(
 
 @dataclass(slots=True)
 class OpenRepository:
-    """A cached repository and the lock that serialises its writers."""
+    """A cached repository and its two locks.
+
+    ``lock`` orders the commands that read or change the working tree, the staging
+    area and local refs: many readers (status, log) or one writer (commit, checkout).
+    ``prune_lock`` keeps block deletion away from transfers: a transfer (fetch, push,
+    a push being received) holds it shared and no ``lock`` at all, so a commit or a
+    checkout need not wait minutes for a big fetch; gc and fsck hold both exclusively
+    (:meth:`pruning`), so nothing a transfer stored but no ref reaches yet is swept.
+    """
 
     repo: Repository
     lock: ReadWriteLock
+    prune_lock: ReadWriteLock = field(default_factory=ReadWriteLock)
+
+    @contextlib.asynccontextmanager
+    async def pruning(self) -> AsyncIterator[None]:
+        """Exclusive for gc and fsck: no command and no transfer runs meanwhile."""
+        async with self.lock.write(), self.prune_lock.write():
+            yield
+
+    def transferring(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Shared among transfers, and beside readers and writers of ``lock``."""
+        return self.prune_lock.read()
 
 
 class RepositoryCache:

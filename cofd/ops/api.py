@@ -61,6 +61,11 @@ class OpSpec:
     fn: OpFn
     writes: Writes
     needs_repo: bool  # True: the daemon resolves and opens the repository from ctx.cwd
+    # Locking beside ``writes`` (see cofd.daemon.repos.OpenRepository): a transfer
+    # only stores blocks and moves remote-tracking refs, so it runs beside readers and
+    # writers and is kept from gc alone; ``prunes`` (gc, fsck) excludes everything.
+    transfer: bool = False
+    prunes: bool = False
 
     def writes_for(self, params: dict[str, Any]) -> bool:
         return self.writes if isinstance(self.writes, bool) else self.writes(params)
@@ -74,11 +79,18 @@ def unless_listing(params: dict[str, Any]) -> bool:
 OPS: dict[str, OpSpec] = {}
 
 
-def op(name: str, *, writes: Writes, needs_repo: bool = True) -> Callable[[OpFn], OpFn]:
+def op(
+    name: str,
+    *,
+    writes: Writes,
+    needs_repo: bool = True,
+    transfer: bool = False,
+    prunes: bool = False,
+) -> Callable[[OpFn], OpFn]:
     def register(fn: OpFn) -> OpFn:
         if name in OPS:
             raise RuntimeError(f"operation {name!r} registered twice")
-        OPS[name] = OpSpec(name, fn, writes, needs_repo)
+        OPS[name] = OpSpec(name, fn, writes, needs_repo, transfer, prunes)
         return fn
 
     return register

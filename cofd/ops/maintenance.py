@@ -399,7 +399,7 @@ def auto_gc_due(repo: Repository, config: Config) -> bool:
     return grown >= AUTO_GC_MIN_NEW_BLOCKS and grown >= AUTO_GC_GROWTH * max(before, 1)
 
 
-@op("gc", writes=True)
+@op("gc", writes=True, prunes=True)
 def gc(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     config = ctx.config()
@@ -497,7 +497,7 @@ def restore_commit_ages(repo: Repository) -> int:
     return int(after) - int(before)
 
 
-@op("fsck", writes=True)
+@op("fsck", writes=True, prunes=True)
 def fsck(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     repaired: dict[str, Any] | None = None

@@ -150,10 +150,12 @@ def fetch_over(
     }
 
 
-# fetch and push are readers of the repository lock: they write only the block store
-# (whose own write lock orders its transactions; gc, a writer, cannot run meanwhile)
-# and remote-tracking refs (lock-file CAS), and take turns through transfer_lock.
-@op("fetch", writes=False)
+# fetch and push are transfers: they write only the block store (whose own write lock
+# orders transactions; a fetch checkpoints and lets waiting writers in) and
+# remote-tracking refs (lock-file CAS), so they hold no repository lock, only the
+# prune lock shared against gc (see cofd.daemon.repos.OpenRepository); transfers take
+# turns among themselves through transfer_lock.
+@op("fetch", writes=False, transfer=True)
 def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     with repo.transfer_lock:
@@ -180,7 +182,7 @@ def merge_upstream(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 # -- push -------------------------------------------------------------------------------
 
 
-@op("push", writes=False)
+@op("push", writes=False, transfer=True)
 def push(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     with repo.transfer_lock:

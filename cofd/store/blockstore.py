@@ -30,6 +30,7 @@ import zstandard
 from blake3 import blake3
 
 from cofd.store.cache import ByteLRU
+from cofd.store.fifolock import FifoLock
 from cofd.store.ids import BlockId, hash_block, to_hex
 from cofd.store.index import BlockRow, Index, Location, PackInfo, row_location
 from cofd.store.maintenance_state import MaintenanceState
@@ -110,7 +111,7 @@ class BlockStore:
         self.cache = ByteLRU(cache_bytes)
         self._read_fds: dict[int, int] = {}
         self._fd_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._write_lock = FifoLock()  # in order: a checkpointing fetch lets others in
         # Background work (migration, compaction, gc) of this store: one at a time.
         self.maintenance = MaintenanceState()
         recorded = self.index.recorded_block_size(block_size)
@@ -725,11 +726,11 @@ class WriteTxn:
         directly as plain-int tuples (:meth:`Index.insert_new_blocks`).
 
         ``absent`` skips the lookup: the caller found these ids missing from the index
-        before this transaction (which holds the store's write lock, so none can have
-        been added since but by itself), and remembers (boundedly) which ones it already
-        stored: a fetch. Should an id be mapped all the same (listed twice,
-        so far apart that the fetch forgot it in between), its first copy stays mapped
-        and the second one's bytes are unreferenced (counted by fsck, reclaimed by gc).
+        a moment ago and remembers (boundedly) which ones it already stored: a fetch.
+        Should an id be mapped all the same (listed twice, so far apart that the
+        fetch forgot it in between; or stored by a commit that took its turn at one of
+        the fetch's checkpoints), its first copy stays mapped and the second one's
+        bytes are unreferenced (counted by fsck, reclaimed by gc).
         """
         if ids is None:
             ids = [hash_block(b) for b in blocks]
@@ -811,15 +812,24 @@ class WriteTxn:
         """Commit what this transaction wrote so far, durably, and go on in a new one.
 
         For long writers (a fetch of many GiB): a crash or a cancel then loses only
-        what came after the last checkpoint. The store's write lock stays held, so
-        no other writer commits in between (callers rely on that: see ``absent``).
+        what came after the last checkpoint. If other writers wait for the store
+        (a commit during a fetch), they go first, in the order they came.
         """
         if not self._active:
             return
         self.commit()
         self._created.clear()  # committed files: a later rollback must keep them
+        lock = self._store._write_lock
+        if lock.waiting:
+            lock.release()
+            lock.acquire()  # behind those already waiting
         self._index.begin()
         self._active = True
+
+    @property
+    def others_waiting(self) -> bool:
+        """Whether another writer waits for the store (a reason to checkpoint)."""
+        return self._store._write_lock.waiting > 0
 
     def commit(self) -> None:
         if not self._active:

@@ -235,7 +235,7 @@ class SyncService:
         try:
             # The transfer runs beside local readers (status, log answer meanwhile);
             # only moving the refs, and maybe the checked-out worktree, is exclusive.
-            async with entry.lock.acquire(False):
+            async with entry.transferring():
                 received = await self.run_blocking(receive_push_data, channel, repo, offer)
             async with entry.lock.acquire(True):
                 who = Repository.signature(f"peer {peer.conn.peer_key.hex()[:16]}", "")

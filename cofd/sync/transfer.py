@@ -61,6 +61,7 @@ KNOWN_CAPACITY = 1 << 18
 CHECKPOINT_BYTES = 128 * 1024 * 1024
 CHECKPOINT_SECONDS = 5.0
 IDLE_HANDOVER = 1.0  # seconds without an event before received blocks go to storage
+IDLE_POLL = 0.25  # seconds the storing thread waits for a batch before looking around
 
 OtherEvent = Callable[[ev.Event], None]
 Batch = tuple[list[BlockId], list[bytes]]  # verified blocks and their ids, for put_many
@@ -174,10 +175,10 @@ class _Receiver:
 
     The pump asks for the next Lacking page when fewer than ``REFILL_BELOW`` blocks
     are outstanding, and drops from each page the ids it has fetched or found already
-    (``known``) and, unless the store was empty, those the store held before the
-    transfer (a query on a connection of its own: it sees what was committed, which is
-    everything but this transaction, since the transaction holds the store's write
-    lock and no other can commit meanwhile).
+    (``known``) and, unless the store was empty, those the store already holds (a
+    query on a connection of its own: it sees what was committed — before the transfer,
+    at its checkpoints, or by a commit that took its turn at one of them — and
+    ``known`` covers the rest of what this transaction wrote).
     """
 
     def __init__(
@@ -221,8 +222,8 @@ class _Receiver:
         try:
             while True:
                 try:
-                    batch = batches.get(timeout=CHECKPOINT_SECONDS)
-                except queue.Empty:  # a stalled peer: save what came before the stall
+                    batch = batches.get(timeout=IDLE_POLL)
+                except queue.Empty:  # a stalled peer: save what came, let writers in
                     self._checkpoint_if_due()
                     continue
                 if batch is None:
@@ -292,12 +293,14 @@ class _Receiver:
                 out.put((ids, datas))
 
     def _checkpoint_if_due(self) -> None:
-        """Commit the blocks stored so far every CHECKPOINT_BYTES or _SECONDS."""
-        if not self._unsaved:
-            return
-        if (
-            self._unsaved >= CHECKPOINT_BYTES
-            or time.monotonic() - self._saved_at >= CHECKPOINT_SECONDS
+        """Commit the blocks stored so far every CHECKPOINT_BYTES or _SECONDS, and
+        whenever another writer waits for the store (a commit during the fetch)."""
+        if self.txn.others_waiting or (
+            self._unsaved
+            and (
+                self._unsaved >= CHECKPOINT_BYTES
+                or time.monotonic() - self._saved_at >= CHECKPOINT_SECONDS
+            )
         ):
             self.txn.checkpoint()
             self.stats.checkpoints += 1
@@ -416,8 +419,8 @@ def pull(
             if progress is not None:
                 progress({"phase": "verifying", "done": stats.blocks, "unit": "blocks"})
             # Every id in ``known`` is stored now: those found present were in the store
-            # (only gc deletes blocks, and gc takes the repository lock exclusively, which
-            # this fetch holds shared or exclusively), the others were just written.
+            # (only gc and fsck delete blocks, and they take the prune lock exclusively,
+            # which every transfer holds shared), the others were just written.
             generation = verify_closure(repo, wants, list(ref_tips(repo.refs)), receiver.known)
             if generation:
                 txn.assign_generation(generation)

@@ -1075,3 +1075,35 @@ def test_fetch_into_a_full_disk_fails_cleanly(pair: tuple[Peer, Peer]) -> None:
             assert len(json.loads(bob.cof("log", "--json", cwd=mine).stdout)) == 2
         finally:
             bob.box.stop_daemon()  # it holds files on the tmpfs open
+
+
+def test_commit_runs_during_a_fetch_and_gc_waits_for_it(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """A fetch takes no repository lock: add, commit and branch answer while its
+    blocks are on the way (the fetch lets them into the store at a checkpoint); gc,
+    which would sweep what the fetch stored but no ref reaches yet, waits for it.
+    (Before, every writer waited for the whole transfer.)"""
+    bob = Peer(sandbox_factory(), "Bob")
+    fake, repo, proc = _start_held_fetch(bob, served=30)
+    try:
+        commit_file(bob, repo, "during.txt", os.urandom(50_000), "during the fetch")
+        bob.cof("branch", "side", cwd=repo, timeout=10)
+        gc = bob.popen("gc", "--prune=now", cwd=repo)
+        time.sleep(1.0)
+        assert gc.poll() is None, gc.communicate()  # waits for the fetch
+        assert proc.poll() is None  # the fetch is still waiting for its blocks
+        assert fake.release is not None
+        fake.release.set()  # the held blocks go out to the waiting fetch
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        _, gc_err = gc.communicate(timeout=60)
+        assert gc.returncode == 0, gc_err
+    finally:
+        fake.close()
+    assert json.loads(out)["updated"][0]["ref"] == "refs/remotes/fake/main"
+    assert all(n == 1 for n in fake.requested.values())
+    assert bob.cof("fsck", cwd=repo).returncode == 0
+    assert bob.cof("log", "-n", "1", "fake/main", cwd=repo).returncode == 0
+    log = json.loads(bob.cof("log", "--json", cwd=repo).stdout)
+    assert log[0]["message"] == "during the fetch\n"
