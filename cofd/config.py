@@ -54,11 +54,18 @@ class GcConfig:
     unreachable_days: int = 30
 
 
+DEFAULT_MAX_FETCHES = 16
+
+
 @dataclass(frozen=True, slots=True)
 class PeerServeConfig:
     """``[peer]`` (user config): where this daemon listens for peers (loopback by default)."""
 
     listen: str = "127.0.0.1:7420"
+    # Peers fetching (or cloning) from this daemon at once; each costs up to ~36 MiB
+    # while its session lasts (docs/protocol.md, "Bounded memory"). Like git daemon's
+    # --max-connections: one more is told to try again.
+    max_fetches: int = DEFAULT_MAX_FETCHES
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +129,7 @@ _RULES: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "user": {"name": _STR, "email": _STR},
     # HOST:PORT (IPv6 as [ADDR]:PORT); port 0 picks a free port; "" disables serving.
-    "peer": {"listen": _STR},
+    "peer": {"listen": _STR, "max_fetches": _int_range(1, 1024)},
 }
 
 # Sections a repository's config.toml may set ([user] and [peer] are per user).

@@ -57,7 +57,9 @@ async def start_peer_service(
         log.warning("not serving peers: %s", exc)
         return None
     listener = Listener(identity, config=peer_config(config.network))
-    service = SyncService(home, dispatcher.repos, dispatcher.run_blocking)
+    service = SyncService(
+        home, dispatcher.repos, dispatcher.run_blocking, max_fetches=config.peer.max_fetches
+    )
     await service.start(listener, sock)
     assert service.endpoint is not None
     bound_host, bound_port = service.endpoint.address

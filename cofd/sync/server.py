@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cofd.config import DEFAULT_MAX_FETCHES
 from cofd.daemon.repos import OpenRepository, RepositoryCache
 from cofd.net.endpoint import ListenerEndpoint
 from cofd.objects.ancestry import is_ancestor
@@ -111,10 +112,17 @@ class _Peer:
 class SyncService:
     """Answers peers for the shares under ``home``; owns the UDP endpoint."""
 
-    def __init__(self, home: Path, repos: RepositoryCache, run_blocking: RunBlocking) -> None:
+    def __init__(
+        self,
+        home: Path,
+        repos: RepositoryCache,
+        run_blocking: RunBlocking,
+        max_fetches: int = DEFAULT_MAX_FETCHES,
+    ) -> None:
         self.home = home
         self.repos = repos
         self.run_blocking = run_blocking
+        self.max_fetches = max_fetches  # sessions that may list at once ([peer])
         self.endpoint: ListenerEndpoint | None = None
         self._peers: dict[Connection, _Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -209,6 +217,8 @@ class SyncService:
                 return refs
         if isinstance(message, m.Want):
             _, entry = await self._share(peer, message.repo, READ)
+            if not peer.lacking.started:
+                self._admit_fetch(peer)
             async with entry.lock.acquire(False):
                 page: m.Lacking = await self.run_blocking(peer.lacking.page, entry.repo, message)
                 return page
@@ -216,6 +226,18 @@ class SyncService:
             _, entry = await self._share(peer, message.repo, WRITE)
             return await self._receive_push(peer, entry, message)
         return m.ErrorReply(AccessDeniedError.code, "unsupported request")
+
+    def _admit_fetch(self, peer: _Peer) -> None:
+        """A session's first Want: refused when ``max_fetches`` other sessions already
+        listed (each keeps its listing memory until it ends), as git daemon refuses
+        connections beyond --max-connections."""
+        busy = sum(1 for p in self._peers.values() if p is not peer and p.lacking.started)
+        if busy >= self.max_fetches:
+            log.info("peer %s refused: %d fetches in progress", peer.conn.peer_key.hex()[:16], busy)
+            raise PeerError(
+                f"busy: serving {busy} fetches already ([peer] max_fetches = "
+                f"{self.max_fetches} there); try again in a moment"
+            )
 
     async def _receive_push(
         self, peer: _Peer, entry: OpenRepository, offer: m.PushOffer

@@ -76,6 +76,11 @@ class LackingPages:
         self._sent = 0
         self._last: m.Lacking | None = None
 
+    @property
+    def started(self) -> bool:
+        """Whether this session has listed anything (and so holds listing memory)."""
+        return self._key is not None or len(self.offered) > 0
+
     def page(self, repo: Repository, want: m.Want) -> m.Lacking:
         key = (want.repo, want.wants, want.haves)
         last = self._last

@@ -1107,3 +1107,47 @@ def test_commit_runs_during_a_fetch_and_gc_waits_for_it(
     assert bob.cof("log", "-n", "1", "fake/main", cwd=repo).returncode == 0
     log = json.loads(bob.cof("log", "--json", cwd=repo).stdout)
     assert log[0]["message"] == "during the fetch\n"
+
+
+def test_a_serving_daemon_admits_max_fetches_at_once(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """`[peer] max_fetches` bounds the sessions listing at once (each holds listing
+    memory until it ends): one more is told it is busy, in one line; once a session
+    ends, the next fetch is admitted."""
+    alice = Peer(sandbox_factory(), "Alice", "max_fetches = 1\n")  # in [peer]
+    bob = Peer(sandbox_factory(), "Bob")
+    origin = make_origin(alice, {"f.txt": b"content\n"})
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    identity = Identity.generate()
+    alice.cof("peer", "grant", identity.public.hex(), "proj", "--read")
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect(("127.0.0.1", alice.port))
+    conn = Connection.client(identity, bytes.fromhex(alice.key), ("127.0.0.1", alice.port))
+    events: list[ev.Event] = []
+    try:
+        _drive(conn, sock, events, lambda: conn.state.value == "established")
+        main = m.BlockId(bytes.fromhex(head_of(alice, origin)))
+        rid = conn.send_request(m.Want("proj", (main,), (), 0))  # a listing, left open
+        _drive(
+            conn, sock, events, lambda: any(getattr(e, "request_id", None) == rid for e in events)
+        )
+        busy = bob.cof("clone", alice.url("proj"), "copy", check=False)
+        assert busy.returncode == 15, busy.stderr
+        assert "busy: serving 1 fetches already ([peer] max_fetches = 1" in busy.stderr
+        assert len(busy.stderr.strip().splitlines()) == 1
+        assert not (bob.box.work / "copy").exists()
+    finally:
+        conn.close()
+        for data in conn.datagrams_to_send(time.monotonic()):
+            sock.send(data)
+        sock.close()
+    deadline = time.monotonic() + 10
+    while True:  # the server drops the session once the CLOSE arrives
+        done = bob.cof("clone", alice.url("proj"), "copy", check=False)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert done.returncode == 0, done.stderr
+    assert (bob.box.work / "copy" / "f.txt").read_bytes() == b"content\n"
