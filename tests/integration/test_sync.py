@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -759,6 +759,26 @@ def _drive(conn: Connection, sock: socket.socket, events: list[ev.Event], until:
             events.append(event)
 
 
+@contextlib.contextmanager
+def raw_session(
+    server: Peer, identity: Identity
+) -> Iterator[tuple[Connection, socket.socket, list[ev.Event]]]:
+    """An established protocol session with ``server``'s daemon, driven by the test
+    (``_drive``); closed politely at the end."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect(("127.0.0.1", server.port))
+    conn = Connection.client(identity, bytes.fromhex(server.key), ("127.0.0.1", server.port))
+    events: list[ev.Event] = []
+    try:
+        _drive(conn, sock, events, lambda: conn.state.value == "established")
+        yield conn, sock, events
+    finally:
+        conn.close()
+        for data in conn.datagrams_to_send(time.monotonic()):
+            sock.send(data)
+        sock.close()
+
+
 def test_only_blocks_listed_on_the_connection_are_served(
     sandbox_factory: Callable[[], CofSandbox],
 ) -> None:
@@ -776,12 +796,7 @@ def test_only_blocks_listed_on_the_connection_are_served(
     identity = Identity.generate()
     alice.cof("peer", "grant", identity.public.hex(), "proj", "--read")
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.connect(("127.0.0.1", alice.port))
-    conn = Connection.client(identity, bytes.fromhex(alice.key), ("127.0.0.1", alice.port))
-    events: list[ev.Event] = []
-    try:
-        _drive(conn, sock, events, lambda: conn.state.value == "established")
+    with raw_session(alice, identity) as (conn, sock, events):
         public = BlockId(hash_block(b"public\n"))
         rid = conn.send_request(m.ListRefs("proj"))  # a granted, authenticated session
         _drive(conn, sock, events, lambda: any(isinstance(e, ev.ResponseReceived) for e in events))
@@ -806,11 +821,6 @@ def test_only_blocks_listed_on_the_connection_are_served(
         _drive(conn, sock, events, lambda: any(isinstance(e, ev.BlockReceived) for e in events))
         [got] = [e for e in events if isinstance(e, ev.BlockReceived)]
         assert got.data == b"public\n"
-    finally:
-        conn.close()
-        for data in conn.datagrams_to_send(time.monotonic()):
-            sock.send(data)
-        sock.close()
 
 
 @pytest.mark.slow
@@ -1122,12 +1132,7 @@ def test_a_serving_daemon_admits_max_fetches_at_once(
     identity = Identity.generate()
     alice.cof("peer", "grant", identity.public.hex(), "proj", "--read")
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.connect(("127.0.0.1", alice.port))
-    conn = Connection.client(identity, bytes.fromhex(alice.key), ("127.0.0.1", alice.port))
-    events: list[ev.Event] = []
-    try:
-        _drive(conn, sock, events, lambda: conn.state.value == "established")
+    with raw_session(alice, identity) as (conn, sock, events):
         main = m.BlockId(bytes.fromhex(head_of(alice, origin)))
         rid = conn.send_request(m.Want("proj", (main,), (), 0))  # a listing, left open
         _drive(
@@ -1138,11 +1143,6 @@ def test_a_serving_daemon_admits_max_fetches_at_once(
         assert "busy: serving 1 fetches already ([peer] max_fetches = 1" in busy.stderr
         assert len(busy.stderr.strip().splitlines()) == 1
         assert not (bob.box.work / "copy").exists()
-    finally:
-        conn.close()
-        for data in conn.datagrams_to_send(time.monotonic()):
-            sock.send(data)
-        sock.close()
     deadline = time.monotonic() + 10
     while True:  # the server drops the session once the CLOSE arrives
         done = bob.cof("clone", alice.url("proj"), "copy", check=False)
