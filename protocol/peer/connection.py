@@ -248,6 +248,16 @@ class Connection:
             return self._drop("closed")
         if len(data) > limits.MAX_PACKET_SIZE:
             return self._drop("oversized")
+        if self._handshake is not None and self.state is State.HANDSHAKE:
+            theirs = wire.foreign_version(data, self.local_cid)
+            if theirs is not None:
+                return self._terminate(
+                    PeerError(
+                        f"peer {self.peer_name} speaks peer protocol version {theirs}, this "
+                        f"cofd version {limits.PROTOCOL_VERSION}: run the same cof release "
+                        "on both sides"
+                    )
+                )
         try:
             kind = wire.packet_kind(data)
             if kind == wire.DATA:

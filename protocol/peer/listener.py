@@ -44,6 +44,10 @@ class Listener:
         if len(data) > limits.MAX_PACKET_SIZE:
             self.stats["dropped_oversized"] += 1
             return
+        foreign = wire.foreign_init_cid(data)
+        if foreign is not None:  # a client of another version: tell it ours, once per INIT
+            self.stats["foreign_version"] += 1
+            return self._reply(wire.version_notice(foreign), addr, len(data))
         try:
             kind = wire.packet_kind(data)
             if kind == wire.INIT:

@@ -28,6 +28,11 @@ COOKIE = 2
 RESPONSE = 3
 DATA = 4
 
+# Kind 15 is the same in every version from 4 on: "I speak version <high nibble>",
+# the answer to an INIT of another version, echoing its sender cid (5 bytes in all).
+VERSION_NOTICE = 15
+VERSION_NOTICE_SIZE = 1 + 4
+
 INIT_SIZE = 1 + 4 + KEY_SIZE + SEALED_KEY + SEALED_EMPTY  # 101 without cookie
 COOKIE_PACKET_SIZE = 1 + 4 + COOKIE_SIZE  # 21
 RESPONSE_SIZE = 1 + 4 + 4 + KEY_SIZE + SEALED_EMPTY  # 57
@@ -60,6 +65,32 @@ def packet_kind(data: bytes) -> int:
     if data[0] >> 4 != limits.PROTOCOL_VERSION:
         raise WireError(f"unsupported protocol version {data[0] >> 4}")
     return data[0] & 0x0F
+
+
+def foreign_init_cid(data: bytes) -> int | None:
+    """The sender cid of an INIT of another protocol version (every version so far
+    begins INIT with the type byte and a 4-byte sender cid), else None."""
+    if len(data) < 5 or data[0] >> 4 == limits.PROTOCOL_VERSION or data[0] & 0x0F != INIT:
+        return None
+    cid: int = _U32.unpack_from(data, 1)[0]
+    return cid
+
+
+def version_notice(receiver_cid: int) -> bytes:
+    """Our answer to an INIT we cannot speak: our version, the client's cid."""
+    return bytes([type_byte(VERSION_NOTICE)]) + _U32.pack(receiver_cid)
+
+
+def foreign_version(data: bytes, local_cid: int) -> int | None:
+    """The version a peer announced in a VERSION notice addressed to ``local_cid``."""
+    if (
+        len(data) != VERSION_NOTICE_SIZE
+        or data[0] & 0x0F != VERSION_NOTICE
+        or data[0] >> 4 == limits.PROTOCOL_VERSION
+        or _U32.unpack_from(data, 1)[0] != local_cid
+    ):
+        return None
+    return data[0] >> 4
 
 
 @dataclass(frozen=True, slots=True)

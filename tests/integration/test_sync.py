@@ -30,8 +30,8 @@ from cofd.store.ids import BlockId, hash_block
 from cofd.sync.serving import LACKING_PAGE
 from cofd.sync.transfer import CHECKPOINT_SECONDS
 from protocol.peer import events as ev
+from protocol.peer import limits, wire
 from protocol.peer import messages as m
-from protocol.peer import wire
 from protocol.peer.connection import Connection
 from protocol.peer.crypto import Identity
 from protocol.peer.listener import Listener
@@ -1151,3 +1151,48 @@ def test_a_serving_daemon_admits_max_fetches_at_once(
         time.sleep(0.2)
     assert done.returncode == 0, done.stderr
     assert (bob.box.work / "copy" / "f.txt").read_bytes() == b"content\n"
+
+
+def test_peers_of_different_protocol_versions_say_so(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """A daemon answers an INIT of another version with its own version; a client
+    told so by a (future) server fails at once with both versions named, instead of
+    waiting out the handshake budget."""
+    alice = Peer(sandbox_factory(), "Alice")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        raw.settimeout(5)
+        raw.connect(("127.0.0.1", alice.port))
+        future_init = bytes([(9 << 4) | wire.INIT]) + b"\x01\x02\x03\x04" + bytes(96)
+        raw.send(future_init)
+        notice = raw.recv(2048)
+    assert notice == bytes([(limits.PROTOCOL_VERSION << 4) | 15]) + b"\x01\x02\x03\x04"
+
+    future = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a version-9 daemon
+    future.bind(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer() -> None:
+        future.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                data, addr = future.recvfrom(2048)
+                if data[0] & 0x0F == wire.INIT:
+                    future.sendto(bytes([(9 << 4) | 15]) + data[1:5], addr)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        url = f"cof://{alice.key}@127.0.0.1:{future.getsockname()[1]}/proj"
+        started = time.monotonic()
+        failed = alice.cof("clone", url, "copy", check=False)
+    finally:
+        stop.set()
+        thread.join(5)
+        future.close()
+    assert failed.returncode == 15, failed.stderr
+    assert f"speaks peer protocol version 9, this cofd version {limits.PROTOCOL_VERSION}" in (
+        failed.stderr
+    )
+    assert time.monotonic() - started < 5
+    assert not (alice.box.work / "copy").exists()

@@ -13,6 +13,7 @@ from protocol.peer import crypto, limits, wire
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer.connection import Connection, PeerConfig, State
+from protocol.peer.listener import Listener
 from tests.protocol.simnet import (
     CLIENT_ADDR,
     SERVER_ADDR,
@@ -347,3 +348,45 @@ def test_a_peer_acknowledging_what_it_never_received_is_cut_off() -> None:
     [ended] = [e for e in h.server_events if isinstance(e, ev.ConnectionTerminated)]
     assert "never sent" in str(ended.error), ended.error
     assert len(h.events_of(ev.BlockReceived)) < len(blocks)
+
+
+def _other_version(data: bytes, version: int) -> bytes:
+    return bytes([(version << 4) | (data[0] & 0x0F)]) + data[1:]
+
+
+def test_a_client_of_another_version_is_told_ours() -> None:
+    """An INIT of another version gets a 5-byte notice (our version, its cid) instead of
+    silence; a client getting one addressed to it ends with an error naming both
+    versions; one addressed to another cid, or of our own version, is dropped."""
+    server = crypto.Identity.generate()
+    listener = Listener(server)
+    client = Connection.client(crypto.Identity.generate(), server.public, CLIENT_ADDR)
+    [init] = client.datagrams_to_send(0.0)
+    future = _other_version(init, limits.PROTOCOL_VERSION + 1)
+    listener.receive_datagram(future, CLIENT_ADDR, 0.0)
+    [(notice, to)] = listener.datagrams_to_send(0.0)
+    assert to == CLIENT_ADDR and len(notice) == wire.VERSION_NOTICE_SIZE
+    assert notice[0] == (limits.PROTOCOL_VERSION << 4) | wire.VERSION_NOTICE
+    assert notice[1:] == init[1:5]  # the INIT's sender cid
+    assert not listener.connections
+
+    # The client ignores a notice for another cid and one of its own version...
+    wrong_cid = _other_version(notice[:1] + bytes(4), 9)
+    client.receive_datagram(wrong_cid, SERVER_ADDR, 0.1)
+    client.receive_datagram(notice, SERVER_ADDR, 0.1)  # our own version: not a notice
+    assert client.state is State.HANDSHAKE and client.next_event() is None
+    # ... and ends at once on one from a server of version 9.
+    client.receive_datagram(_other_version(notice, 9), SERVER_ADDR, 0.2)
+    [ended] = [e for e in iter(client.next_event, None) if isinstance(e, ev.ConnectionTerminated)]
+    assert isinstance(ended.error, PeerError)
+    assert f"speaks peer protocol version 9, this cofd version {limits.PROTOCOL_VERSION}" in str(
+        ended.error
+    )
+
+
+def test_an_established_session_ignores_version_notices() -> None:
+    h = Harness(server=BlockServer(make_blocks(1, seed=3)))
+    h.run(lambda: h.client.state is State.ESTABLISHED)
+    notice = bytes([(9 << 4) | wire.VERSION_NOTICE]) + h.client.local_cid.to_bytes(4, "big")
+    h.client.receive_datagram(notice, SERVER_ADDR, h.now)
+    assert h.client.state is State.ESTABLISHED
