@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import ConfigError
+from protocol.peer import limits
 
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
-    block_size: int = 4096
+    block_size: int = limits.DEFAULT_BLOCK_SIZE
     hash_algorithm: str = "blake3"
     cache_size_mb: int = 256
 
@@ -104,8 +105,8 @@ _RULES: dict[str, dict[str, tuple[Any, str]]] = {
     "core": {
         # 1 KiB..64 KiB keeps a block within one RPC/UDP fragment budget.
         "block_size": (
-            lambda v: _power_of_two(v) and 1024 <= v <= 65536,
-            "a power of two from 1024 to 65536",
+            lambda v: _power_of_two(v) and limits.MIN_BLOCK_BYTES <= v <= limits.MAX_BLOCK_BYTES,
+            f"a power of two from {limits.MIN_BLOCK_BYTES} to {limits.MAX_BLOCK_BYTES}",
         ),
         "hash_algorithm": (lambda v: v == "blake3", '"blake3"'),
         "cache_size_mb": _int_range(1, 65536),

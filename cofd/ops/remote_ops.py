@@ -281,32 +281,24 @@ def _clone_into(ctx: OpContext, remote: Remote, target: Path) -> dict[str, Any]:
     created = not target.exists()
     with open_session(ctx, remote) as session:
         advertised = session.list_refs()
-        # The clone takes the origin's block size (its files' manifests depend on it).
-        config = ctx.config()
-        config = dataclasses.replace(
-            config, core=dataclasses.replace(config.core, block_size=advertised.block_size)
-        )
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            create_layout(target, config)
-        except OSError as exc:
-            raise PathError(f"cannot create '{target}': {exc.strerror}") from exc
-        repo = Repository.open(target, ctx.home / "config.toml", ctx.env)
-        failure: CofError | None = None
+        repo = _create_clone(ctx, target, advertised.block_size)
         try:
             save_remotes(repo.cof_dir, {DEFAULT_REMOTE: remote})
-            try:
-                fetched = fetch_over(ctx, repo, remote, session, advertised)
-            except CofError as exc:
-                failure, kept = exc, not repo.blocks.index.is_empty()
-            else:
-                started = time.monotonic()
-                checkout = _checkout_head(ctx, repo, remote, fetched["head"])
-                checkout_seconds = time.monotonic() - started
-        finally:
+            fetched = fetch_over(ctx, repo, remote, session, advertised)
+        except CofError as exc:
+            kept = not repo.blocks.index.is_empty()
             repo.close()
-    if failure is not None:
-        raise _failed_clone(failure, target, created, kept)
+            raise _failed_clone(exc, target, created, kept) from None
+        except BaseException:
+            repo.close()
+            raise
+    # The session is closed: the checkout holds no connection (nor a serving slot).
+    try:
+        started = time.monotonic()
+        checkout = _checkout_head(ctx, repo, remote, fetched["head"])
+        checkout_seconds = time.monotonic() - started
+    finally:
+        repo.close()
     return {
         "root": str(target),
         "resumed": resume,
@@ -314,6 +306,21 @@ def _clone_into(ctx: OpContext, remote: Remote, target: Path) -> dict[str, Any]:
         "checkout": checkout,
         "checkout_seconds": round(checkout_seconds, 4),
     }
+
+
+def _create_clone(ctx: OpContext, target: Path, block_size: int) -> Repository:
+    """The clone's repository (made unless resumed), with the origin's block size (its
+    files' manifests depend on it), opened with this daemon's settings."""
+    config = ctx.config()
+    config = dataclasses.replace(
+        config, core=dataclasses.replace(config.core, block_size=block_size)
+    )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        create_layout(target, config)
+    except OSError as exc:
+        raise PathError(f"cannot create '{target}': {exc.strerror}") from exc
+    return Repository.open(target, ctx.home / "config.toml", ctx.env)
 
 
 def _failed_clone(exc: CofError, target: Path, created: bool, kept: bool) -> CofError:

@@ -19,7 +19,7 @@ BLOCK_FRAME_OVERHEAD = 6  # binary: type 1, slot 2, fragment index 1, data lengt
 # Per-datagram overhead of a block fragment; 31 lets 4096 bytes travel as 3 x 1397.
 BLOCK_DATAGRAM_OVERHEAD = HEADER_SIZE + AEAD_TAG_SIZE + BLOCK_FRAME_OVERHEAD
 MAX_BLOCK_BYTES = 64 * 1024  # largest core.block_size; also caps a reassembled block
-MIN_BLOCK_BYTES = 1024  # smallest core.block_size (cofd.config's rule)
+MIN_BLOCK_BYTES = 1024  # smallest core.block_size (cofd.config checks against these)
 DEFAULT_BLOCK_SIZE = 4096  # core.block_size unless a repository was made with another
 SLOT_SPACE = 1 << 16  # block slots are uint16 so the fragment header stays at 9 bytes
 MAX_FRAMES_PER_PACKET = 64  # a 1400-byte packet has no use for more frames
