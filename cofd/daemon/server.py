@@ -156,22 +156,27 @@ class RpcServer:
         cancelled = threading.Event()
         handling = asyncio.ensure_future(self._dispatcher.handle(request, send, cancelled))
         watching: asyncio.Future[bytes] | None = asyncio.ensure_future(reader.read(READ_CHUNK))
+        client_left = False
         try:
-            while watching is not None and not handling.done():
-                racing: set[asyncio.Future[Any]] = {handling, watching}
-                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+            while watching is not None:
+                if not handling.done():
+                    racing: set[asyncio.Future[Any]] = {handling, watching}
+                    await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
                 if not watching.done():
                     break
                 try:
                     data = watching.result()
                 except ConnectionError:
                     data = b""
+                watching = None
                 if not data:
-                    log.info("client left during %r: asking it to stop", request.op)
-                    cancelled.set()
-                    watching = None
-                else:
-                    backlog.append(data)
+                    client_left = True
+                    if not handling.done():  # after the reply, leaving is what a client does
+                        log.info("client left during %r: asking it to stop", request.op)
+                        cancelled.set()
+                    break
+                backlog.append(data)
+                if not handling.done():
                     watching = asyncio.ensure_future(reader.read(READ_CHUNK))
             await asyncio.shield(handling)  # the operation ends at a safe point of its own
         except asyncio.CancelledError:  # the daemon is stopping: stop early, as above
@@ -182,7 +187,7 @@ class RpcServer:
                 watching.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                     await watching
-        return cancelled.is_set()
+        return client_left
 
 
 def _sender(writer: asyncio.StreamWriter) -> SendFrame:
