@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 
-# The argument lists the fast path serves, mapped to (porcelain, short).
+# The argument lists the fast path serves, mapped to (porcelain, short, branch).
 _FAST_STATUS = {
-    (): (False, False),
-    ("--porcelain",): (True, False),
-    ("-s",): (False, True),
-    ("--short",): (False, True),
+    (): (False, False, False),
+    ("--porcelain",): (True, False, False),
+    ("-s",): (False, True, False),
+    ("--short",): (False, True, False),
+    ("-sb",): (False, True, True),
+    ("-s", "-b"): (False, True, True),
+    ("--porcelain", "-b"): (True, False, True),
 }
 
 
@@ -27,7 +30,7 @@ def main(prog_name: str | None = None) -> None:
     cli_main(prog_name=prog_name)
 
 
-def _fast_status(porcelain: bool, short_format: bool) -> int:
+def _fast_status(porcelain: bool, short_format: bool, show_branch: bool) -> int:
     from cofctl.client import Client
     from cofctl.status_text import render
     from protocol.errors import CofError
@@ -40,5 +43,5 @@ def _fast_status(porcelain: bool, short_format: bool) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("cof: interrupted\n")
         return 130
-    sys.stdout.write(render(result, porcelain, short_format))
+    sys.stdout.write(render(result, porcelain, short_format, show_branch))
     return 0

@@ -30,12 +30,65 @@ def _rel(result: dict[str, Any], path: str) -> str:
     return shown + "/" if path.endswith("/") and not shown.endswith("/") else shown
 
 
+def _commits(n: int) -> str:
+    return f"{n} commit" if n == 1 else f"{n} commits"
+
+
+def tracking_lines(upstream: dict[str, Any] | None) -> list[str]:
+    """Where the branch stands against its upstream, in git status's words."""
+    if upstream is None:
+        return []
+    name, ahead, behind = upstream["name"], upstream["ahead"], upstream["behind"]
+    if upstream["gone"]:
+        return [
+            f"Your branch is based on '{name}', but the upstream is gone.",
+            '  (use "cof branch --unset-upstream" to fixup)',
+        ]
+    if ahead and behind:
+        return [
+            f"Your branch and '{name}' have diverged,",
+            f"and have {ahead} and {behind} different commits each, respectively.",
+            '  (use "cof pull" to merge the remote branch into yours)',
+        ]
+    if ahead:
+        return [
+            f"Your branch is ahead of '{name}' by {_commits(ahead)}.",
+            '  (use "cof push" to publish your local commits)',
+        ]
+    if behind:
+        return [
+            f"Your branch is behind '{name}' by {_commits(behind)}, and can be fast-forwarded.",
+            '  (use "cof pull" to update your local branch)',
+        ]
+    return [f"Your branch is up to date with '{name}'."]
+
+
+def branch_header(result: dict[str, Any]) -> str:
+    """The ``## ...`` line of ``status -s -b`` and ``--porcelain -b``."""
+    if result["detached"]:
+        return "## HEAD (no branch)"
+    if result["head"] is None:
+        return f"## No commits yet on {result['branch']}"
+    upstream = result.get("upstream")
+    if upstream is None:
+        return f"## {result['branch']}"
+    if upstream["gone"]:
+        where = " [gone]"
+    else:
+        parts = [f"ahead {upstream['ahead']}"] if upstream["ahead"] else []
+        parts += [f"behind {upstream['behind']}"] if upstream["behind"] else []
+        where = f" [{', '.join(parts)}]" if parts else ""
+    return f"## {result['branch']}...{upstream['name']}{where}"
+
+
 def long_format(result: dict[str, Any]) -> list[str]:
     out = []
     if result["detached"]:
         out.append(f"HEAD detached at {short(result['head'])}")
     else:
         out.append(f"On branch {result['branch']}")
+        if result["head"] is not None:
+            out += tracking_lines(result.get("upstream"))
     if result["head"] is None:
         out += ["", "No commits yet"]
     if result.get("merging"):
@@ -98,11 +151,12 @@ def short_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(result: dict[str, Any], porcelain: bool, short_format: bool) -> str:
-    if porcelain:
-        lines = porcelain_lines(result)
-    elif short_format:
-        lines = short_lines(result)
+def render(
+    result: dict[str, Any], porcelain: bool, short_format: bool, show_branch: bool = False
+) -> str:
+    if porcelain or short_format:
+        lines = [branch_header(result)] if show_branch else []
+        lines += porcelain_lines(result) if porcelain else short_lines(result)
     else:
         lines = long_format(result)
     return "".join(line + "\n" for line in lines)

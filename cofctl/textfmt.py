@@ -54,3 +54,8 @@ def short(hex_id: str) -> str:
 def relative(root: str, path: str, cwd: str | None = None) -> str:
     """A repository path as seen from the current directory."""
     return os.path.relpath(os.path.join(root, path), cwd or os.getcwd())
+
+
+def upstream_set_line(branch: str, upstream: dict[str, str]) -> str:
+    """What git prints when a branch starts tracking a remote-tracking branch."""
+    return f"branch '{branch}' set up to track '{upstream['remote']}/{upstream['branch']}'."

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
-from cofctl.textfmt import short
+from cofctl.textfmt import short, upstream_set_line
 
 
 @click.command("branch")
@@ -16,9 +18,22 @@ from cofctl.textfmt import short
 @click.option("-D", "force_delete", is_flag=True, help="Delete a branch even if unmerged.")
 @click.option("-m", "--move", "move", is_flag=True, help="Rename branch NAME to START.")
 @click.option("-f", "--force", is_flag=True, help="Reset NAME to START if it exists.")
-@click.option("-v", "--verbose", is_flag=True, help="Show the commit of each branch.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Show each branch's commit and how far it is from its upstream (-vv: name it).",
+)
 @click.option("-r", "--remotes", is_flag=True, help="List remote-tracking branches.")
 @click.option("-a", "--all", "list_all", is_flag=True, help="List local and remote-tracking.")
+@click.option(
+    "-u",
+    "--set-upstream-to",
+    "upstream",
+    metavar="REMOTE/BRANCH",
+    help="Make NAME (default: the current branch) track this remote-tracking branch.",
+)
+@click.option("--unset-upstream", is_flag=True, help="Make NAME (default: current) track nothing.")
 @json_option
 def command(
     name: str | None,
@@ -27,14 +42,20 @@ def command(
     force_delete: bool,
     move: bool,
     force: bool,
-    verbose: bool,
+    verbose: int,
     remotes: bool,
     list_all: bool,
+    upstream: str | None,
+    unset_upstream: bool,
     as_json: bool,
 ) -> None:
-    """List branches, or create, delete (-d/-D) or rename (-m OLD NEW) one."""
+    """List branches, or create, delete (-d/-D) or rename (-m OLD NEW) one, or set
+    what it tracks (-u REMOTE/BRANCH, --unset-upstream)."""
     if (remotes or list_all) and (name or delete or force_delete or move):
         raise click.UsageError("-r and -a only list branches")
+    if upstream is not None or unset_upstream:
+        _edit_upstream(name, start, upstream, unset_upstream)
+        return
     if delete or force_delete:
         if not name:
             raise click.UsageError("branch name required")
@@ -47,18 +68,60 @@ def command(
         call("branch", {"action": "rename", "name": name, "new_name": start})
         return
     if name:
-        call("branch", {"action": "create", "name": name, "start": start, "force": force})
+        params = {"action": "create", "name": name, "start": start, "force": force}
+        created = call("branch", params)
+        if created.get("upstream"):
+            click.echo(upstream_set_line(name, created["upstream"]))
         return
     which = "all" if list_all else "remote" if remotes else "local"
-    result = call("branch", {"action": "list", "which": which})
+    result = call("branch", {"action": "list", "which": which, "tracking": verbose > 0})
     if as_json:
         emit_json(result)
         return
+    for line in _listing(result, verbose, list_all, remotes):
+        click.echo(line)
+
+
+def _edit_upstream(name: str | None, extra: str | None, upstream: str | None, unset: bool) -> None:
+    if extra is not None or (upstream is not None and unset):
+        raise click.UsageError("usage: cof branch (-u REMOTE/BRANCH | --unset-upstream) [NAME]")
+    if unset:
+        call("branch", {"action": "unset_upstream", "name": name})
+        return
+    result = call("branch", {"action": "set_upstream", "name": name, "upstream": upstream})
+    click.echo(upstream_set_line(result["branch"], result["upstream"]))
+
+
+def _listing(result: dict[str, Any], verbose: int, list_all: bool, remotes: bool) -> list[str]:
+    """git branch's lines: with -v, names padded to the longest (the detached HEAD's
+    label included), then the short commit, the upstream state and the summary."""
+    rows: list[tuple[str, str, str, str, dict[str, Any] | None]] = []
     if result["detached"] and result["head"] and not remotes:
-        click.echo(f"* (HEAD detached at {short(result['head'])})")
+        label = f"(HEAD detached at {short(result['head'])})"
+        rows.append(("*", label, result["head"], result["head_summary"], None))
     for b in result["branches"]:
-        mark = "*" if b["current"] else " "
         # As git: -a shows remote-tracking branches as remotes/NAME, -r as NAME.
         shown = f"remotes/{b['name']}" if b["remote"] and list_all else b["name"]
-        extra = f" {short(b['commit'])} {b['summary']}" if verbose else ""
-        click.echo(f"{mark} {shown}{extra}")
+        rows.append(("*" if b["current"] else " ", shown, b["commit"], b["summary"], b["upstream"]))
+    if not verbose:
+        return [f"{mark} {shown}" for mark, shown, *_ in rows]
+    width = max((len(shown) for _, shown, *_ in rows), default=0)
+    return [
+        f"{mark} {shown:<{width}} {short(commit)} {_tracking(upstream, verbose)}{summary}"
+        for mark, shown, commit, summary, upstream in rows
+    ]
+
+
+def _tracking(upstream: dict[str, Any] | None, verbose: int) -> str:
+    """``[ahead 1, behind 2] `` (-v) or ``[origin/main: ahead 1, behind 2] `` (-vv)."""
+    if upstream is None:
+        return ""
+    if upstream["gone"]:
+        parts = ["gone"]
+    else:
+        parts = [f"ahead {upstream['ahead']}"] if upstream["ahead"] else []
+        parts += [f"behind {upstream['behind']}"] if upstream["behind"] else []
+    state = ", ".join(parts)
+    if verbose > 1:
+        return f"[{upstream['name']}: {state}] " if state else f"[{upstream['name']}] "
+    return f"[{state}] " if state else ""

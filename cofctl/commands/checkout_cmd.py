@@ -6,7 +6,8 @@ import click
 
 from cofctl.dashdash import DashDashCommand, after_dashdash
 from cofctl.runner import call
-from cofctl.textfmt import short
+from cofctl.status_text import tracking_lines
+from cofctl.textfmt import short, upstream_set_line
 
 
 @click.command("checkout", cls=DashDashCommand)
@@ -35,11 +36,15 @@ def command(
     if result.get("already"):
         click.echo(f"Already on '{result['branch']}'", err=True)
     elif result.get("created"):
+        if result.get("upstream"):
+            click.echo(upstream_set_line(result["branch"], result["upstream"]))
         click.echo(f"Switched to a new branch '{result['branch']}'", err=True)
     elif result.get("detached"):
         click.echo(f"HEAD is now at {short(result['commit'])} {result['summary']}", err=True)
     elif result.get("branch"):
         click.echo(f"Switched to branch '{result['branch']}'", err=True)
+    for line in tracking_lines(result.get("tracking")):  # as git: stdout, existing branches
+        click.echo(line)
 
 
 def _split(args: tuple[str, ...], after: list[str] | None) -> tuple[str | None, list[str]]:

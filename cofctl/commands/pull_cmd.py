@@ -17,7 +17,8 @@ EXIT_CONFLICTS = 1  # as cof merge
 @click.argument("branch", required=False)
 @json_option
 def command(remote: str | None, branch: str | None, as_json: bool) -> None:
-    """Fetch from REMOTE (default origin) and merge its BRANCH (default: current)."""
+    """Fetch from REMOTE and merge its BRANCH (default: the current branch's upstream,
+    else origin and the current branch's name)."""
     # Two requests, as git's fetch + merge: the fetch runs beside readers of the
     # repository, only the merge excludes them.
     fetched = call("fetch", {"remote": remote})

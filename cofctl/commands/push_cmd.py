@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from cofctl.render import emit_json, format_bytes, json_option
 from cofctl.runner import call
-from cofctl.textfmt import short
+from cofctl.textfmt import short, upstream_set_line
 
 
 @click.command("push")
 @click.argument("remote", required=False)
 @click.argument("branch", required=False)
 @click.option("-f", "--force", is_flag=True, help="Allow a non-fast-forward update.")
+@click.option(
+    "-u", "--set-upstream", is_flag=True, help="Make BRANCH track REMOTE/BRANCH once pushed."
+)
 @json_option
-def command(remote: str | None, branch: str | None, force: bool, as_json: bool) -> None:
-    """Offer BRANCH (default: current) to REMOTE (default origin); it pulls what it lacks."""
-    result = call("push", {"remote": remote, "branch": branch, "force": force})
+def command(
+    remote: str | None, branch: str | None, force: bool, set_upstream: bool, as_json: bool
+) -> None:
+    """Offer BRANCH (default: current) to REMOTE (default: the branch's upstream's, else
+    origin); the remote daemon pulls what it lacks."""
+    params = {"remote": remote, "branch": branch, "force": force, "set_upstream": set_upstream}
+    result = call("push", params)
     if as_json:
         emit_json(result)
         return
     if result.get("up_to_date"):
         click.echo("Everything up-to-date")
+        _upstream_line(result)
         return
     click.echo(f"To {result['url']}")
     old = short(result["old"]) if result["old"] else "(new)"
@@ -30,3 +40,9 @@ def command(remote: str | None, branch: str | None, force: bool, as_json: bool) 
     click.echo(
         f"sent {format_bytes(wire['sent'])}, received {format_bytes(wire['received'])}", err=True
     )
+    _upstream_line(result)
+
+
+def _upstream_line(result: dict[str, Any]) -> None:
+    if result.get("upstream_set"):
+        click.echo(upstream_set_line(result["branch"], result["upstream_set"]))

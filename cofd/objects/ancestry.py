@@ -62,3 +62,38 @@ def merge_bases(read: ReadCommit, one: CommitId, two: CommitId) -> list[CommitId
     # Drop candidates that are ancestors of other candidates.
     best = [c for c in common if not any(o != c and is_ancestor(read, c, o) for o in common)]
     return sorted(set(best), key=lambda c: (-read(c).sequence, c))
+
+
+def ahead_behind(read: ReadCommit, one: CommitId, two: CommitId) -> tuple[int, int]:
+    """How many commits ``one`` has that ``two`` lacks, and the reverse (what git's
+    status counts against an upstream). The walk goes by decreasing generation and
+    ends once every queued commit is reachable from both: a branch one commit ahead
+    of its upstream costs a few commit reads, however long the history."""
+    if one == two:
+        return 0, 0
+    both = _LEFT | _RIGHT
+    flags: dict[CommitId, int] = {one: _LEFT, two: _RIGHT}
+    # Entries carry the flags they were queued with: the walk may stop once no entry
+    # queued as one-sided is left (their ancestors are reachable from both).
+    heap = [(-read(one).sequence, one, _LEFT), (-read(two).sequence, two, _RIGHT)]
+    heapq.heapify(heap)
+    one_sided = 2
+    done: set[CommitId] = set()
+    while one_sided:
+        _, commit_id, queued = heapq.heappop(heap)
+        if queued != both:
+            one_sided -= 1
+        if commit_id in done:
+            continue
+        done.add(commit_id)
+        flag = flags[commit_id]
+        for parent in read(commit_id).parents:
+            old = flags.get(parent, 0)
+            new = old | flag
+            if new != old:
+                flags[parent] = new
+                heapq.heappush(heap, (-read(parent).sequence, parent, new))
+                one_sided += new != both
+    ahead = sum(1 for flag in flags.values() if flag == _LEFT)
+    behind = sum(1 for flag in flags.values() if flag == _RIGHT)
+    return ahead, behind

@@ -15,6 +15,16 @@ from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
 from cofd.ops.switch import apply, check, force_reset, plan
 from cofd.ops.trees import FlatEntry
+from cofd.ops.upstreams import (
+    guess_remote_branch,
+    remote_tracking,
+    rename_upstream,
+    require_remote_tracking,
+    set_upstream,
+    tracking_state,
+    unset_upstream,
+)
+from cofd.sync.registry import Upstream
 from protocol.errors import PathError, RevisionError, UsageError
 
 HEADS = "refs/heads/"
@@ -37,8 +47,9 @@ def _current_branch(repo: Repository) -> str | None:
 # -- branch ----------------------------------------------------------------------
 
 
-def _list_branches(repo: Repository, which: str) -> dict[str, Any]:
-    """``which``: "local" (git branch), "remote" (-r: remote-tracking), "all" (-a)."""
+def _list_branches(repo: Repository, which: str, tracking: bool) -> dict[str, Any]:
+    """``which``: "local" (git branch), "remote" (-r: remote-tracking), "all" (-a);
+    ``tracking``: give each local branch's upstream state (``branch -v``)."""
     if which not in ("local", "remote", "all"):
         raise UsageError(f"unknown branch listing {which!r}")
     current = _current_branch(repo)
@@ -56,21 +67,34 @@ def _list_branches(repo: Repository, which: str) -> dict[str, Any]:
                     "commit": commit.hex(),
                     "current": prefix == HEADS and name == current,
                     "summary": info.summary,
+                    "upstream": tracking_state(repo, name)
+                    if tracking and prefix == HEADS
+                    else None,
                 }
             )
     head = repo.refs.head()
-    return {"branches": branches, "detached": current is None, "head": head.hex() if head else None}
+    return {
+        "branches": branches,
+        "detached": current is None,
+        "head": head.hex() if head else None,
+        "head_summary": repo.objects.read_commit(head).summary if head else None,
+    }
 
 
 def create_branch(
     ctx: OpContext, repo: Repository, name: str, start: str | None, force: bool = False
-) -> CommitId:
+) -> tuple[CommitId, Upstream | None]:
+    """Create (or with ``force`` reset) branch ``name`` at ``start``; a branch started
+    from a remote-tracking branch tracks it (git's branch.autoSetupMerge)."""
     ref = _branch_ref(name)
     commit = resolve(repo, start or "HEAD")
     if repo.refs.read(ref) is not None and not force:
         raise UsageError(f"a branch named '{name}' already exists")
     repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start or 'HEAD'}")
-    return commit
+    upstream = remote_tracking(repo, start) if start else None
+    if upstream is not None:
+        set_upstream(repo, name, upstream)
+    return commit, upstream
 
 
 def _delete_branch(ctx: OpContext, repo: Repository, name: str, force: bool) -> dict[str, Any]:
@@ -87,6 +111,7 @@ def _delete_branch(ctx: OpContext, repo: Repository, name: str, force: bool) -> 
             f"(use 'cof branch -D {name}' to delete it anyway)"
         )
     repo.refs.update(ref, None, reflog_signature(ctx), "branch: deleted", expected=commit)
+    unset_upstream(repo, name)
     return {"deleted": name, "commit": commit.hex()}
 
 
@@ -103,6 +128,7 @@ def _rename_branch(ctx: OpContext, repo: Repository, old: str, new: str) -> dict
     if _current_branch(repo) == old:
         repo.refs.set_head(new_ref, who, message)
     repo.refs.update(old_ref, None, who, message, expected=commit)
+    rename_upstream(repo, old, new)
     return {"renamed": old, "to": new}
 
 
@@ -111,18 +137,41 @@ def branch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     action = params.get("action", "list")
     if action == "list":
-        return _list_branches(repo, str(params.get("which") or "local"))
+        which = str(params.get("which") or "local")
+        return _list_branches(repo, which, bool(params.get("tracking")))
+    if action in ("set_upstream", "unset_upstream"):
+        return _edit_upstream(repo, action, params)
     name = params.get("name")
     if not isinstance(name, str) or not name:
         raise UsageError("a branch name is required")
     if action == "create":
-        commit = create_branch(ctx, repo, name, params.get("start"), bool(params.get("force")))
-        return {"created": name, "commit": commit.hex()}
+        commit, upstream = create_branch(
+            ctx, repo, name, params.get("start"), bool(params.get("force"))
+        )
+        tracks = upstream.to_dict() if upstream else None
+        return {"created": name, "commit": commit.hex(), "upstream": tracks}
     if action == "delete":
         return _delete_branch(ctx, repo, name, bool(params.get("force")))
     if action == "rename":
         return _rename_branch(ctx, repo, name, str(params.get("new_name") or ""))
     raise UsageError(f"unknown branch action {action!r}")
+
+
+def _edit_upstream(repo: Repository, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``branch -u UPSTREAM [BRANCH]`` and ``branch --unset-upstream [BRANCH]``; the
+    branch defaults to the current one."""
+    name = params.get("name") or _current_branch(repo)
+    if not isinstance(name, str) or not name:
+        raise UsageError("HEAD is detached: name the branch")
+    if repo.refs.read(_branch_ref(name)) is None:
+        raise UsageError(f"branch '{name}' not found")
+    if action == "unset_upstream":
+        if not unset_upstream(repo, name):
+            raise UsageError(f"branch '{name}' has no upstream information")
+        return {"branch": name, "upstream": None}
+    upstream = require_remote_tracking(repo, str(params.get("upstream") or ""))
+    set_upstream(repo, name, upstream)
+    return {"branch": name, "upstream": upstream.to_dict()}
 
 
 # -- checkout --------------------------------------------------------------------
@@ -201,6 +250,27 @@ def switch_to(
     }
 
 
+def _switch_to_new_branch(
+    ctx: OpContext,
+    repo: Repository,
+    name: str,
+    start: str,
+    force: bool,
+    from_name: str,
+    upstream: Upstream | None,
+) -> dict[str, Any]:
+    ref = _branch_ref(name)
+    commit = resolve(repo, start)
+    # HEAD moves once, onto the new branch (one reflog entry, as git writes).
+    result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
+    repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start}")
+    repo.refs.set_head(ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {name}")
+    if upstream is not None:
+        set_upstream(repo, name, upstream)
+    tracks = upstream.to_dict() if upstream else None
+    return {**result, "branch": name, "created": True, "upstream": tracks}
+
+
 def _describe_head(repo: Repository) -> str:
     branch_name = _current_branch(repo)
     if branch_name:
@@ -230,14 +300,8 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
                 ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {new_branch}"
             )
             return {"branch": new_branch, "created": True, "written": 0, "removed": 0}
-        commit = resolve(repo, start)
-        # HEAD moves once, onto the new branch (one reflog entry, as git writes).
-        result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
-        repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start}")
-        repo.refs.set_head(
-            ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {new_branch}"
-        )
-        return {**result, "branch": new_branch, "created": True}
+        upstream = remote_tracking(repo, start) if target_name else None
+        return _switch_to_new_branch(ctx, repo, new_branch, start, force, from_name, upstream)
     if not target_name:
         raise UsageError("checkout needs a branch, a revision or paths")
     ref = HEADS + target_name
@@ -245,10 +309,17 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         if _current_branch(repo) == target_name and not force:
             check(repo, repo.load_state(), {}, "checkout")  # refuses unmerged paths
             end_merge(repo)
-            return {"branch": target_name, "already": True, "written": 0, "removed": 0}
+            tracking = tracking_state(repo, target_name)
+            return {
+                "branch": target_name,
+                "already": True,
+                "written": 0,
+                "removed": 0,
+                "tracking": tracking,
+            }
         branch_head = repo.refs.read(ref)
         assert branch_head is not None
-        return switch_to(
+        result = switch_to(
             ctx,
             repo,
             branch_head,
@@ -256,9 +327,15 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             force,
             f"checkout: moving from {from_name} to {target_name}",
         )
+        return {**result, "tracking": tracking_state(repo, target_name)}
     try:
         commit = resolve(repo, target_name)
     except RevisionError:
+        guessed = None if params.get("detach") else guess_remote_branch(repo, target_name)
+        if guessed is not None:  # only origin/NAME exists: NAME is made to track it
+            return _switch_to_new_branch(
+                ctx, repo, target_name, guessed.text(), force, from_name, guessed
+            )
         state = repo.load_state()
         spec = repo_relative(repo.root, ctx.cwd, target_name)
         if under(sorted(state.entries), spec):

@@ -24,14 +24,16 @@ from cofd.ops.branches import switch_to
 from cofd.ops.common import reflog_signature
 from cofd.ops.merge import merge
 from cofd.ops.repository import COF_DIR, Repository, create_layout
+from cofd.ops.upstreams import set_upstream, upstream_of
 from cofd.sync.client import ClientSession, remote_branches
 from cofd.sync.registry import (
     Remote,
+    Upstream,
     check_name,
+    editing_remote_config,
     load_remotes,
     parse_key,
     parse_url,
-    save_remotes,
 )
 from cofd.sync.serving import block_size_mismatch
 from cofd.sync.walk import ref_tips
@@ -50,13 +52,20 @@ DEFAULT_REMOTE = "origin"
 
 
 def _remote(repo: Repository, name: str | None) -> Remote:
+    """Remote ``name``; by default the current branch's upstream's, else origin (as git)."""
     remotes = load_remotes(repo.cof_dir)
-    name = name or DEFAULT_REMOTE
+    upstream = _current_upstream(repo)
+    name = name or (upstream.remote if upstream else DEFAULT_REMOTE)
     remote = remotes.get(name)
     if remote is None:
         known = ", ".join(sorted(remotes)) or "none"
         raise UsageError(f"no remote named '{name}' (known: {known}; add one with cof remote add)")
     return remote
+
+
+def _current_upstream(repo: Repository) -> Upstream | None:
+    current = (repo.refs.head_target() or "").removeprefix(HEADS)
+    return upstream_of(repo, current) if current else None
 
 
 # -- remote -----------------------------------------------------------------------------
@@ -66,24 +75,26 @@ def _remote(repo: Repository, name: str | None) -> Remote:
 def remote(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     action = params.get("action") or "list"
-    remotes = load_remotes(repo.cof_dir)
     if action == "list":
+        remotes = load_remotes(repo.cof_dir)
         return {"remotes": [remotes[n].to_dict() for n in sorted(remotes)]}
     name = check_name(str(params.get("name") or ""), "remote")
     if action == "remove":
-        if remotes.pop(name, None) is None:
-            raise UsageError(f"no remote named '{name}'")
-        save_remotes(repo.cof_dir, remotes)
+        with editing_remote_config(repo.cof_dir) as config:
+            if config.remotes.pop(name, None) is None:
+                raise UsageError(f"no remote named '{name}'")
+            # As git's remote rm: the branches that tracked it track nothing now.
+            config.upstreams = {b: u for b, u in config.upstreams.items() if u.remote != name}
         for ref, _ in list(repo.refs.iter_refs(f"{REMOTES}{name}/")):
             repo.refs.update(ref, None, reflog_signature(ctx), f"remote: remove {name}")
         return {"removed": name}
     if action != "add":
         raise UsageError(f"unknown remote action {action!r}")
-    if name in remotes:
-        raise UsageError(f"remote '{name}' already exists")
     added = _make_remote(name, str(params.get("url") or ""), params.get("key"))
-    remotes[name] = added
-    save_remotes(repo.cof_dir, remotes)
+    with editing_remote_config(repo.cof_dir) as config:
+        if name in config.remotes:
+            raise UsageError(f"remote '{name}' already exists")
+        config.remotes[name] = added
     return {"added": added.to_dict()}
 
 
@@ -166,10 +177,15 @@ def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 def merge_upstream(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """The second half of ``cof pull`` (the CLI fetches first, as a reader, so the
     repository answers status and log while the transfer runs): merge
-    ``<remote>/<branch>``, the branch defaulting to the current one's name."""
+    ``<remote>/<branch>``: by default the current branch's upstream, else the
+    remote's branch of the current one's name."""
     repo = ctx.require_repo()
     remote = _remote(repo, params.get("remote"))
-    branch = str(params.get("branch") or (repo.refs.head_target() or "").removeprefix(HEADS))
+    upstream = _current_upstream(repo)
+    branch = params.get("branch")
+    if not branch and upstream is not None and upstream.remote == remote.name:
+        branch = upstream.branch
+    branch = str(branch or (repo.refs.head_target() or "").removeprefix(HEADS))
     if not branch:
         raise UsageError("HEAD is detached: name the branch to pull")
     tracking = f"{REMOTES}{remote.name}/{branch}"
@@ -201,8 +217,15 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     old = repo.refs.read(tracking)
     force = bool(params.get("force"))
     update = m.RefUpdate(HEADS + branch, old, local)
+    tracks = _set_upstream_after_push(repo, branch, remote, params)
     if old == local and not force:
-        return {"remote": remote.name, "results": [], "up_to_date": True, "branch": branch}
+        return {
+            "remote": remote.name,
+            "results": [],
+            "up_to_date": True,
+            "branch": branch,
+            "upstream_set": tracks,
+        }
     with open_session(ctx, remote) as session:
         result = session.push(repo, [update], force)
         wire = dict(session.driver.conn.stats)
@@ -213,7 +236,10 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
         reasons = "; ".join(f"{str(r['ref']).removeprefix(HEADS)}: {r['message']}" for r in rows)
         raise ConflictError(f"push to {remote.url.text()} rejected: {reasons}")
     repo.refs.update(tracking, local, reflog_signature(ctx), f"push: to {remote.url.text()}")
+    if tracks is not None:
+        set_upstream(repo, branch, Upstream(remote.name, branch))
     return {
+        "upstream_set": tracks,
         "remote": remote.name,
         "url": remote.url.text(),
         "branch": branch,
@@ -222,6 +248,19 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
         "results": rows,
         "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
     }
+
+
+def _set_upstream_after_push(
+    repo: Repository, branch: str, remote: Remote, params: dict[str, Any]
+) -> dict[str, str] | None:
+    """``push -u``: the upstream to record once the push went through (at once when
+    there was nothing to push, as git does)."""
+    if not params.get("set_upstream"):
+        return None
+    upstream = Upstream(remote.name, branch)
+    if repo.refs.read(upstream.tracking_ref) == repo.refs.read(HEADS + branch):
+        set_upstream(repo, branch, upstream)
+    return upstream.to_dict()
 
 
 # -- clone ------------------------------------------------------------------------------
@@ -283,7 +322,8 @@ def _clone_into(ctx: OpContext, remote: Remote, target: Path) -> dict[str, Any]:
         advertised = session.list_refs()
         repo = _create_clone(ctx, target, advertised.block_size)
         try:
-            save_remotes(repo.cof_dir, {DEFAULT_REMOTE: remote})
+            with editing_remote_config(repo.cof_dir) as config:
+                config.remotes[DEFAULT_REMOTE] = remote
             fetched = fetch_over(ctx, repo, remote, session, advertised)
         except CofError as exc:
             kept = not repo.blocks.index.is_empty()
@@ -349,4 +389,6 @@ def _checkout_head(
     result = switch_to(ctx, repo, commit, HEADS + branch, False, message, move_head=False)
     repo.refs.update(HEADS + branch, commit, reflog_signature(ctx), message, expected=None)
     repo.refs.set_head(HEADS + branch, reflog_signature(ctx), message)
+    with editing_remote_config(repo.cof_dir) as config:  # as git clone: main tracks origin/main
+        config.upstreams[branch] = Upstream(remote.name, branch)
     return result

@@ -10,6 +10,7 @@ from cofd.ops.common import flat_tree
 from cofd.ops.paths import Scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
+from cofd.ops.upstreams import tracking_state
 from cofd.ops.worktree_scan import collapse_untracked, scan
 
 # Porcelain codes for unmerged paths by which sides exist: (base, ours, theirs).
@@ -37,10 +38,12 @@ def _index_code(head: FlatEntry | None, staged: FlatEntry | None) -> str:
 def branch_info(repo: Repository) -> dict[str, Any]:
     target = repo.refs.head_target()
     head = repo.refs.head()
+    branch = target.removeprefix("refs/heads/") if target else None
     return {
-        "branch": target.removeprefix("refs/heads/") if target else None,
+        "branch": branch,
         "head": head.hex() if head is not None else None,
         "detached": target is None,
+        "upstream": tracking_state(repo, branch),
         "root": str(repo.root),
     }
 

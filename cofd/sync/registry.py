@@ -3,7 +3,9 @@
 - ``COF_HOME/peer_identity.key``: the daemon's raw 32-byte X25519 private key, mode 0600.
 - ``COF_HOME/shares.toml``: ``[shares."NAME"]`` with ``path`` and a ``grants`` table
   mapping a peer's hex public key to ``"read"`` or ``"write"``.
-- ``REPO/.cof/remotes.toml``: ``[remote."NAME"]`` with ``url`` and ``key`` (hex).
+- ``REPO/.cof/remotes.toml``: ``[remote."NAME"]`` with ``url`` and ``key`` (hex), and
+  ``[branch."NAME"]`` with ``remote`` and ``merge``: the local branch's upstream, the
+  branch ``merge`` of that remote (git's ``branch.NAME.remote`` / ``.merge``).
 
 Writers take an flock next to the file and replace it atomically, so concurrent
 ``cof peer grant`` calls never lose an update and a reader never sees half a file.
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cofd.config import read_toml
+from cofd.objects.refs import ref_name_problem
 from protocol.errors import ConfigError, UsageError
 from protocol.peer.crypto import Identity
 
@@ -206,24 +209,83 @@ class Remote:
         return {"name": self.name, "url": self.url.text(), "key": self.key.hex()}
 
 
-def load_remotes(cof_dir: Path) -> dict[str, Remote]:
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where a local branch is pulled from and compared with: ``remote``'s ``branch``."""
+
+    remote: str
+    branch: str
+
+    @property
+    def tracking_ref(self) -> str:
+        return f"refs/remotes/{self.remote}/{self.branch}"
+
+    def text(self) -> str:
+        return f"{self.remote}/{self.branch}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"remote": self.remote, "branch": self.branch, "ref": self.tracking_ref}
+
+
+@dataclass(slots=True)
+class RemoteConfig:
+    """The contents of ``remotes.toml``: remotes by name, upstreams by local branch."""
+
+    remotes: dict[str, Remote] = field(default_factory=dict)
+    upstreams: dict[str, Upstream] = field(default_factory=dict)
+
+    def upstream_of(self, branch: str) -> Upstream | None:
+        return self.upstreams.get(branch)
+
+
+def load_remote_config(cof_dir: Path) -> RemoteConfig:
     path = cof_dir / REMOTES_FILE
-    data = read_toml(path).get("remote", {})
-    remotes: dict[str, Remote] = {}
-    for name, entry in data.items() if isinstance(data, dict) else ():
+    data = read_toml(path)
+    config = RemoteConfig()
+    remotes, branches = data.get("remote", {}), data.get("branch", {})
+    if not isinstance(remotes, dict) or not isinstance(branches, dict):
+        raise ConfigError(f"{path}: remote and branch must be tables")
+    for name, entry in remotes.items():
         try:
-            remotes[name] = Remote(name, parse_url(entry["url"]), parse_key(entry["key"]))
+            check_name(name, "remote")
+            config.remotes[name] = Remote(name, parse_url(entry["url"]), parse_key(entry["key"]))
         except (KeyError, TypeError, UsageError) as exc:
             raise ConfigError(f"{path}: remote.{name}: {exc}") from exc
-    return remotes
+    for name, entry in branches.items():
+        table = entry if isinstance(entry, dict) else {}
+        remote, merge = table.get("remote"), table.get("merge")
+        if not isinstance(remote, str) or not isinstance(merge, str):
+            raise ConfigError(f"{path}: branch.{name}: expected a table with remote and merge")
+        problem = ref_name_problem(name) or ref_name_problem(merge)
+        if problem is not None or _NAME.match(remote) is None:
+            raise ConfigError(f"{path}: branch.{name}: not a valid upstream ({problem or remote})")
+        config.upstreams[name] = Upstream(remote, merge)
+    return config
 
 
-def save_remotes(cof_dir: Path, remotes: dict[str, Remote]) -> None:
-    path = cof_dir / REMOTES_FILE
-    lines = ["# cof remotes (edit with cof remote add/remove)"]
-    for name in sorted(remotes):
-        remote = remotes[name]
+def load_remotes(cof_dir: Path) -> dict[str, Remote]:
+    return load_remote_config(cof_dir).remotes
+
+
+def _dump_remote_config(config: RemoteConfig) -> str:
+    lines = ["# cof remotes and upstreams (edit with cof remote, cof branch -u, cof push -u)"]
+    for name in sorted(config.remotes):
+        remote = config.remotes[name]
         lines += ["", f"[remote.{_quote(name)}]", f"url = {_quote(remote.url.text())}"]
         lines.append(f"key = {_quote(remote.key.hex())}")
+    for name in sorted(config.upstreams):
+        upstream = config.upstreams[name]
+        lines += ["", f"[branch.{_quote(name)}]", f"remote = {_quote(upstream.remote)}"]
+        lines.append(f"merge = {_quote(upstream.branch)}")
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def editing_remote_config(cof_dir: Path) -> Iterator[RemoteConfig]:
+    """Read-modify-write of ``remotes.toml`` under its lock: concurrent edits (a
+    ``cof push -u`` during a ``cof remote add``) never lose one another's update."""
+    path = cof_dir / REMOTES_FILE
     with _locked(path):
-        _write_atomic(path, "\n".join(lines) + "\n")
+        config = load_remote_config(cof_dir)
+        yield config
+        _write_atomic(path, _dump_remote_config(config))

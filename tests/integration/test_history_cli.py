@@ -65,7 +65,8 @@ def test_branch_list_create_at_start_delete_and_rename(repo: Path, cof: CofRunne
     assert listed["old"]["commit"] == first and not listed["old"]["current"]
     assert listed["same"]["commit"] == second and listed["main"]["current"]
     verbose = cof("branch", "-v").stdout
-    assert f"  old {first[:12]} first" in verbose and f"* main {second[:12]} second" in verbose
+    # Names padded to the longest, as git's -v.
+    assert f"  old  {first[:12]} first" in verbose and f"* main {second[:12]} second" in verbose
 
     # 'old' is an ancestor of HEAD, so merged: -d deletes it.
     cof("branch", "-d", "old")
