@@ -18,6 +18,11 @@
    bound the foundation set for adding 2 GiB). Neither side holds the listing of
    block ids, so what still grows with the transfer is the SQLite page cache of the
    index (64 MiB per connection) and the store's record cache (core.cache_size_mb).
+5. what an upstream costs ``cof status``: a clone 3 commits ahead of and 2 behind its
+   upstream (40 commits of history, 200 files), median of 60 ``cof status`` with the
+   upstream set and 60 with it unset, alternating in rounds of 10; ``git status`` in a git
+   clone of the same shape beside it. Goal: the upstream adds <= 5 % (git's status
+   does the same ahead/behind walk).
 
 Progress goes to stderr; the results table (Markdown) goes to stdout.
 """
@@ -31,6 +36,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -335,10 +341,86 @@ def bench_memory(sizes: tuple[int, int]) -> Result:
     )
 
 
+def _shape_history(
+    commit: Callable[[Path, str], None], root: Path, prefix: str, count: int
+) -> None:
+    for i in range(count):
+        (root / f"{prefix}{i}.txt").write_text(f"{prefix} {i}\n")
+        commit(root, f"{prefix} {i}")
+
+
+def _median_seconds(run: Callable[[], object], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+def bench_status_upstream(history: int = 40, files: int = 200, rounds: int = 6) -> Result:
+    git = GitRunner()
+    with scratch_dir() as base, SyncPeer(base / "ha") as server, SyncPeer(base / "hb") as client:
+        log("status: building both histories")
+        origin, git_origin = base / "origin", base / "git-origin"
+        for root in (origin, git_origin):
+            root.mkdir()
+            for i in range(files):
+                (root / f"f{i:03d}.bin").write_bytes(os.urandom(2048))
+        server("init", cwd=origin)
+        git("init", "-q", git_origin, cwd=base)
+
+        def cof_commit(where: SyncPeer, root: Path, message: str) -> None:
+            where("add", "-A", cwd=root)
+            where("commit", "-q", "-m", message, cwd=root)
+
+        def git_commit(root: Path, message: str) -> None:
+            git("add", "-A", cwd=root)
+            git("commit", "-q", "-m", message, cwd=root)
+
+        _shape_history(lambda r, m: cof_commit(server, r, m), origin, "h", history)
+        _shape_history(git_commit, git_origin, "h", history)
+        server("share", "proj", cwd=origin)
+        server("peer", "grant", client.key(), "proj", "--read", cwd=origin)
+        client.start_daemon()
+        client("clone", server.url("proj"), "copy", cwd=base)
+        git("clone", "-q", git_origin, base / "git-copy", cwd=base)
+        copy, git_copy = base / "copy", base / "git-copy"
+        _shape_history(lambda r, m: cof_commit(client, r, m), copy, "mine", 3)
+        _shape_history(git_commit, git_copy, "mine", 3)
+        _shape_history(lambda r, m: cof_commit(server, r, m), origin, "theirs", 2)
+        _shape_history(git_commit, git_origin, "theirs", 2)
+        client("fetch", cwd=copy)
+        git("fetch", "-q", cwd=git_copy)
+        log(f"status: {client('status', cwd=copy).stdout.splitlines()[1]}")
+        with_upstream, without, git_times = [], [], []
+        for _ in range(rounds):
+            client("branch", "-u", "origin/main", cwd=copy)
+            with_upstream.append(_median_seconds(lambda: client("status", cwd=copy), 10))
+            client("branch", "--unset-upstream", cwd=copy)
+            without.append(_median_seconds(lambda: client("status", cwd=copy), 10))
+            git_times.append(_median_seconds(lambda: git("status", cwd=git_copy), 10))
+    cof_s, bare_s, git_s = (sorted(t)[len(t) // 2] for t in (with_upstream, without, git_times))
+    added = cof_s / bare_s - 1
+    return Result(
+        5,
+        "`cof status`, branch 3 ahead / 2 behind its upstream",
+        f"{fmt_seconds(cof_s)} (no upstream {fmt_seconds(bare_s)})",
+        fmt_seconds(git_s),
+        f"{speedup(git_s, cof_s):.2f}x",
+        "upstream adds <= 5 %",
+        added <= 0.05,
+        [
+            f"the upstream adds {added * 100:+.1f} % to cof status ({files} files,"
+            f" {history} commits, 3 ahead / 2 behind; medians of {rounds} x 10 runs)",
+        ],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="1,2,3,4")
+    parser.add_argument("--only", default="1,2,3,4,5")
     args = parser.parse_args()
     only = {int(x) for x in args.only.split(",")}
     results = []
@@ -350,6 +432,8 @@ def main() -> None:
         results.append(bench_lossy())
     if 4 in only:
         results.append(bench_memory((64 * MiB, 256 * MiB) if args.quick else (512 * MiB, 2 * GiB)))
+    if 5 in only:
+        results.append(bench_status_upstream())
     print(render_table(results))
 
 
