@@ -13,13 +13,20 @@ from cofctl.runner import call
 @click.argument("url")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--key", help="The serving daemon's public key (from 'cof peer key' there).")
+@click.option(
+    "-b", "--branch", help="Check out this branch instead of the one the remote's HEAD names."
+)
 @json_option
-def command(url: str, directory: str | None, key: str | None, as_json: bool) -> None:
-    """Copy a shared repository from another daemon and check out its HEAD branch.
+def command(
+    url: str, directory: str | None, key: str | None, branch: str | None, as_json: bool
+) -> None:
+    """Copy a shared repository from another daemon and check out its HEAD branch (or
+    BRANCH), which then tracks origin/BRANCH.
 
     Re-running an interrupted clone into the same DIR transfers only what is missing.
     """
-    result = call("clone", {"url": url, "directory": directory, "key": key})
+    params = {"url": url, "directory": directory, "key": key, "branch": branch}
+    result = call("clone", params)
     if as_json:
         emit_json(result)
         return

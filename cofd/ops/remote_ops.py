@@ -311,15 +311,23 @@ def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     # One clone per target at a time: a re-run right after a Ctrl-C waits for the
     # cancelled clone to let go of the directory, then resumes it.
     target = _clone_path(ctx, params.get("directory"), remote)
+    branch = params.get("branch")
+    if branch is not None and (not isinstance(branch, str) or ref_name_problem(branch)):
+        raise UsageError(f"'{branch}' is not a valid branch name")
     with _clone_slot(target):
-        return _clone_into(ctx, remote, target)
+        return _clone_into(ctx, remote, target, branch)
 
 
-def _clone_into(ctx: OpContext, remote: Remote, target: Path) -> dict[str, Any]:
+def _clone_into(ctx: OpContext, remote: Remote, target: Path, branch: str | None) -> dict[str, Any]:
+    """Clone into ``target`` and check out ``branch`` (default: the one the remote's
+    HEAD names)."""
     resume = _clone_target(target, remote)
     created = not target.exists()
     with open_session(ctx, remote) as session:
         advertised = session.list_refs()
+        if branch is not None and HEADS + branch not in remote_branches(advertised):
+            # As git clone -b: refused before anything is made or transferred.
+            raise RevisionError(f"remote branch '{branch}' not found in {remote.url.text()}")
         repo = _create_clone(ctx, target, advertised.block_size)
         try:
             with editing_remote_config(repo.cof_dir) as config:
@@ -335,7 +343,8 @@ def _clone_into(ctx: OpContext, remote: Remote, target: Path) -> dict[str, Any]:
     # The session is closed: the checkout holds no connection (nor a serving slot).
     try:
         started = time.monotonic()
-        checkout = _checkout_head(ctx, repo, remote, fetched["head"])
+        head = HEADS + branch if branch is not None else fetched["head"]
+        checkout = _checkout_head(ctx, repo, remote, head)
         checkout_seconds = time.monotonic() - started
     finally:
         repo.close()

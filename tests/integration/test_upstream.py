@@ -214,3 +214,28 @@ def test_a_broken_upstream_entry_is_a_one_line_config_error(pair: tuple[Peer, Pe
             assert failed.stderr.count("\n") == 1 and "remotes.toml: branch.main" in failed.stderr
     remotes.write_text(good)
     assert "up to date with 'origin/main'" in bob.cof("status", cwd=copy).stdout
+
+
+def test_clone_b_checks_out_the_named_branch_tracking_it(pair: tuple[Peer, Peer]) -> None:
+    """`clone -b feature`: the copy is on feature (feature's files), tracking
+    origin/feature; a branch the remote lacks is refused before anything is made."""
+    alice, bob = pair
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    alice.cof("checkout", "-b", "feature", cwd=origin)
+    commit_file(alice, origin, "only-on-feature.txt", b"feature\n", "on feature")
+    alice.cof("checkout", "main", cwd=origin)
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+
+    bob.cof("clone", "-b", "feature", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    assert (copy / "only-on-feature.txt").read_bytes() == b"feature\n"
+    status = bob.cof("status", cwd=copy).stdout.splitlines()
+    assert status[:2] == ["On branch feature", "Your branch is up to date with 'origin/feature'."]
+    assert bob.cof("branch", cwd=copy).stdout == "* feature\n"  # as git: only the one
+
+    missing = bob.cof("clone", "-b", "nope", alice.url("proj"), "other", check=False)
+    shown_url = f"cof://127.0.0.1:{alice.port}/proj"
+    assert missing.returncode != 0
+    assert missing.stderr.strip().endswith(f"remote branch 'nope' not found in {shown_url}")
+    assert missing.stderr.count("\n") == 1
+    assert not (bob.box.work / "other").exists()
