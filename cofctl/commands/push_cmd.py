@@ -18,16 +18,34 @@ from cofctl.textfmt import short, upstream_set_line
 @click.option(
     "-u", "--set-upstream", is_flag=True, help="Make BRANCH track REMOTE/BRANCH once pushed."
 )
+@click.option("-d", "--delete", is_flag=True, help="Delete BRANCH on REMOTE.")
 @json_option
 def command(
-    remote: str | None, branch: str | None, force: bool, set_upstream: bool, as_json: bool
+    remote: str | None,
+    branch: str | None,
+    force: bool,
+    set_upstream: bool,
+    delete: bool,
+    as_json: bool,
 ) -> None:
     """Offer BRANCH (default: current) to REMOTE (default: the branch's upstream's, else
-    origin); the remote daemon pulls what it lacks."""
-    params = {"remote": remote, "branch": branch, "force": force, "set_upstream": set_upstream}
+    origin); the remote daemon pulls what it lacks. With --delete, delete REMOTE's BRANCH."""
+    if delete and (not branch or force or set_upstream):
+        raise click.UsageError("usage: cof push REMOTE BRANCH --delete (no -f or -u)")
+    params = {
+        "remote": remote,
+        "branch": branch,
+        "force": force,
+        "set_upstream": set_upstream,
+        "delete": delete,
+    }
     result = call("push", params)
     if as_json:
         emit_json(result)
+        return
+    if result.get("deleted"):
+        click.echo(f"To {result['url']}")
+        click.echo(f" - [deleted]         {result['branch']}")
         return
     if result.get("up_to_date"):
         click.echo("Everything up-to-date")

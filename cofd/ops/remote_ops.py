@@ -207,6 +207,8 @@ def push(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 
 def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
     remote = _remote(repo, params.get("remote"))
+    if params.get("delete"):
+        return _push_delete(ctx, repo, remote, str(params.get("branch") or ""))
     branch = params.get("branch") or (repo.refs.head_target() or "").removeprefix(HEADS)
     if not branch or ref_name_problem(branch) is not None:
         raise UsageError("name a valid branch to push (HEAD is detached)")
@@ -229,12 +231,8 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     with open_session(ctx, remote) as session:
         result = session.push(repo, [update], force)
         wire = dict(session.driver.conn.stats)
-    rows: list[dict[str, Any]] = [
-        {"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results
-    ]
-    if any(not r["ok"] for r in rows):
-        reasons = "; ".join(f"{str(r['ref']).removeprefix(HEADS)}: {r['message']}" for r in rows)
-        raise ConflictError(f"push to {remote.url.text()} rejected: {reasons}")
+    _raise_rejections(remote, result)
+    rows = [{"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results]
     repo.refs.update(tracking, local, reflog_signature(ctx), f"push: to {remote.url.text()}")
     if tracks is not None:
         set_upstream(repo, branch, Upstream(remote.name, branch))
@@ -248,6 +246,42 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
         "results": rows,
         "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
     }
+
+
+def _push_delete(ctx: OpContext, repo: Repository, remote: Remote, branch: str) -> dict[str, Any]:
+    """``push --delete BRANCH``: delete the remote's branch by compare-and-swap against
+    the value it lists now (so a push that lands in between wins), then the local
+    remote-tracking branch (upstreams naming it are then "gone", as in git)."""
+    if not branch or ref_name_problem(branch) is not None:
+        raise UsageError("name the remote branch to delete")
+    name = HEADS + branch
+    with open_session(ctx, remote) as session:
+        current = remote_branches(session.list_refs()).get(name)
+        if current is None:
+            raise RevisionError(f"the remote '{remote.name}' has no branch '{branch}'")
+        result = session.push(repo, [m.RefUpdate(name, current, None)], False)
+        wire = dict(session.driver.conn.stats)
+    _raise_rejections(remote, result)
+    tracking = f"{REMOTES}{remote.name}/{branch}"
+    if repo.refs.read(tracking) is not None:
+        repo.refs.update(tracking, None, reflog_signature(ctx), f"push: deleted {branch}")
+    return {
+        "remote": remote.name,
+        "url": remote.url.text(),
+        "branch": branch,
+        "deleted": True,
+        "old": current.hex(),
+        "new": None,
+        "results": [{"ref": name, "ok": True, "message": "deleted"}],
+        "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
+    }
+
+
+def _raise_rejections(remote: Remote, result: m.PushResult) -> None:
+    refused = [(name, msg) for name, ok, msg in result.results if not ok]
+    if refused:
+        reasons = "; ".join(f"{name.removeprefix(HEADS)}: {msg}" for name, msg in refused)
+        raise ConflictError(f"push to {remote.url.text()} rejected: {reasons}")
 
 
 def _set_upstream_after_push(

@@ -138,7 +138,7 @@ class ClientSession:
 
     def push(self, repo: Repository, updates: list[m.RefUpdate], force: bool) -> m.PushResult:
         """Offer ``updates``; serve what the remote pulls; return its verdict per ref."""
-        self._serving = _PushServing(repo, frozenset(u.new for u in updates))
+        self._serving = _PushServing(repo, frozenset(u.new for u in updates if u.new is not None))
         try:
             offer = m.PushOffer(
                 self.remote.url.name, tuple(updates), force, repo.objects.block_size

@@ -353,8 +353,8 @@ def receive_push_data(channel: LoopChannel, repo: Repository, offer: m.PushOffer
         else:
             results[update.name] = (False, why)
     received = ReceivedPush(results, accepted, TransferStats(), [])
-    if accepted:
-        wants = [u.new for u in accepted]
+    wants = [u.new for u in accepted if u.new is not None]  # deletions transfer nothing
+    if wants:
         with repo.transfer_lock:
             received.stats = pull(channel, repo, "", wants, None, lambda _e: None)
         received.pinned = [CommitId(w) for w in wants]
@@ -388,6 +388,8 @@ def apply_push(
 
 def _apply_update(repo: Repository, update: m.RefUpdate, force: bool, who: Any) -> tuple[bool, str]:
     current = repo.refs.read(update.name)
+    if update.new is None:
+        return _apply_delete(repo, update.name, current, who)
     new = CommitId(update.new)
     try:
         if current is not None and update.name.startswith("refs/heads/"):
@@ -402,6 +404,22 @@ def _apply_update(repo: Repository, update: m.RefUpdate, force: bool, who: Any) 
     except ConflictError as exc:
         return False, exc.message
     return True, "updated"
+
+
+def _apply_delete(
+    repo: Repository, name: str, current: CommitId | None, who: Any
+) -> tuple[bool, str]:
+    """``push --delete``: never the branch checked out here (git's
+    ``receive.denyDeleteCurrent``), and by compare-and-swap like any update."""
+    if current is None:
+        return False, "no such ref"
+    if name == repo.refs.head_target():
+        return False, "deleting the branch checked out there is refused"
+    try:
+        repo.refs.update(name, None, who, "push: deleted by peer", expected=current)
+    except ConflictError as exc:
+        return False, exc.message
+    return True, "deleted"
 
 
 def _update_worktree(repo: Repository, old: CommitId | None, new: CommitId) -> None:

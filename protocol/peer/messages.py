@@ -192,11 +192,12 @@ class BlocksMissing:
 
 @dataclass(frozen=True, slots=True)
 class RefUpdate:
-    """One ref a pusher wants moved from ``old`` (None: create) to ``new``."""
+    """One ref a pusher wants moved from ``old`` (None: create) to ``new`` (None:
+    delete, as ``push --delete``)."""
 
     name: str
     old: bytes | None
-    new: bytes
+    new: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +224,7 @@ class PushOffer:
             if not isinstance(u, list) or len(u) != 3:
                 raise WireError("expected [name, old, new]")
             updates.append(
-                RefUpdate(_text(u[0], limits.MAX_REF_NAME), _opt_ident(u[1]), _ident(u[2]))
+                RefUpdate(_text(u[0], limits.MAX_REF_NAME), _opt_ident(u[1]), _opt_ident(u[2]))
             )
         return cls(
             _text(repo, limits.MAX_REPO_NAME), tuple(updates), force, _block_size(block_size)

@@ -239,3 +239,41 @@ def test_clone_b_checks_out_the_named_branch_tracking_it(pair: tuple[Peer, Peer]
     assert missing.stderr.strip().endswith(f"remote branch 'nope' not found in {shown_url}")
     assert missing.stderr.count("\n") == 1
     assert not (bob.box.work / "other").exists()
+
+
+def test_push_delete_removes_the_remote_branch_and_leaves_the_upstream_gone(
+    pair: tuple[Peer, Peer], tmp_path: Path
+) -> None:
+    """`push --delete feature` deletes the remote's branch and the local origin/feature;
+    the branch that tracked it then reads "gone" in status and branch -vv, as git's.
+    The branch checked out there, a branch it lacks, and a read-only peer are refused,
+    with nothing deleted."""
+    alice, bob = pair
+    twins = Twins(alice, bob, tmp_path)
+    copy = twins.cof_copy
+    bob.cof("checkout", "feature", cwd=copy)
+    twins.git("checkout", "-q", "feature", cwd=twins.git_copy)
+
+    deleted = bob.cof("push", "origin", "--delete", "feature", cwd=copy)
+    twins.git("push", "-q", "origin", "--delete", "feature", cwd=twins.git_copy)
+    url = f"cof://127.0.0.1:{alice.port}/proj"
+    assert deleted.stdout == f"To {url}\n - [deleted]         feature\n"
+    assert alice.cof("branch", cwd=twins.cof_origin).stdout == "* main\n"
+    assert bob.cof("branch", "-r", cwd=copy).stdout == "  origin/main\n"
+    for args in (("status",), ("status", "-sb"), ("branch", "-v"), ("branch", "-vv")):
+        twins.assert_same(*args)  # "... but the upstream is gone."
+
+    for branch, why in (("main", "checked out there"), ("nope", "has no branch 'nope'")):
+        refused = bob.cof("push", "origin", "--delete", branch, cwd=copy, check=False)
+        assert refused.returncode != 0 and why in refused.stderr, refused.stderr
+        assert refused.stderr.count("\n") == 1
+    assert alice.cof("branch", cwd=twins.cof_origin).stdout == "* main\n"
+    assert bob.cof("branch", "-r", cwd=copy).stdout == "  origin/main\n"
+
+    # A peer granted read only may not delete.
+    alice.cof("branch", "other", cwd=twins.cof_origin)
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("fetch", cwd=copy)
+    denied = bob.cof("push", "origin", "--delete", "other", cwd=copy, check=False)
+    assert denied.returncode != 0 and "write" in denied.stderr, denied.stderr
+    assert alice.cof("branch", cwd=twins.cof_origin).stdout == "* main\n  other\n"
