@@ -112,7 +112,12 @@ class Driver:
             timer = self.conn.get_timer()
             if timer is not None and now >= timer:
                 self.conn.handle_timer(now)
-            if deadline is not None and now >= deadline and self.conn.next_event() is None:
+            if deadline is not None and now >= deadline:
+                # What the last read produced is the answer: popped to look, it must
+                # not be dropped (a lost BlockReceived left a fetch waiting until the
+                # connection idled out, when a paused receiver woke past its deadline).
+                if (event := self.conn.next_event()) is not None:
+                    return event
                 self._send()
                 return None
 
