@@ -1,4 +1,4 @@
-"""``cof fetch [REMOTE]``."""
+"""``cof fetch [REMOTE] [--prune]``."""
 
 from __future__ import annotations
 
@@ -29,15 +29,32 @@ def print_transfer(fetched: dict[str, Any]) -> None:
         click.echo(f"  {old}..{short(row['new'])}  {row['ref']}")
 
 
+def print_pruned(fetched: dict[str, Any]) -> None:
+    """git's lines for deleted remote-tracking branches, in its columns (the summary
+    column as wide as git's at its default 7-digit abbreviation, the ref column its
+    minimum)."""
+    for row in fetched["pruned"]:
+        name = row["ref"].removeprefix("refs/remotes/")
+        click.echo(f" - {'[deleted]':<17} {'(none)':<10} -> {name}")
+
+
 @click.command("fetch")
 @click.argument("remote", required=False)
+@click.option(
+    "-p",
+    "--prune",
+    is_flag=True,
+    help="Delete the remote-tracking branches of branches the remote no longer has.",
+)
 @json_option
-def command(remote: str | None, as_json: bool) -> None:
-    """Download new commits and blocks from REMOTE (default origin)."""
-    result = call("fetch", {"remote": remote})
+def command(remote: str | None, prune: bool, as_json: bool) -> None:
+    """Download new commits and blocks from REMOTE (default: the current branch's
+    upstream's, else origin)."""
+    result = call("fetch", {"remote": remote, "prune": prune})
     if as_json:
         emit_json(result)
         return
-    if result["stats"]["listed"] or result["updated"]:
+    if result["stats"]["listed"] or result["updated"] or result["pruned"]:
         click.echo(f"From {result['url']}")
+    print_pruned(result)
     print_transfer(result)

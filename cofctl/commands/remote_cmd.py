@@ -1,4 +1,5 @@
-"""``cof remote [list] | add NAME URL [--key KEY] | remove NAME``."""
+"""``cof remote [list] | add NAME URL [--key KEY] | remove NAME | rename OLD NEW |
+set-url NAME URL [--key KEY]``."""
 
 from __future__ import annotations
 
@@ -52,3 +53,23 @@ def add_cmd(name: str, url: str, key: str | None) -> None:
 def remove_cmd(name: str) -> None:
     """Remove remote NAME and its remote-tracking branches."""
     call("remote", {"action": "remove", "name": name})
+
+
+@command.command("rename")
+@click.argument("old")
+@click.argument("new")
+def rename_cmd(old: str, new: str) -> None:
+    """Rename remote OLD to NEW.
+
+    Its remote-tracking branches move to NEW/*, and branches that tracked OLD track NEW.
+    """
+    call("remote", {"action": "rename", "name": old, "new_name": new})
+
+
+@command.command("set-url")
+@click.argument("name")
+@click.argument("url")
+@click.option("--key", help="The remote daemon's public key (else the URL's, else the old one).")
+def set_url_cmd(name: str, url: str, key: str | None) -> None:
+    """Point remote NAME at URL (cof://[KEY@]HOST[:PORT]/SHARE)."""
+    call("remote", {"action": "set-url", "name": name, "url": url, "key": key})

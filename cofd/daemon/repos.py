@@ -47,9 +47,10 @@ class OpenRepository:
     ``lock`` orders the commands that read or change the working tree, the staging
     area and local refs: many readers (status, log) or one writer (commit, checkout).
     ``prune_lock`` keeps block deletion away from transfers: a transfer (fetch, push,
-    a push being received) holds it shared and no ``lock`` at all, so a commit or a
-    checkout need not wait minutes for a big fetch; gc and fsck hold both exclusively
-    (:meth:`pruning`), so nothing a transfer stored but no ref reaches yet is swept.
+    a push being received, a peer's fetch being served) holds it shared and no
+    ``lock`` at all, so a commit or a checkout need not wait minutes for a big fetch;
+    gc and fsck hold both exclusively (:meth:`pruning`), so nothing a transfer stored
+    but no ref reaches yet is swept, and no block a peer was promised is.
     """
 
     repo: Repository
@@ -58,8 +59,13 @@ class OpenRepository:
 
     @contextlib.asynccontextmanager
     async def pruning(self) -> AsyncIterator[None]:
-        """Exclusive for gc and fsck: no command and no transfer runs meanwhile."""
-        async with self.lock.write(), self.prune_lock.write():
+        """Exclusive for gc and fsck: no command and no transfer runs meanwhile.
+
+        The prune lock first: while gc waits for transfers to end, commands still run,
+        and a session serving a fetch, which holds the prune lock shared between its
+        requests, can still take ``lock`` shared to list its next page (the other
+        order deadlocks them until the peer gives up)."""
+        async with self.prune_lock.write(), self.lock.write():
             yield
 
     def transferring(self) -> contextlib.AbstractAsyncContextManager[None]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cofd.objects.model import CommitId
+from cofd.objects.model import CommitId, Signature
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.branches import switch_to
@@ -88,6 +88,10 @@ def remote(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         for ref, _ in list(repo.refs.iter_refs(f"{REMOTES}{name}/")):
             repo.refs.update(ref, None, reflog_signature(ctx), f"remote: remove {name}")
         return {"removed": name}
+    if action == "rename":
+        return _rename_remote(ctx, repo, name, str(params.get("new_name") or ""))
+    if action == "set-url":
+        return _set_url(repo, name, str(params.get("url") or ""), params.get("key"))
     if action != "add":
         raise UsageError(f"unknown remote action {action!r}")
     added = _make_remote(name, str(params.get("url") or ""), params.get("key"))
@@ -96,6 +100,48 @@ def remote(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"remote '{name}' already exists")
         config.remotes[name] = added
     return {"added": added.to_dict()}
+
+
+def _rename_remote(ctx: OpContext, repo: Repository, old: str, new: str) -> dict[str, Any]:
+    """As ``git remote rename``: the remote, its remote-tracking branches, and every
+    upstream that named it."""
+    new = check_name(new, "remote")
+    old_prefix, new_prefix = f"{REMOTES}{old}/", f"{REMOTES}{new}/"
+    who = reflog_signature(ctx)
+    moved = []
+    with editing_remote_config(repo.cof_dir) as config:
+        remote = config.remotes.get(old)
+        if remote is None:
+            raise UsageError(f"no remote named '{old}'")
+        if new in config.remotes:
+            raise UsageError(f"remote '{new}' already exists")
+        # The refs before the file is written: should moving one fail, the remote
+        # keeps its name and the same command moves the rest.
+        for ref, commit in list(repo.refs.iter_refs(old_prefix)):
+            target = new_prefix + ref.removeprefix(old_prefix)
+            message = f"remote: renamed {ref} to {target}"
+            repo.refs.update(target, commit, who, message)
+            repo.refs.update(ref, None, who, message, expected=commit)
+            moved.append(target)
+        del config.remotes[old]
+        config.remotes[new] = dataclasses.replace(remote, name=new)
+        config.upstreams = {
+            branch: Upstream(new, up.branch) if up.remote == old else up
+            for branch, up in config.upstreams.items()
+        }
+    return {"renamed": old, "to": new, "refs": moved}
+
+
+def _set_url(repo: Repository, name: str, url_text: str, key_text: object) -> dict[str, Any]:
+    """As ``git remote set-url``; the key stays unless the URL or ``--key`` gives one."""
+    with editing_remote_config(repo.cof_dir) as config:
+        remote = config.remotes.get(name)
+        if remote is None:
+            raise UsageError(f"no remote named '{name}'")
+        url_key = parse_url(url_text).key
+        kept = None if url_key is not None or key_text else remote.key.hex()
+        changed = config.remotes[name] = _make_remote(name, url_text, key_text or kept)
+    return {"remote": changed.to_dict()}
 
 
 def _make_remote(name: str, url_text: str, key_text: object) -> Remote:
@@ -118,14 +164,22 @@ def open_session(ctx: OpContext, remote: Remote) -> ClientSession:
     return ClientSession.open(ctx.home, remote, ctx.config().network, ctx.cancelled)
 
 
-def fetch_remote(ctx: OpContext, repo: Repository, remote: Remote) -> dict[str, Any]:
-    """List the remote's refs, pull what is missing, move remote-tracking refs."""
+def fetch_remote(
+    ctx: OpContext, repo: Repository, remote: Remote, prune: bool = False
+) -> dict[str, Any]:
+    """List the remote's refs, pull what is missing, move remote-tracking refs (and
+    with ``prune`` delete those of branches the remote no longer has)."""
     with open_session(ctx, remote) as session:
-        return fetch_over(ctx, repo, remote, session, session.list_refs())
+        return fetch_over(ctx, repo, remote, session, session.list_refs(), prune)
 
 
 def fetch_over(
-    ctx: OpContext, repo: Repository, remote: Remote, session: ClientSession, advertised: m.Refs
+    ctx: OpContext,
+    repo: Repository,
+    remote: Remote,
+    session: ClientSession,
+    advertised: m.Refs,
+    prune: bool = False,
 ) -> dict[str, Any]:
     """:func:`fetch_remote` on an open session whose refs were listed."""
     if advertised.block_size != repo.objects.block_size:
@@ -139,6 +193,9 @@ def fetch_over(
     stats = session.fetch(repo, wants, ctx.progress)
     wire = dict(session.driver.conn.stats)
     who = reflog_signature(ctx)
+    # Only once the transfer succeeded (a failed fetch changes no ref), and before the
+    # updates, in git's order.
+    pruned = _prune_tracking(repo, remote, refs, who) if prune else []
     updated = []
     for name, value in refs.items():
         if name.startswith(HEADS):
@@ -156,9 +213,24 @@ def fetch_over(
         "url": remote.url.text(),
         "head": advertised.head,
         "updated": updated,
+        "pruned": pruned,
         "stats": stats.to_dict(),
         "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
     }
+
+
+def _prune_tracking(
+    repo: Repository, remote: Remote, advertised: dict[str, bytes], who: Signature
+) -> list[dict[str, Any]]:
+    """As ``git fetch --prune``: delete ``refs/remotes/<remote>/<b>`` for every branch
+    ``b`` the remote no longer advertises (tags are left alone, as git's default)."""
+    prefix = f"{REMOTES}{remote.name}/"
+    pruned = []
+    for ref, old in list(repo.refs.iter_refs(prefix)):
+        if HEADS + ref.removeprefix(prefix) not in advertised:
+            repo.refs.update(ref, None, who, "fetch: prune")
+            pruned.append({"ref": ref, "old": old.hex()})
+    return pruned
 
 
 # fetch and push are transfers: they write only the block store (whose own write lock
@@ -170,7 +242,8 @@ def fetch_over(
 def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     with repo.transfer_lock:
-        return fetch_remote(ctx, repo, _remote(repo, params.get("remote")))
+        remote = _remote(repo, params.get("remote"))
+        return fetch_remote(ctx, repo, remote, bool(params.get("prune")))
 
 
 @op("merge_upstream", writes=True)

@@ -8,7 +8,10 @@ a worker as blocking code (``receive_push_data``, beside local readers, then
 authenticated key must hold a grant on it (``read`` to list and fetch, ``write`` to
 push); block requests are served only from a repository the peer was granted on this
 connection, and only for ids listed to it there (``LackingPages.offered``). Unknown
-share and missing grant get the same answer.
+share and missing grant get the same answer. A session serving a fetch holds the
+repository's prune lock shared from its first Want until it ends or falls idle
+(:class:`PruneHold`), so gc cannot delete a block between the Lacking page that
+listed it and the peer's request for it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import queue
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ from cofd.sync.serving import (
 from cofd.sync.transfer import TransferStats, pull
 from protocol.errors import AccessDeniedError, CofError, ConfigError, ConflictError, PeerError
 from protocol.peer import events as ev
+from protocol.peer import limits
 from protocol.peer import messages as m
 from protocol.peer.connection import Connection, State
 from protocol.peer.listener import Listener
@@ -54,6 +58,10 @@ log = logging.getLogger("cofd.sync")
 
 SERVE_CHUNK = 256  # blocks read from the store per worker call
 CHANNEL_SLACK = 30.0  # seconds a push worker waits beyond the connection's own budget
+# A fetch session that asks for nothing this long lets gc in (as long as a connection
+# may stay silent); one that keeps its connection up with pings alone must not keep
+# gc out for good.
+PRUNE_HOLD_IDLE = limits.IDLE_TIMEOUT
 RunBlocking = Callable[..., Awaitable[Any]]
 
 
@@ -99,6 +107,68 @@ class LoopChannel:
         return event
 
 
+class PruneHold:
+    """A repository's prune lock, held shared for one session serving a fetch.
+
+    A Lacking page promises blocks that the peer asks for later, at its own pace; gc
+    must not delete them meanwhile (it would, were a listed branch deleted). So the
+    session holds the lock from its first Want until it ends (:meth:`end`, on
+    ``ConnectionTerminated``, which idle connections also get) or has asked for
+    nothing for ``PRUNE_HOLD_IDLE``; a later request takes a new hold. Shared, so
+    other sessions and transfers go on; a gc waiting for it keeps new holders out
+    (the lock prefers writers), so it waits for the sessions under way, not for
+    later ones.
+    """
+
+    def __init__(self, entry: OpenRepository) -> None:
+        self.entry = entry
+        self.ended = False  # let go of (or never to be held): later requests need a new one
+        self._users = 0
+        self._last_use = time.monotonic()
+        self._held: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._end = False
+        self._wake = asyncio.Event()  # ended, or a request done with it
+
+    async def run(self) -> None:
+        """The task holding the lock: the hold outlives every single request."""
+        try:
+            async with self.entry.transferring():
+                if self._end:
+                    return
+                self._held.set_result(True)
+                while True:
+                    idle = time.monotonic() - self._last_use
+                    if not self._users and (self._end or idle >= PRUNE_HOLD_IDLE):
+                        break
+                    self._wake.clear()
+                    wait = None if self._users else PRUNE_HOLD_IDLE - idle
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
+                self.ended = True  # before letting go, so no request counts on it
+        finally:
+            self.ended = True
+            if not self._held.done():
+                self._held.set_result(False)
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[bool]:
+        """Wait until the lock is held (False: the session ended first); the hold
+        lasts at least until the body is done."""
+        self._users += 1
+        try:
+            # Shielded: a cancelled request must not cancel the future for the others.
+            yield await asyncio.shield(self._held)
+        finally:
+            self._users -= 1
+            self._last_use = time.monotonic()
+            self._wake.set()
+
+    def end(self) -> None:
+        """Let go once the requests using it are done."""
+        self._end = True
+        self._wake.set()
+
+
 @dataclass(slots=True)
 class _Peer:
     conn: Connection
@@ -107,6 +177,7 @@ class _Peer:
     pending: deque[tuple[int, m.BlockId]] = field(default_factory=deque)
     serving: bool = False
     channel: LoopChannel | None = None
+    hold: PruneHold | None = None  # while serving a fetch
 
 
 class SyncService:
@@ -132,6 +203,8 @@ class SyncService:
 
     async def stop(self) -> None:
         for peer in self._peers.values():
+            if peer.hold is not None:
+                peer.hold.end()
             if peer.conn.state is not State.CLOSED:
                 peer.conn.close()
             if peer.channel is not None:
@@ -160,6 +233,8 @@ class SyncService:
         elif isinstance(event, ev.ConnectionTerminated):
             if peer.channel is not None:
                 peer.channel.events.put(event)
+            if peer.hold is not None:
+                peer.hold.end()
             self._peers.pop(conn, None)
             stats = conn.stats
             log.info(
@@ -180,6 +255,18 @@ class SyncService:
     def _kick(self) -> None:
         if self.endpoint is not None:
             self.endpoint.kick()
+
+    def _holding(
+        self, peer: _Peer, entry: OpenRepository
+    ) -> contextlib.AbstractAsyncContextManager[bool]:
+        """``peer``'s hold on ``entry``'s prune lock, taken anew if it has none."""
+        hold = peer.hold
+        if hold is None or hold.ended or hold.entry is not entry:
+            if hold is not None:
+                hold.end()
+            hold = peer.hold = PruneHold(entry)
+            self._spawn(hold.run())
+        return hold.use()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -219,7 +306,10 @@ class SyncService:
             _, entry = await self._share(peer, message.repo, READ)
             if not peer.lacking.started:
                 self._admit_fetch(peer)
-            async with entry.lock.acquire(False):
+            # The prune lock before the repository lock, as gc takes them.
+            async with self._holding(peer, entry) as held, entry.lock.acquire(False):
+                if not held:
+                    raise PeerError("the session ended")
                 page: m.Lacking = await self.run_blocking(peer.lacking.page, entry.repo, message)
                 return page
         if isinstance(message, m.PushOffer):
@@ -295,7 +385,11 @@ class SyncService:
                     self._kick()
                 if not chunk:
                     continue
-                datas = await self.run_blocking(read_blocks, readable.repo, [b for _, b in chunk])
+                async with self._holding(peer, readable) as held:
+                    if not held:
+                        return
+                    ids = [b for _, b in chunk]
+                    datas = await self.run_blocking(read_blocks, readable.repo, ids)
                 if _closed(conn):
                     return
                 send_blocks(conn, [s for s, _ in chunk], datas)

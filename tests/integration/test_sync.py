@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
+import shutil
 import signal
 import socket
 import sqlite3
@@ -983,12 +985,15 @@ def test_clone_from_a_closed_port_fails_at_once_and_leaves_nothing(
 
 
 def _git(*args: str | Path, cwd: Path) -> str:
+    return _git_run(*args, cwd=cwd).stdout
+
+
+def _git_run(*args: str | Path, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GIT_AUTHOR_NAME="A", GIT_AUTHOR_EMAIL="a@x", GIT_COMMITTER_NAME="A")
     env.update(GIT_COMMITTER_EMAIL="a@x", GIT_CONFIG_GLOBAL="/dev/null")
-    done = subprocess.run(
-        ["git", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    return subprocess.run(
+        ["git", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, check=check
     )
-    return done.stdout
 
 
 def test_branch_lists_remote_tracking_branches_as_git_does(
@@ -1026,6 +1031,170 @@ def test_branch_lists_remote_tracking_branches_as_git_does(
         ]
         ours = bob.cof("branch", *flags, cwd=copy).stdout.splitlines()
         assert ours == theirs, flags
+
+
+def _remote_branches_like_git(bob: Peer, copy: Path, git_copy: Path) -> list[str]:
+    """`cof branch -r` in ``copy``, checked against `git branch -r` in ``git_copy``."""
+    ours = bob.cof("branch", "-r", cwd=copy).stdout.splitlines()
+    theirs = _git("branch", "-r", cwd=git_copy).splitlines()
+    assert ours == [line for line in theirs if "/HEAD -> " not in line]
+    return ours
+
+
+def test_fetch_prune_deletes_what_the_remote_no_longer_has_as_git_does(
+    pair: tuple[Peer, Peer], tmp_path: Path
+) -> None:
+    """Branches deleted on the remote: a plain fetch keeps their remote-tracking
+    branches, `fetch --prune` (`-p`) deletes them, with git's lines for each, and
+    lists them under `pruned` in its JSON. The same steps run on git repositories."""
+    alice, bob = pair
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    git_origin, git_copy = tmp_path / "origin", tmp_path / "copy"
+    _git("init", "-q", "-b", "main", git_origin, cwd=tmp_path)
+    (git_origin / "f.txt").write_text("base\n")
+    _git("add", "f.txt", cwd=git_origin)
+    _git("commit", "-q", "-m", "initial", cwd=git_origin)
+    for name in ("gone", "feature/x", "kept", "later"):
+        alice.cof("branch", name, cwd=origin)
+        _git("branch", name, cwd=git_origin)
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    _git("clone", "-q", git_origin, git_copy, cwd=tmp_path)
+    before = _remote_branches_like_git(bob, copy, git_copy)
+
+    for name in ("gone", "feature/x"):
+        alice.cof("branch", "-D", name, cwd=origin)
+        _git("branch", "-q", "-D", name, cwd=git_origin)
+    commit_file(alice, origin, "f.txt", b"more\n", "more")
+    (git_origin / "f.txt").write_text("more\n")
+    _git("commit", "-q", "-am", "more", cwd=git_origin)
+
+    bob.cof("fetch", cwd=copy)
+    _git("fetch", "-q", cwd=git_copy)
+    assert _remote_branches_like_git(bob, copy, git_copy) == before  # nothing deleted
+
+    pruned = bob.cof("fetch", "--prune", cwd=copy).stdout.splitlines()
+    git_pruned = _git_run("fetch", "--prune", cwd=git_copy).stderr.splitlines()
+    assert pruned[0] == f"From cof://127.0.0.1:{alice.port}/proj"
+    assert [line for line in pruned if line.startswith(" - ")] == [
+        line for line in git_pruned if line.startswith(" - ")
+    ]
+    assert pruned[1] == " - [deleted]         (none)     -> origin/feature/x", pruned
+    assert _remote_branches_like_git(bob, copy, git_copy) == [
+        "  origin/kept",
+        "  origin/later",
+        "  origin/main",
+    ]
+
+    # Nothing to fetch, one branch to delete: the JSON names it and its last value.
+    log = bob.cof("log", "-n", "1", "--json", "origin/later", cwd=copy).stdout
+    later = json.loads(log)[0]["id"]
+    alice.cof("branch", "-D", "later", cwd=origin)
+    _git("branch", "-q", "-D", "later", cwd=git_origin)
+    result = json.loads(bob.cof("fetch", "-p", "--json", cwd=copy).stdout)
+    assert result["pruned"] == [{"ref": "refs/remotes/origin/later", "old": later}]
+    assert result["updated"] == [] and result["stats"]["listed"] == 0
+    _git("fetch", "-q", "-p", cwd=git_copy)
+    assert _remote_branches_like_git(bob, copy, git_copy) == ["  origin/kept", "  origin/main"]
+    quiet = bob.cof("fetch", "-p", cwd=copy)
+    assert (quiet.stdout, quiet.stderr) == ("", "")  # as git: nothing to say
+
+
+def _upstreams(branch_vv: str) -> list[tuple[str, str | None]]:
+    """Each branch and what it tracks, from `branch -vv` (ids are longer in cof)."""
+    found = [
+        (line[2:].split()[0], re.search(r"\[([^\]:]+)", line)) for line in branch_vv.splitlines()
+    ]
+    return [(name, upstream[1] if upstream else None) for name, upstream in found]
+
+
+def test_remote_rename_and_set_url_as_git_does(pair: tuple[Peer, Peer], tmp_path: Path) -> None:
+    """`remote rename` moves the remote, its remote-tracking branches (logged with
+    git's message) and the upstreams that named it, as git's does, and sync goes on
+    under the new name; `remote set-url` points a remote elsewhere and keeps its key
+    unless given one. Refusals are one line, exit 2, and change nothing."""
+    alice, bob = pair
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    alice.cof("branch", "feature", cwd=origin)
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    bob.cof("checkout", "feature", cwd=copy)  # tracks origin/feature, as git's guess
+    bob.cof("checkout", "main", cwd=copy)
+    bob.cof("remote", "add", "other", alice.url("proj"), cwd=copy)
+    git_origin, git_copy = tmp_path / "origin", tmp_path / "copy"
+    _git("init", "-q", "-b", "main", git_origin, cwd=tmp_path)
+    (git_origin / "f.txt").write_text("base\n")
+    _git("add", "f.txt", cwd=git_origin)
+    _git("commit", "-q", "-m", "initial", cwd=git_origin)
+    _git("branch", "feature", cwd=git_origin)
+    _git("clone", "-q", git_origin, git_copy, cwd=tmp_path)
+    _git("checkout", "-q", "feature", cwd=git_copy)
+    _git("checkout", "-q", "main", cwd=git_copy)
+    _git("remote", "add", "other", git_origin, cwd=git_copy)
+
+    def state() -> tuple[str, ...]:
+        return tuple(
+            bob.cof(*args, cwd=copy).stdout
+            for args in (("remote", "-v"), ("branch", "-a", "-vv"), ("reflog", "origin/main"))
+        )
+
+    before = state()
+    url = f"cof://127.0.0.1:{alice.port}/proj"
+    for args, message in (
+        (("rename", "nope", "up"), "no remote named 'nope'"),
+        (("rename", "origin", "other"), "remote 'other' already exists"),
+        (("rename", "origin", "origin"), "remote 'origin' already exists"),
+        (("rename", "origin", "a b"), "'a b' is not a valid remote name"),
+        (("set-url", "nope", url), "no remote named 'nope'"),
+        (("set-url", "origin", "https://host/proj"), "is not a cof URL"),
+    ):
+        failed = bob.cof("remote", *args, cwd=copy, check=False)
+        assert failed.returncode == 2 and message in failed.stderr, (args, failed.stderr)
+        assert len(failed.stderr.splitlines()) == 1, failed.stderr
+        if "https" not in args[-1]:  # git's URLs are not cof's
+            assert _git_run("remote", *args, cwd=git_copy, check=False).returncode != 0
+    assert state() == before
+
+    bob.cof("remote", "rename", "origin", "up", cwd=copy)
+    _git("remote", "rename", "origin", "up", cwd=git_copy)
+    for flags in (("-r",), ("-a",)):
+        ours = bob.cof("branch", *flags, cwd=copy).stdout.splitlines()
+        theirs = _git("branch", *flags, cwd=git_copy).splitlines()
+        assert ours == [line for line in theirs if "/HEAD -> " not in line], flags
+    assert (
+        _upstreams(bob.cof("branch", "-vv", cwd=copy).stdout)
+        == _upstreams(_git("branch", "-vv", cwd=git_copy))
+        == [("feature", "up/feature"), ("main", "up/main")]
+    )
+    ours_log = bob.cof("reflog", "up/main", cwd=copy).stdout.splitlines()[0]
+    theirs_log = _git("reflog", "show", "refs/remotes/up/main", cwd=git_copy).splitlines()[0]
+    message = "remote: renamed refs/remotes/origin/main to refs/remotes/up/main"
+    assert ours_log.endswith(message) and theirs_log.endswith(message), (ours_log, theirs_log)
+    assert bob.cof("remote", cwd=copy).stdout == "other\nup\n"
+    newest = commit_file(alice, origin, "f.txt", b"more\n", "more")
+    assert json.loads(bob.cof("fetch", "up", "--json", cwd=copy).stdout)["updated"] == [
+        {"ref": "refs/remotes/up/main", "old": head_of(bob, copy), "new": newest}
+    ]
+
+    # The serving side renames its share: set-url follows it, keeping the key.
+    alice.cof("share", "--remove", "proj", cwd=origin)
+    alice.cof("share", "moved", cwd=origin)
+    alice.cof("peer", "grant", bob.key, "moved", "--read")
+    moved = f"cof://127.0.0.1:{alice.port}/moved"
+    bob.cof("remote", "set-url", "up", moved, cwd=copy)
+    assert f"up\t{moved}\t{alice.key}\n" in bob.cof("remote", "-v", cwd=copy).stdout
+    commit_file(alice, origin, "f.txt", b"again\n", "again")
+    assert bob.cof("fetch", "up", cwd=copy).stdout.startswith(f"From {moved}\n")
+    bad = bob.cof(
+        "remote", "set-url", "up", alice.url("moved"), "--key", bob.key, cwd=copy, check=False
+    )
+    assert bad.returncode == 2 and "the key in the URL and --key differ" in bad.stderr
+    bob.cof("remote", "set-url", "up", moved, "--key", bob.key, cwd=copy)
+    assert f"up\t{moved}\t{bob.key}\n" in bob.cof("remote", "-v", cwd=copy).stdout
+    bob.cof("remote", "set-url", "up", alice.url("moved"), cwd=copy)  # KEY@ in the URL
+    assert f"up\t{moved}\t{alice.key}\n" in bob.cof("remote", "-v", cwd=copy).stdout
 
 
 def test_clone_takes_the_origins_block_size_and_mismatches_are_refused(
@@ -1117,6 +1286,90 @@ def test_commit_runs_during_a_fetch_and_gc_waits_for_it(
     assert bob.cof("log", "-n", "1", "fake/main", cwd=repo).returncode == 0
     log = json.loads(bob.cof("log", "--json", cwd=repo).stdout)
     assert log[0]["message"] == "during the fetch\n"
+
+
+def test_gc_on_the_serving_side_waits_for_a_fetch_it_serves(pair: tuple[Peer, Peer]) -> None:
+    """A Lacking page promises blocks that the peer asks for later: a gc of the serving
+    repository meanwhile must not delete them, even once no ref reaches them any more.
+    The fetching daemon is stopped (SIGSTOP) in mid-transfer while the served branch is
+    deleted and gc runs on the serving side: gc waits for the session, then the fetch
+    completes and both stores check clean. (Before, gc swept the listed blocks and the
+    fetch failed with blocks missing.)"""
+    alice, bob = pair
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    alice.cof("checkout", "-b", "topic", cwd=origin)
+    data = os.urandom(32 * 1024 * 1024)
+    commit_file(alice, origin, "big.bin", data, "big")
+    alice.cof("checkout", "main", cwd=origin)
+
+    objects = copy / ".cof" / "objects"
+    start = _tree_size(objects)
+    proc = bob.popen("fetch", "--json", cwd=copy)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _tree_size(objects) < start + 4 * 1024 * 1024:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    pid = bob.box.daemon_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        alice.cof("branch", "-D", "topic", cwd=origin)
+        # Reflogs are gc roots: without them (git's `reflog expire --expire=now
+        # --all`), nothing on the serving side reaches big.bin's blocks any more.
+        shutil.rmtree(origin / ".cof" / "logs")
+        gc = alice.popen("gc", "--prune=now", "--json", cwd=origin)
+        time.sleep(1.5)
+        assert gc.poll() is None, gc.communicate()  # waits for the serving session
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    gc_out, gc_err = gc.communicate(timeout=60)
+    assert gc.returncode == 0, gc_err
+    assert json.loads(gc_out)["deleted_blocks"] >= len(data) // 4096  # after the fetch
+    assert any(r["ref"] == "refs/remotes/origin/topic" for r in json.loads(out)["updated"])
+    for peer, repo in ((alice, origin), (bob, copy)):
+        checked = peer.cof("fsck", cwd=repo, check=False)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    bob.cof("checkout", "origin/topic", "--", "big.bin", cwd=copy)
+    assert (copy / "big.bin").read_bytes() == data
+
+
+def test_gc_waiting_for_a_serving_session_blocks_neither_it_nor_commands(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """gc takes the prune lock before the repository lock: while it waits for a
+    session serving a fetch, that session still lists (a Want takes the repository
+    lock shared) and local commands answer; gc runs once the session has ended.
+    (In the other order, gc held the repository lock while it waited: the session's
+    next Want waited for gc, and gc for the session, until the peer gave up.)"""
+    alice = Peer(sandbox_factory(), "Alice")
+    origin = make_origin(alice, {"f.txt": b"content\n"})
+    identity = Identity.generate()
+    alice.cof("peer", "grant", identity.public.hex(), "proj", "--read")
+    main = m.BlockId(bytes.fromhex(head_of(alice, origin)))
+    with raw_session(alice, identity) as (conn, sock, events):
+
+        def page() -> m.Message:
+            rid = conn.send_request(m.Want("proj", (main,), (), 0))
+            _drive(
+                conn, sock, events, lambda: any(getattr(e, "request_id", 0) == rid for e in events)
+            )
+            return next(e.message for e in events if getattr(e, "request_id", 0) == rid)
+
+        assert isinstance(page(), m.Lacking)
+        gc = alice.popen("gc", "--prune=now", cwd=origin)
+        time.sleep(1.0)
+        assert gc.poll() is None, gc.communicate()  # waits for the session
+        assert alice.cof("status", "--porcelain", cwd=origin, timeout=10).stdout == ""
+        again = page()
+        assert isinstance(again, m.Lacking) and again.complete, again
+        assert gc.poll() is None
+    _, err = gc.communicate(timeout=30)
+    assert gc.returncode == 0, err
 
 
 def test_a_serving_daemon_admits_max_fetches_at_once(
