@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,8 @@ class Refs:
         if name == HEAD:
             name = self.head_target() or HEAD
         path = self._path(name)
+        if new is not None and not path.is_file():
+            self._make_room(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = path.with_name(path.name + ".lock")
         try:
@@ -179,6 +182,8 @@ class Refs:
             else:
                 os.replace(lock, path)
             fsync_dir(path.parent)
+            if new is None:
+                self._remove_empty_parents(path)
         except BaseException:
             if fd >= 0:
                 os.close(fd)
@@ -187,6 +192,54 @@ class Refs:
         self._log(name, current, new, who, message)
         if name != HEAD and name == self.head_target():
             self._log(HEAD, current, new, who, message)
+
+    def _make_room(self, name: str) -> None:
+        """Refs are files, so ``a`` and ``a/b`` cannot both exist (git's rule): refuse
+        a new ref that one in place would clash with; clear empty directories that
+        deleted refs left where it goes."""
+        path = self._path(name)
+        for parent in Path(name).parents:
+            if self._path(parent.as_posix()).is_file():
+                raise ConflictError(f"cannot create {name}: {parent.as_posix()} exists")
+        if path.is_dir():
+            inside = sorted(
+                p.relative_to(self.cof_dir).as_posix()
+                for p in path.rglob("*")
+                if p.is_file() and not p.name.endswith(".lock")
+            )
+            if inside:
+                raise ConflictError(f"cannot create {name}: {inside[0]} exists")
+            for sub in sorted(path.rglob("*"), reverse=True):  # empty directories only
+                sub.rmdir()
+            path.rmdir()
+
+    def _remove_empty_parents(self, path: Path) -> None:
+        """After a delete: drop directories left empty below ``refs/<kind>/``."""
+        keep = self.cof_dir / "refs"
+        parent = path.parent
+        while parent.parent != keep and keep in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or a writer just made it): leave it
+                return
+            parent = parent.parent
+
+    def _log_path(self, name: str) -> Path:
+        """``logs/<name>``, moving aside what is in the way: reflogs of deleted refs
+        (``a``'s log where ``a/b`` is now created, or ``a/b``'s where ``a`` is) go to
+        ``logs/deleted/`` with a timestamp, where gc still reads them as roots."""
+        logs = self.cof_dir / "logs"
+        path = logs / name
+        if path.is_file():
+            return path
+        in_the_way = [logs / p for p in Path(name).parents if (logs / p).is_file()]
+        if path.is_dir():
+            in_the_way.append(path)
+        for stale in in_the_way:
+            aside = logs / "deleted" / f"{stale.relative_to(logs)}.{time.time_ns()}"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(stale, aside)
+        return path
 
     def set_head(self, target: str | CommitId, who: Signature, message: str) -> None:
         """Attach HEAD to a branch ref name, or detach it at a commit id."""
@@ -208,7 +261,7 @@ class Refs:
     def _log(
         self, name: str, old: CommitId | None, new: CommitId | None, who: Signature, message: str
     ) -> None:
-        path = self.cof_dir / "logs" / name
+        path = self._log_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         line = (
             f"{_hex(old)} {_hex(new)} {who.format()} {who.timestamp} "

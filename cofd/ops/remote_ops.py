@@ -206,7 +206,16 @@ def fetch_over(
                 continue
         old = repo.refs.read(tracking)
         if old != value:
-            repo.refs.update(tracking, CommitId(value), who, f"fetch: from {remote.url.text()}")
+            try:
+                repo.refs.update(tracking, CommitId(value), who, f"fetch: from {remote.url.text()}")
+            except ConflictError as exc:
+                if prune or not tracking.startswith(REMOTES):
+                    raise
+                # A branch the remote renamed over another (x/y -> x): as git says.
+                raise ConflictError(
+                    f"{exc.message} (cof fetch --prune removes remote-tracking branches "
+                    "the remote no longer has)"
+                ) from None
             updated.append({"ref": tracking, "old": old.hex() if old else None, "new": value.hex()})
     return {
         "remote": remote.name,

@@ -277,3 +277,37 @@ def test_push_delete_removes_the_remote_branch_and_leaves_the_upstream_gone(
     denied = bob.cof("push", "origin", "--delete", "other", cwd=copy, check=False)
     assert denied.returncode != 0 and "write" in denied.stderr, denied.stderr
     assert alice.cof("branch", cwd=twins.cof_origin).stdout == "* main\n  other\n"
+
+
+def test_a_remote_branch_replaced_by_one_above_it_needs_prune_as_in_git(
+    pair: tuple[Peer, Peer],
+) -> None:
+    """The remote turns branch x/y into x: a plain fetch cannot make origin/x while
+    origin/x/y exists (refs are files, as git's) and says so in one line; fetch
+    --prune removes origin/x/y first and then makes origin/x. Locally, a/b then a
+    works once a/b is deleted."""
+    alice, bob = pair
+    origin = make_origin(alice, {"f.txt": b"base\n"})
+    alice.cof("branch", "x/y", cwd=origin)
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    bob.cof("clone", alice.url("proj"), "copy")
+    copy = bob.box.work / "copy"
+    assert bob.cof("branch", "-r", cwd=copy).stdout == "  origin/main\n  origin/x/y\n"
+
+    alice.cof("branch", "-D", "x/y", cwd=origin)
+    alice.cof("branch", "x", cwd=origin)
+    plain = bob.cof("fetch", cwd=copy, check=False)
+    assert plain.returncode != 0 and plain.stderr.count("\n") == 1
+    assert "refs/remotes/origin/x/y exists" in plain.stderr and "--prune" in plain.stderr
+    assert bob.cof("branch", "-r", cwd=copy).stdout == "  origin/main\n  origin/x/y\n"
+    bob.cof("fetch", "--prune", cwd=copy)
+    assert bob.cof("branch", "-r", cwd=copy).stdout == "  origin/main\n  origin/x\n"
+
+    bob.cof("branch", "a/b", cwd=copy)
+    refused = bob.cof("branch", "a", cwd=copy, check=False)
+    assert refused.returncode != 0
+    assert refused.stderr == "cof: cannot create refs/heads/a: refs/heads/a/b exists\n"
+    bob.cof("branch", "-d", "a/b", cwd=copy)
+    bob.cof("branch", "a", cwd=copy)
+    assert "  a\n" in bob.cof("branch", cwd=copy).stdout
+    assert bob.cof("fsck", cwd=copy).returncode == 0

@@ -51,6 +51,36 @@ def test_delete_ref(refs: Refs) -> None:
     assert (newest.old, newest.new) == (C1, None)
 
 
+def test_a_ref_and_a_ref_below_it_cannot_both_exist(refs: Refs) -> None:
+    """git's directory/file rule: ``a`` and ``a/b`` clash while the other lives; once
+    it is deleted the name is free (its empty directory and its reflog are moved out
+    of the way; the reflog stays readable for gc under logs/deleted/)."""
+    a, ab, abc = "refs/heads/a", "refs/heads/a/b", "refs/heads/a/b/c"
+    refs.update(ab, C1, WHO, "create a/b", expected=None)
+    with pytest.raises(ConflictError, match="cannot create refs/heads/a: refs/heads/a/b exists"):
+        refs.update(a, C1, WHO, "create a", expected=None)
+    refs.update(ab, None, WHO, "delete a/b")
+    assert not (refs.cof_dir / ab).exists() and not (refs.cof_dir / a).exists()
+    refs.update(a, C2, WHO, "create a", expected=None)
+    assert refs.read(a) == C2 and [e.message for e in refs.reflog(a)] == ["create a"]
+    with pytest.raises(ConflictError, match="cannot create refs/heads/a/b/c: refs/heads/a exists"):
+        refs.update(abc, C1, WHO, "create a/b/c", expected=None)
+    refs.update(a, None, WHO, "delete a")
+    refs.update(abc, C3, WHO, "create a/b/c", expected=None)
+    assert dict(refs.iter_refs("refs/heads/")) == {abc: C3}
+    aside = sorted(
+        p.relative_to(refs.cof_dir / "logs").as_posix()
+        for p in (refs.cof_dir / "logs" / "deleted").rglob("*")
+        if p.is_file()
+    )
+    assert [name.split(".")[0] for name in aside] == [
+        "deleted/refs/heads/a",
+        "deleted/refs/heads/a",
+    ]
+    kept = [e.message for name in aside for e in refs.reflog(name)]
+    assert sorted(kept) == ["create a", "create a/b", "delete a", "delete a/b"]
+
+
 def test_reflog_newest_first_with_fields(refs: Refs) -> None:
     refs.update(MAIN, C1, WHO, "commit (initial): first\nbody ignored")
     refs.update(MAIN, C2, WHO, "commit: second")
