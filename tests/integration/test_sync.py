@@ -223,6 +223,21 @@ def test_interrupted_clone_resumes_with_only_missing_blocks(
     assert (bob.box.work / "copy" / "big.bin").read_bytes() == data
 
 
+def _start_until_stored(
+    peer: Peer, args: tuple[str, ...], cwd: Path, receiver: Path, grown: int
+) -> subprocess.Popen[str]:
+    """Start ``cof ARGS`` and return once ``receiver``'s store has grown by ``grown``
+    bytes (the transfer is under way), failing if the command ended first."""
+    objects = receiver / ".cof" / "objects"
+    start = _tree_size(objects)
+    proc = peer.popen(*args, cwd=cwd)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _tree_size(objects) < start + grown:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    return proc
+
+
 def _tree_size(path: Path) -> int:
     total = 0
     for dirpath, _, files in os.walk(path):
@@ -534,13 +549,7 @@ def test_interrupted_push_resumes_with_only_missing_blocks(
     data = os.urandom(size)
     pushed_id = commit_file(bob, copy, "big.bin", data, "big")
 
-    objects = origin / ".cof" / "objects"
-    start = _tree_size(objects)
-    proc = bob.popen("push", "--json", cwd=copy)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _tree_size(objects) < start + 8 * 1024 * 1024:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.01)
+    proc = _start_until_stored(bob, ("push", "--json"), copy, origin, 8 * 1024 * 1024)
     pid = bob.box.daemon_pid()
     assert pid is not None
     if how == "ctrl-c the client":
@@ -1305,13 +1314,7 @@ def test_gc_on_the_serving_side_waits_for_a_fetch_it_serves(pair: tuple[Peer, Pe
     commit_file(alice, origin, "big.bin", data, "big")
     alice.cof("checkout", "main", cwd=origin)
 
-    objects = copy / ".cof" / "objects"
-    start = _tree_size(objects)
-    proc = bob.popen("fetch", "--json", cwd=copy)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _tree_size(objects) < start + 4 * 1024 * 1024:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.01)
+    proc = _start_until_stored(bob, ("fetch", "--json"), copy, copy, 4 * 1024 * 1024)
     pid = bob.box.daemon_pid()
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
