@@ -63,6 +63,16 @@ def tracking_lines(upstream: dict[str, Any] | None) -> list[str]:
     return [f"Your branch is up to date with '{name}'."]
 
 
+def tracking_counts(upstream: dict[str, Any]) -> str:
+    """``ahead 1, behind 2``, ``gone`` or nothing: the bracketed part of git's
+    ``status -sb`` header and ``branch -v`` lines."""
+    if upstream["gone"]:
+        return "gone"
+    parts = [f"ahead {upstream['ahead']}"] if upstream["ahead"] else []
+    parts += [f"behind {upstream['behind']}"] if upstream["behind"] else []
+    return ", ".join(parts)
+
+
 def branch_header(result: dict[str, Any]) -> str:
     """The ``## ...`` line of ``status -s -b`` and ``--porcelain -b``."""
     if result["detached"]:
@@ -72,12 +82,8 @@ def branch_header(result: dict[str, Any]) -> str:
     upstream = result.get("upstream")
     if upstream is None:
         return f"## {result['branch']}"
-    if upstream["gone"]:
-        where = " [gone]"
-    else:
-        parts = [f"ahead {upstream['ahead']}"] if upstream["ahead"] else []
-        parts += [f"behind {upstream['behind']}"] if upstream["behind"] else []
-        where = f" [{', '.join(parts)}]" if parts else ""
+    counts = tracking_counts(upstream)
+    where = f" [{counts}]" if counts else ""
     return f"## {result['branch']}...{upstream['name']}{where}"
 
 

@@ -8,6 +8,7 @@ import click
 
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
+from cofctl.status_text import tracking_counts
 from cofctl.textfmt import short, upstream_set_line
 
 
@@ -116,12 +117,7 @@ def _tracking(upstream: dict[str, Any] | None, verbose: int) -> str:
     """``[ahead 1, behind 2] `` (-v) or ``[origin/main: ahead 1, behind 2] `` (-vv)."""
     if upstream is None:
         return ""
-    if upstream["gone"]:
-        parts = ["gone"]
-    else:
-        parts = [f"ahead {upstream['ahead']}"] if upstream["ahead"] else []
-        parts += [f"behind {upstream['behind']}"] if upstream["behind"] else []
-    state = ", ".join(parts)
+    state = tracking_counts(upstream)
     if verbose > 1:
         return f"[{upstream['name']}: {state}] " if state else f"[{upstream['name']}] "
     return f"[{state}] " if state else ""

@@ -202,13 +202,11 @@ class Refs:
             if self._path(parent.as_posix()).is_file():
                 raise ConflictError(f"cannot create {name}: {parent.as_posix()} exists")
         if path.is_dir():
-            inside = sorted(
-                p.relative_to(self.cof_dir).as_posix()
-                for p in path.rglob("*")
-                if p.is_file() and not p.name.endswith(".lock")
-            )
+            # Any file below is a ref, or the lock of one being written: both clash.
+            inside = sorted(p for p in path.rglob("*") if not p.is_dir())
             if inside:
-                raise ConflictError(f"cannot create {name}: {inside[0]} exists")
+                shown = inside[0].relative_to(self.cof_dir).as_posix().removesuffix(".lock")
+                raise ConflictError(f"cannot create {name}: {shown} exists")
             for sub in sorted(path.rglob("*"), reverse=True):  # empty directories only
                 sub.rmdir()
             path.rmdir()

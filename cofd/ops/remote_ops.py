@@ -31,6 +31,7 @@ from cofd.sync.registry import (
     Upstream,
     check_name,
     editing_remote_config,
+    load_remote_config,
     load_remotes,
     parse_key,
     parse_url,
@@ -53,9 +54,10 @@ DEFAULT_REMOTE = "origin"
 
 def _remote(repo: Repository, name: str | None) -> Remote:
     """Remote ``name``; by default the current branch's upstream's, else origin (as git)."""
-    remotes = load_remotes(repo.cof_dir)
-    upstream = _current_upstream(repo)
+    config = load_remote_config(repo.cof_dir)
+    upstream = config.upstreams.get(_current_branch(repo))
     name = name or (upstream.remote if upstream else DEFAULT_REMOTE)
+    remotes = config.remotes
     remote = remotes.get(name)
     if remote is None:
         known = ", ".join(sorted(remotes)) or "none"
@@ -63,9 +65,14 @@ def _remote(repo: Repository, name: str | None) -> Remote:
     return remote
 
 
-def _current_upstream(repo: Repository) -> Upstream | None:
-    current = (repo.refs.head_target() or "").removeprefix(HEADS)
-    return upstream_of(repo, current) if current else None
+def _current_branch(repo: Repository) -> str:
+    """The branch HEAD is attached to; empty when detached."""
+    return (repo.refs.head_target() or "").removeprefix(HEADS)
+
+
+def _wire(session: ClientSession) -> dict[str, int]:
+    stats = session.driver.conn.stats
+    return {"sent": stats.get("bytes_sent", 0), "received": stats.get("bytes_received", 0)}
 
 
 # -- remote -----------------------------------------------------------------------------
@@ -191,7 +198,7 @@ def fetch_over(
     local = set(ref_tips(repo.refs))
     wants = list(dict.fromkeys(v for v in refs.values() if v not in local))
     stats = session.fetch(repo, wants, ctx.progress)
-    wire = dict(session.driver.conn.stats)
+    wire = _wire(session)
     who = reflog_signature(ctx)
     # Only once the transfer succeeded (a failed fetch changes no ref), and before the
     # updates, in git's order.
@@ -224,7 +231,7 @@ def fetch_over(
         "updated": updated,
         "pruned": pruned,
         "stats": stats.to_dict(),
-        "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
+        "wire": wire,
     }
 
 
@@ -263,11 +270,12 @@ def merge_upstream(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     remote's branch of the current one's name."""
     repo = ctx.require_repo()
     remote = _remote(repo, params.get("remote"))
-    upstream = _current_upstream(repo)
+    current = _current_branch(repo)
+    upstream = upstream_of(repo, current) if current else None
     branch = params.get("branch")
     if not branch and upstream is not None and upstream.remote == remote.name:
         branch = upstream.branch
-    branch = str(branch or (repo.refs.head_target() or "").removeprefix(HEADS))
+    branch = str(branch or current)
     if not branch:
         raise UsageError("HEAD is detached: name the branch to pull")
     tracking = f"{REMOTES}{remote.name}/{branch}"
@@ -291,7 +299,7 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     remote = _remote(repo, params.get("remote"))
     if params.get("delete"):
         return _push_delete(ctx, repo, remote, str(params.get("branch") or ""))
-    branch = params.get("branch") or (repo.refs.head_target() or "").removeprefix(HEADS)
+    branch = params.get("branch") or _current_branch(repo)
     if not branch or ref_name_problem(branch) is not None:
         raise UsageError("name a valid branch to push (HEAD is detached)")
     local = repo.refs.read(HEADS + branch)
@@ -301,8 +309,13 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     old = repo.refs.read(tracking)
     force = bool(params.get("force"))
     update = m.RefUpdate(HEADS + branch, old, local)
-    tracks = _set_upstream_after_push(repo, branch, remote, params)
+    # push -u: the upstream is recorded once the push went through (at once when
+    # there is nothing to push, as git does).
+    upstream = Upstream(remote.name, branch) if params.get("set_upstream") else None
+    tracks = upstream.to_dict() if upstream else None
     if old == local and not force:
+        if upstream is not None:
+            set_upstream(repo, branch, upstream)
         return {
             "remote": remote.name,
             "results": [],
@@ -312,12 +325,12 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
         }
     with open_session(ctx, remote) as session:
         result = session.push(repo, [update], force)
-        wire = dict(session.driver.conn.stats)
+        wire = _wire(session)
     _raise_rejections(remote, result)
     rows = [{"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results]
     repo.refs.update(tracking, local, reflog_signature(ctx), f"push: to {remote.url.text()}")
-    if tracks is not None:
-        set_upstream(repo, branch, Upstream(remote.name, branch))
+    if upstream is not None:
+        set_upstream(repo, branch, upstream)
     return {
         "upstream_set": tracks,
         "remote": remote.name,
@@ -326,7 +339,7 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
         "old": old.hex() if old else None,
         "new": local.hex(),
         "results": rows,
-        "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
+        "wire": wire,
     }
 
 
@@ -342,7 +355,7 @@ def _push_delete(ctx: OpContext, repo: Repository, remote: Remote, branch: str) 
         if current is None:
             raise RevisionError(f"the remote '{remote.name}' has no branch '{branch}'")
         result = session.push(repo, [m.RefUpdate(name, current, None)], False)
-        wire = dict(session.driver.conn.stats)
+        wire = _wire(session)
     _raise_rejections(remote, result)
     tracking = f"{REMOTES}{remote.name}/{branch}"
     if repo.refs.read(tracking) is not None:
@@ -355,7 +368,7 @@ def _push_delete(ctx: OpContext, repo: Repository, remote: Remote, branch: str) 
         "old": current.hex(),
         "new": None,
         "results": [{"ref": name, "ok": True, "message": "deleted"}],
-        "wire": {"sent": wire.get("bytes_sent", 0), "received": wire.get("bytes_received", 0)},
+        "wire": wire,
     }
 
 
@@ -364,19 +377,6 @@ def _raise_rejections(remote: Remote, result: m.PushResult) -> None:
     if refused:
         reasons = "; ".join(f"{name.removeprefix(HEADS)}: {msg}" for name, msg in refused)
         raise ConflictError(f"push to {remote.url.text()} rejected: {reasons}")
-
-
-def _set_upstream_after_push(
-    repo: Repository, branch: str, remote: Remote, params: dict[str, Any]
-) -> dict[str, str] | None:
-    """``push -u``: the upstream to record once the push went through (at once when
-    there was nothing to push, as git does)."""
-    if not params.get("set_upstream"):
-        return None
-    upstream = Upstream(remote.name, branch)
-    if repo.refs.read(upstream.tracking_ref) == repo.refs.read(HEADS + branch):
-        set_upstream(repo, branch, upstream)
-    return upstream.to_dict()
 
 
 # -- clone ------------------------------------------------------------------------------
@@ -514,6 +514,5 @@ def _checkout_head(
     result = switch_to(ctx, repo, commit, HEADS + branch, False, message, move_head=False)
     repo.refs.update(HEADS + branch, commit, reflog_signature(ctx), message, expected=None)
     repo.refs.set_head(HEADS + branch, reflog_signature(ctx), message)
-    with editing_remote_config(repo.cof_dir) as config:  # as git clone: main tracks origin/main
-        config.upstreams[branch] = Upstream(remote.name, branch)
+    set_upstream(repo, branch, Upstream(remote.name, branch))  # as git clone
     return result

@@ -25,7 +25,7 @@ REMOTES = "refs/remotes/"
 
 
 def upstream_of(repo: Repository, branch: str) -> Upstream | None:
-    return load_remote_config(repo.cof_dir).upstream_of(branch)
+    return load_remote_config(repo.cof_dir).upstreams.get(branch)
 
 
 def set_upstream(repo: Repository, branch: str, upstream: Upstream) -> None:

@@ -234,9 +234,6 @@ class RemoteConfig:
     remotes: dict[str, Remote] = field(default_factory=dict)
     upstreams: dict[str, Upstream] = field(default_factory=dict)
 
-    def upstream_of(self, branch: str) -> Upstream | None:
-        return self.upstreams.get(branch)
-
 
 def load_remote_config(cof_dir: Path) -> RemoteConfig:
     path = cof_dir / REMOTES_FILE

@@ -93,6 +93,24 @@ def make_origin(server: Peer, files: dict[str, bytes], share: str = "proj") -> P
     return repo
 
 
+def share_and_clone(
+    server: Peer,
+    client: Peer,
+    files: dict[str, bytes],
+    right: str = "--read",
+    branch: str | None = None,
+) -> tuple[Path, Path]:
+    """``server``'s repository of ``files`` (with ``branch`` made at its HEAD), shared
+    as proj, granted to ``client`` with ``right`` and cloned by it into ``copy``:
+    (origin, copy)."""
+    origin = make_origin(server, files)
+    if branch is not None:
+        server.cof("branch", branch, cwd=origin)
+    server.cof("peer", "grant", client.key, "proj", right)
+    client.cof("clone", server.url("proj"), "copy")
+    return origin, client.box.work / "copy"
+
+
 def commit_file(peer: Peer, repo: Path, rel: str, data: bytes, message: str) -> str:
     (repo / rel).write_bytes(data)
     peer.cof("add", rel, cwd=repo)
@@ -630,10 +648,7 @@ def test_readers_run_while_a_fetch_is_in_progress(
 
 def test_two_fetches_into_one_repository_take_turns(pair: tuple[Peer, Peer]) -> None:
     alice, bob = pair
-    origin = make_origin(alice, {"f.bin": os.urandom(2 * 1024 * 1024)})
-    alice.cof("peer", "grant", bob.key, "proj", "--read")
-    bob.cof("clone", alice.url("proj"), "copy")
-    copy = bob.box.work / "copy"
+    origin, copy = share_and_clone(alice, bob, {"f.bin": os.urandom(2 * 1024 * 1024)})
     newest = commit_file(alice, origin, "g.bin", os.urandom(4 * 1024 * 1024), "more")
     procs = [bob.popen("fetch", "--json", cwd=copy) for _ in range(2)]
     results = []
@@ -735,10 +750,7 @@ def test_pull_fetches_then_merges_and_needs_a_branch(pair: tuple[Peer, Peer]) ->
     """`cof pull` = fetch (beside readers) + merge of <remote>/<branch>: a three-way
     merge of diverged histories, its JSON both halves; detached HEAD needs a name."""
     alice, bob = pair
-    origin = make_origin(alice, {"a.txt": b"a\n", "b.txt": b"b\n"})
-    alice.cof("peer", "grant", bob.key, "proj", "--read")
-    bob.cof("clone", alice.url("proj"), "copy")
-    copy = bob.box.work / "copy"
+    origin, copy = share_and_clone(alice, bob, {"a.txt": b"a\n", "b.txt": b"b\n"})
     commit_file(alice, origin, "a.txt", b"alice\n", "alice")
     commit_file(bob, copy, "b.txt", b"bob\n", "bob")
     pulled = json.loads(bob.cof("pull", "--json", cwd=copy).stdout)
@@ -1012,11 +1024,7 @@ def test_branch_lists_remote_tracking_branches_as_git_does(
     and switching to a new local one: the same lines as git's (git adds a symbolic
     remotes/origin/HEAD line, which cof does not keep)."""
     alice, bob = pair
-    origin = make_origin(alice, {"f.txt": b"base\n"})
-    alice.cof("branch", "feature", cwd=origin)
-    alice.cof("peer", "grant", bob.key, "proj", "--read")
-    bob.cof("clone", alice.url("proj"), "copy")
-    copy = bob.box.work / "copy"
+    _, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"}, "--read", "feature")
     bob.cof("checkout", "-b", "topic", cwd=copy)
 
     _git("init", "-q", "-b", "main", tmp_path / "origin", cwd=tmp_path)
@@ -1124,11 +1132,7 @@ def test_remote_rename_and_set_url_as_git_does(pair: tuple[Peer, Peer], tmp_path
     under the new name; `remote set-url` points a remote elsewhere and keeps its key
     unless given one. Refusals are one line, exit 2, and change nothing."""
     alice, bob = pair
-    origin = make_origin(alice, {"f.txt": b"base\n"})
-    alice.cof("branch", "feature", cwd=origin)
-    alice.cof("peer", "grant", bob.key, "proj", "--read")
-    bob.cof("clone", alice.url("proj"), "copy")
-    copy = bob.box.work / "copy"
+    origin, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"}, "--read", "feature")
     bob.cof("checkout", "feature", cwd=copy)  # tracks origin/feature, as git's guess
     bob.cof("checkout", "main", cwd=copy)
     bob.cof("remote", "add", "other", alice.url("proj"), cwd=copy)
@@ -1305,10 +1309,7 @@ def test_gc_on_the_serving_side_waits_for_a_fetch_it_serves(pair: tuple[Peer, Pe
     completes and both stores check clean. (Before, gc swept the listed blocks and the
     fetch failed with blocks missing.)"""
     alice, bob = pair
-    origin = make_origin(alice, {"f.txt": b"base\n"})
-    alice.cof("peer", "grant", bob.key, "proj", "--read")
-    bob.cof("clone", alice.url("proj"), "copy")
-    copy = bob.box.work / "copy"
+    origin, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"})
     alice.cof("checkout", "-b", "topic", cwd=origin)
     data = os.urandom(32 * 1024 * 1024)
     commit_file(alice, origin, "big.bin", data, "big")

@@ -13,7 +13,14 @@ import json
 import re
 from pathlib import Path
 
-from tests.integration.test_sync import Peer, commit_file, head_of, make_origin, pair
+from tests.integration.test_sync import (
+    Peer,
+    commit_file,
+    head_of,
+    make_origin,
+    pair,
+    share_and_clone,
+)
 
 __all__ = ["pair"]  # the fixture, used by name
 
@@ -33,11 +40,9 @@ class Twins:
 
         self.git = _git
         self.alice, self.bob = alice, bob
-        self.cof_origin = make_origin(alice, {"f.txt": b"base\n"})
-        alice.cof("branch", "feature", cwd=self.cof_origin)
-        alice.cof("peer", "grant", bob.key, "proj", "--write")
-        bob.cof("clone", alice.url("proj"), "copy")
-        self.cof_copy = bob.box.work / "copy"
+        self.cof_origin, self.cof_copy = share_and_clone(
+            alice, bob, {"f.txt": b"base\n"}, "--write", "feature"
+        )
 
         self.git_origin, self.git_copy = tmp_path / "origin", tmp_path / "copy"
         _git("init", "-q", "-b", "main", self.git_origin, cwd=tmp_path)
@@ -150,10 +155,7 @@ def test_push_u_then_pull_and_push_follow_the_upstream(pair: tuple[Peer, Peer]) 
     on that branch use it, as git does. A second remote named as the upstream makes
     fetch and pull go there without naming it."""
     alice, bob = pair
-    origin = make_origin(alice, {"f.txt": b"base\n"})
-    alice.cof("peer", "grant", bob.key, "proj", "--write")
-    bob.cof("clone", alice.url("proj"), "copy")
-    copy = bob.box.work / "copy"
+    origin, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"}, "--write")
 
     bob.cof("checkout", "-b", "topic", cwd=copy)
     commit_file(bob, copy, "t.txt", b"topic 1\n", "topic 1")
@@ -287,11 +289,7 @@ def test_a_remote_branch_replaced_by_one_above_it_needs_prune_as_in_git(
     --prune removes origin/x/y first and then makes origin/x. Locally, a/b then a
     works once a/b is deleted."""
     alice, bob = pair
-    origin = make_origin(alice, {"f.txt": b"base\n"})
-    alice.cof("branch", "x/y", cwd=origin)
-    alice.cof("peer", "grant", bob.key, "proj", "--read")
-    bob.cof("clone", alice.url("proj"), "copy")
-    copy = bob.box.work / "copy"
+    origin, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"}, "--read", "x/y")
     assert bob.cof("branch", "-r", cwd=copy).stdout == "  origin/main\n  origin/x/y\n"
 
     alice.cof("branch", "-D", "x/y", cwd=origin)

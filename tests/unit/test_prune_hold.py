@@ -21,12 +21,16 @@ def entry(monkeypatch: pytest.MonkeyPatch) -> OpenRepository:
     return OpenRepository(cast(Any, None), ReadWriteLock())
 
 
+def _running(entry: OpenRepository) -> tuple[PruneHold, asyncio.Task[None]]:
+    hold = PruneHold(entry)
+    return hold, asyncio.get_running_loop().create_task(hold.run())
+
+
 async def test_gc_waits_while_requests_use_it_then_until_it_is_idle(
     entry: OpenRepository,
 ) -> None:
     loop = asyncio.get_running_loop()
-    hold = PruneHold(entry)
-    task = loop.create_task(hold.run())
+    hold, task = _running(entry)
     async with hold.use() as held:
         assert held and entry.prune_lock.readers == 1
         pruning = entry.pruning()
@@ -44,9 +48,7 @@ async def test_gc_waits_while_requests_use_it_then_until_it_is_idle(
 async def test_a_session_that_ends_lets_go_once_its_requests_are_done(
     entry: OpenRepository,
 ) -> None:
-    loop = asyncio.get_running_loop()
-    hold = PruneHold(entry)
-    task = loop.create_task(hold.run())
+    hold, task = _running(entry)
     async with hold.use() as held:
         assert held
         hold.end()
