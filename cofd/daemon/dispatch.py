@@ -126,6 +126,7 @@ class Dispatcher:
             env=info.env,
         )
         self.migrations: dict[Path, MigrationLoop] = {}
+        self._retiring: set[asyncio.Task[None]] = set()  # removed repositories closing
         self._inflight: dict[int, InFlight] = {}
         self._tokens = itertools.count(1)
         self._idle = asyncio.Event()
@@ -224,12 +225,19 @@ class Dispatcher:
                     loop.wake()  # a commit may have aged blocks past a threshold
 
     def _start_migration(self, root: Path, entry: OpenRepository) -> None:
-        loop = self.migrations[root] = MigrationLoop(root, entry, self.info.home, self.info.env)
+        def retire() -> None:
+            task = asyncio.create_task(self.repos.retire(root, entry))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+        loop = MigrationLoop(root, entry, self.info.home, self.info.env, on_removed=retire)
+        self.migrations[root] = loop
         loop.start()
 
     async def _stop_migration(self, root: Path, entry: OpenRepository) -> None:
-        loop = self.migrations.pop(root, None)
-        if loop is not None:
+        loop = self.migrations.get(root)
+        if loop is not None and loop.entry is entry:
+            del self.migrations[root]
             await loop.stop()
 
     @contextmanager

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,10 +62,18 @@ def pause_for_foreground(state: MaintenanceState) -> None:
 
 class MigrationLoop:
     def __init__(
-        self, root: Path, entry: OpenRepository, home: Path, env: Mapping[str, str] | None = None
+        self,
+        root: Path,
+        entry: OpenRepository,
+        home: Path,
+        env: Mapping[str, str] | None = None,
+        on_removed: Callable[[], None] | None = None,
     ) -> None:
+        """``on_removed`` is called (on the loop) when a wake-up finds the repository
+        gone from ``root``; the loop then ends."""
         self.root = root
         self.entry = entry
+        self._on_removed = on_removed
         self.home = home
         self.env = dict(env or {})  # the daemon's: background work has no client's
         self.state: MaintenanceState = entry.repo.blocks.maintenance
@@ -124,6 +132,12 @@ class MigrationLoop:
                 await asyncio.wait_for(self._event.wait(), PERIOD_SECONDS)
             self._event.clear()
             if self.state.stopping:
+                return
+            if not self.entry.repo.is_current():
+                # Removed from disk: its open files would keep the space in use until
+                # the daemon stops, and a pass over them is wasted work.
+                if self._on_removed is not None:
+                    self._on_removed()
                 return
             try:
                 await self._run_here(self._pass)

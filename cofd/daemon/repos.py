@@ -2,7 +2,10 @@
 
 Opening takes the repository's ``.cof/locks/daemon.lock`` flock, so while this daemon
 runs no other daemon can own the repository. Repositories are closed (their flocks
-released) only when the daemon stops.
+released) when the daemon stops, or when the directory no longer holds the repository
+that was opened (removed, or removed and created again: ``rm -rf repo && cof clone ...
+repo``): the next request for that path, or the repository's migration loop, notices
+and retires the old one.
 """
 
 from __future__ import annotations
@@ -109,17 +112,38 @@ class RepositoryCache:
             CofError: from ``Repository.open`` (``RepositoryLockedError`` when another
                 daemon owns it); nothing is cached then, so a later call retries.
         """
-        if (entry := self._open.get(root)) is not None:
+        if (entry := self._open.get(root)) is not None and entry.repo.is_current():
             return entry
         # Two first requests for one root must not both try to take its flock.
         async with self._opening.setdefault(root, asyncio.Lock()):
-            if (entry := self._open.get(root)) is None:
+            if (entry := self._open.get(root)) is not None and not entry.repo.is_current():
+                await self.retire(root, entry)
+                entry = None
+            if entry is None:
                 repo = await self._run_blocking(self._opener, root)
                 entry = self._open[root] = OpenRepository(repo, ReadWriteLock())
                 log.info("opened repository %s", root)
                 if self._on_open is not None:
                     self._on_open(root, entry)
             return entry
+
+    async def retire(self, root: Path, entry: OpenRepository) -> None:
+        """Close ``entry``, which ``root`` no longer holds, once its commands end.
+
+        Closed before anything opens ``root`` again: when only the lock file was
+        replaced, the old and the new object would share the same store files, and
+        their writers must not overlap."""
+        if self._open.get(root) is not entry:
+            return  # retired already
+        del self._open[root]
+        log.warning("repository %s was removed or replaced on disk: closing the old one", root)
+        try:
+            if self._on_close is not None:
+                await self._on_close(root, entry)
+            async with entry.pruning():
+                await self._run_blocking(entry.repo.close)
+        except Exception:
+            log.exception("closing the removed repository %s failed", root)
 
     async def close_all(self) -> None:
         """Close every repository, releasing its flock; log (not raise) failures."""

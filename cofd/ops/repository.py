@@ -123,6 +123,22 @@ class Repository:
             os.close(fd)
             raise
 
+    def is_current(self) -> bool:
+        """Whether ``root`` still holds this repository, not one removed or replaced.
+
+        The lock file is the repository's identity: this object holds it open, so its
+        inode cannot be reused while we look. ``rm -rf repo && cof clone ... repo``
+        leaves a new lock file at the path (or none), and a daemon that kept using
+        the old, unlinked files would read and write a repository nobody can see."""
+        if self._lock_fd < 0:
+            return False
+        try:
+            on_disk = os.stat(self.cof_dir / "locks" / "daemon.lock")
+        except OSError:
+            return False
+        held = os.fstat(self._lock_fd)
+        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
     def close(self) -> None:
         self.blocks.close()
         if self._lock_fd >= 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -347,3 +348,29 @@ def test_concurrent_status_and_diff_save_the_stat_cache_safely(
     sandbox.stop_daemon()
     assert porcelain(cof) == []  # the daemon restarts and opens the repository
     assert not list(cof_dir.glob("worktree.*.tmp"))
+
+
+def test_repository_removed_and_created_again_at_its_path(
+    repo: Path, cof: CofRunner, sandbox: CofSandbox
+) -> None:
+    """``rm -rf .cof && cof init`` under a running daemon that had the old one open:
+    commands act on the new repository, and the old one's files are let go."""
+    (repo / "a.bin").write_bytes(b"old\n")
+    cof("add", "a.bin")
+    commit(cof, "old")
+    daemon = sandbox.daemon_pid()
+    assert daemon is not None
+    shutil.rmtree(repo / ".cof")
+    (repo / "a.bin").unlink()
+    cof("init")
+    (repo / "b.bin").write_bytes(b"new\n")
+    cof("add", "b.bin")
+    new = commit(cof, "new")
+    assert [c["id"] for c in log_json(cof)] == [new]
+    assert porcelain(cof) == []
+    assert cof("show", "--stat", "HEAD").stdout.count("b.bin") == 1
+    assert sandbox.daemon_pid() == daemon  # the same daemon all along
+    fd_dir = Path(f"/proc/{daemon}/fd")
+    held = [os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)]
+    assert not [p for p in held if p.startswith(str(repo)) and p.endswith("(deleted)")]
+    assert "was removed or replaced on disk" in (sandbox.home / "cofd.log").read_text()

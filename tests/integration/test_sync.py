@@ -163,6 +163,21 @@ def test_clone_commit_push_pull_and_idle_fetch(pair: tuple[Peer, Peer]) -> None:
     assert (quiet.stdout, quiet.stderr) == ("", "")  # as git: nothing to say
 
 
+def test_clone_again_after_removing_the_clone(pair: tuple[Peer, Peer]) -> None:
+    """``rm -rf copy && cof clone ... copy`` with the same daemon: the second clone is
+    what later commands see (they used to read the first one's unlinked index:
+    "block ... is missing from the store")."""
+    alice, bob = pair
+    _, copy = share_and_clone(alice, bob, {"a.bin": os.urandom(50_000)})
+    assert bob.cof("status", "--porcelain", cwd=copy).stdout == ""  # the daemon opened it
+    shutil.rmtree(copy)
+    bob.cof("clone", alice.url("proj"), "copy")
+    assert bob.cof("status", "--porcelain", cwd=copy).stdout == ""
+    mine = commit_file(bob, copy, "b.txt", b"b\n", "after the second clone")
+    assert head_of(bob, copy) == mine
+    bob.cof("fsck", cwd=copy)  # exits 10 on any problem
+
+
 def test_conflicting_push_refused_without_force(
     sandbox_factory: Callable[[], CofSandbox],
 ) -> None:
