@@ -53,6 +53,10 @@ class NetworkConfig:
 class GcConfig:
     auto_gc: bool = True
     unreachable_days: int = 30
+    # git's gc.reflogExpire / gc.reflogExpireUnreachable: reflogs are gc roots, so
+    # these bound how long a deleted branch or a replaced commit keeps its blocks.
+    reflog_expire_days: int = 90
+    reflog_expire_unreachable_days: int = 30
 
 
 DEFAULT_MAX_FETCHES = 16
@@ -127,6 +131,8 @@ _RULES: dict[str, dict[str, tuple[Any, str]]] = {
     "gc": {
         "auto_gc": _BOOL,
         "unreachable_days": _int_range(0, 36500),
+        "reflog_expire_days": _int_range(0, 36500),
+        "reflog_expire_unreachable_days": _int_range(0, 36500),
     },
     "user": {"name": _STR, "email": _STR},
     # HOST:PORT (IPv6 as [ADDR]:PORT); port 0 picks a free port; "" disables serving.

@@ -26,14 +26,17 @@ def parse_prune(value: str | None) -> int | str | None:
 )
 @json_option
 def command(prune: str | None, as_json: bool) -> None:
-    """Mark everything reachable from refs, tags, reflogs and the staging area; sweep
-    the rest; compact packs."""
+    """Expire old reflog entries (gc.reflog_expire_days, gc.reflog_expire_unreachable_days);
+    mark everything reachable from refs, tags, reflogs and the staging area; sweep the
+    rest; compact packs."""
     result = call("gc", {"prune": parse_prune(prune)})
     if as_json:
         emit_json(result)
         return
+    expired = result.get("expired_reflog_entries", 0)
     click.echo(
-        f"{result['live_blocks']} reachable blocks; deleted {result['deleted_blocks']} "
+        (f"expired {expired} reflog entries; " if expired else "")
+        + f"{result['live_blocks']} reachable blocks; deleted {result['deleted_blocks']} "
         f"({format_bytes(result['deleted_raw_bytes'])} raw); kept "
         f"{result['kept_young_blocks']} unreachable but recent; "
         f"store {format_bytes(result['stored_bytes_before'])} -> "

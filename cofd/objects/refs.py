@@ -3,16 +3,17 @@
 A ref is a file under ``.cof/refs/`` holding a commit id in hex; ``HEAD`` holds
 either ``ref: refs/heads/<branch>`` or a commit id (detached). An update writes
 ``<ref>.lock`` (created exclusively: it is also the per-ref lock), fsyncs it,
-compares the current value with the caller's expectation, renames it over the ref
-and fsyncs the directory; then appends one line to ``.cof/logs/<ref>``.
+compares the current value with the caller's expectation, appends one line to
+``.cof/logs/<ref>``, renames the lock over the ref and fsyncs the directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,6 +177,13 @@ class Refs:
                 os.fsync(fd)
             os.close(fd)
             fd = -1
+            # The reflog line while the lock is held (as git writes it): a reflog
+            # rewrite (expiry) takes the same lock, so no line is lost between its read
+            # and its rename. A crash right after leaves a line for an update that did
+            # not happen, never an update without its line.
+            self._log(name, current, new, who, message)
+            if name != HEAD and name == self.head_target():
+                self._log(HEAD, current, new, who, message)
             if new is None:
                 path.unlink(missing_ok=True)
                 lock.unlink()
@@ -189,9 +197,6 @@ class Refs:
                 os.close(fd)
             lock.unlink(missing_ok=True)
             raise
-        self._log(name, current, new, who, message)
-        if name != HEAD and name == self.head_target():
-            self._log(HEAD, current, new, who, message)
 
     def _make_room(self, name: str) -> None:
         """Refs are files, so ``a`` and ``a/b`` cannot both exist (git's rule): refuse
@@ -272,30 +277,112 @@ class Refs:
 
     def reflog(self, name: str) -> list[ReflogEntry]:
         """Entries newest first, as ``cof reflog`` and ``name@{N}`` count them."""
-        path = self.cof_dir / "logs" / name
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        entries = []
-        for line in lines:
-            head, _, message = line.partition("\t")
-            parts = head.split(" ")
-            if len(parts) < 5:
-                continue  # a torn last line after a crash
-            try:
-                entries.append(
-                    ReflogEntry(
-                        _parse_id(parts[0], name),
-                        _parse_id(parts[1], name),
-                        " ".join(parts[2:-2]),
-                        int(parts[-2]),
-                        (1 if parts[-1][0] == "+" else -1)
-                        * (int(parts[-1][1:3]) * 60 + int(parts[-1][3:5])),
-                        message,
-                    )
-                )
-            except (IntegrityError, ValueError, IndexError):
-                continue
+        entries = [e for _, e in self._reflog_lines(name) if e is not None]
         entries.reverse()
         return entries
+
+    def _reflog_lines(self, name: str) -> list[tuple[str, ReflogEntry | None]]:
+        """Each line of ``logs/<name>``, oldest first, with its entry (None: unreadable,
+        such as a torn last line after a crash)."""
+        try:
+            lines = (self.cof_dir / "logs" / name).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [(line, _parse_reflog_line(line, name)) for line in lines]
+
+    def reflog_names(self) -> list[str]:
+        """Every reflog kept: of refs, of HEAD, and of deleted refs (``deleted/...``)."""
+        logs = self.cof_dir / "logs"
+        if not logs.is_dir():
+            return []
+        return sorted(
+            p.relative_to(logs).as_posix()
+            for p in logs.rglob("*")
+            if p.is_file() and not p.name.endswith(".expire.tmp")  # a rewrite a crash cut
+        )
+
+    def rewrite_reflog(self, name: str, keep: Callable[[int, ReflogEntry], bool]) -> int:
+        """Keep the entries of ``name``'s reflog for which ``keep(n, entry)`` holds (``n``
+        counts newest first, as ``name@{n}``); unreadable lines go too. Returns how many
+        entries were dropped. The file is replaced atomically, under the ref's lock; a
+        reflog left empty is removed when its ref no longer exists. The caller holds the
+        repository's writer lock (HEAD's log has no lock of its own)."""
+        with self._reflog_lock(name):
+            return self._rewrite_reflog(name, keep)
+
+    @contextlib.contextmanager
+    def _reflog_lock(self, name: str) -> Iterator[None]:
+        """The ref's own lock, which :meth:`update` holds while it appends a line.
+        HEAD's log and the ``deleted/`` logs are only written under the repository's
+        writer lock, which every rewrite holds."""
+        if name == HEAD or name.startswith("deleted/"):
+            yield
+            return
+        path = self._path(name)
+        made = not path.parent.is_dir()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.with_name(path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise ConflictError(f"{name} is being updated by another operation") from None
+        try:
+            os.close(fd)
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+            if made:
+                self._remove_empty_parents(path)
+
+    def _rewrite_reflog(self, name: str, keep: Callable[[int, ReflogEntry], bool]) -> int:
+        lines = self._reflog_lines(name)
+        readable = sum(entry is not None for _, entry in lines)
+        kept: list[str] = []
+        n = readable
+        for line, entry in lines:
+            if entry is None:
+                continue
+            n -= 1
+            if keep(n, entry):
+                kept.append(line)
+        if len(kept) == len(lines):
+            return 0
+        path = self.cof_dir / "logs" / name
+        if not kept and (name != HEAD and self.read_raw(name) is None):
+            path.unlink(missing_ok=True)
+            fsync_dir(path.parent)
+            self._remove_empty_log_dirs(path)
+        else:
+            tmp = path.with_name(path.name + ".expire.tmp")
+            _write_durably(tmp, "".join(line + "\n" for line in kept))
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+        return readable - len(kept)
+
+    def _remove_empty_log_dirs(self, path: Path) -> None:
+        logs = self.cof_dir / "logs"
+        parent = path.parent
+        while parent != logs and logs in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                return
+            parent = parent.parent
+
+
+def _parse_reflog_line(line: str, name: str) -> ReflogEntry | None:
+    head, _, message = line.partition("\t")
+    parts = head.split(" ")
+    if len(parts) < 5:
+        return None
+    try:
+        return ReflogEntry(
+            _parse_id(parts[0], name),
+            _parse_id(parts[1], name),
+            " ".join(parts[2:-2]),
+            int(parts[-2]),
+            (1 if parts[-1][0] == "+" else -1) * (int(parts[-1][1:3]) * 60 + int(parts[-1][3:5])),
+            message,
+        )
+    except (IntegrityError, ValueError, IndexError):
+        return None

@@ -15,6 +15,7 @@ _MODULES = (
     "status",
     "commit",
     "history",
+    "reflogs",
     "branches",
     "merge",
     "diff_op",

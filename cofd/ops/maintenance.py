@@ -23,6 +23,7 @@ from cofd.config import Config
 from cofd.objects.model import CommitId, Kind, TreeId
 from cofd.objects.refs import HEAD
 from cofd.ops.api import OpContext, op
+from cofd.ops.reflogs import ExpiryPolicy, expire_reflogs
 from cofd.ops.repository import Repository
 from cofd.store.fsck import check_packs, rebuild_index
 from cofd.store.gc import LiveSet, sweep
@@ -344,10 +345,13 @@ class GcResult:
     deleted_raw_bytes: int
     kept_young_blocks: int
     rewrite: RewriteResult
+    expired_reflog_entries: int
 
 
 def collect_garbage(repo: Repository, cutoff: float | None, config: Config) -> GcResult:
-    """Mark from every root, sweep, compact. The caller holds the writer lock."""
+    """Expire reflog entries, mark from every root, sweep, compact. The caller holds
+    the repository's locks exclusively (as :meth:`OpenRepository.pruning`)."""
+    expired = expire_reflogs(repo, ExpiryPolicy.from_config(config, time.time()), None)
     state = repo.blocks.maintenance
     live = LiveSet(repo.blocks)
     try:
@@ -370,7 +374,12 @@ def collect_garbage(repo: Repository, cutoff: float | None, config: Config) -> G
         live.close()
     _record_gc(repo)
     return GcResult(
-        live_count, swept.deleted_blocks, swept.deleted_raw_bytes, swept.kept_young_blocks, rewrite
+        live_count,
+        swept.deleted_blocks,
+        swept.deleted_raw_bytes,
+        swept.kept_young_blocks,
+        rewrite,
+        expired.total,
     )
 
 
@@ -411,6 +420,7 @@ def gc(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         "deleted_blocks": result.deleted_blocks,
         "deleted_raw_bytes": result.deleted_raw_bytes,
         "kept_young_blocks": result.kept_young_blocks,
+        "expired_reflog_entries": result.expired_reflog_entries,
         **_result_dict(result.rewrite),
         "stored_bytes_before": before,
         "stored_bytes_after": repo.blocks.stats().stored_bytes,

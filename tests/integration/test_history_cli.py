@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -489,6 +490,159 @@ def test_reflog_and_branch_at_n(repo: Path, cof: CofRunner) -> None:
     assert cof("diff", "--name-status", "main@{2}", "main").stdout == "M\ta.txt\n"
     bad = cof("show", "main@{3}", check=False)
     assert bad.returncode == 4 and bad.stderr.startswith("cof: ")
+
+
+def _git_in(path: Path) -> Callable[..., str]:
+    env = {
+        **os.environ,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "x",
+        "GIT_AUTHOR_EMAIL": "x@x",
+        "GIT_COMMITTER_NAME": "x",
+        "GIT_COMMITTER_EMAIL": "x@x",
+    }
+
+    def git(*args: str, check: bool = True) -> str:
+        return subprocess.run(
+            ["git", "-c", "init.defaultBranch=main", *args],
+            cwd=path,
+            env=env,
+            check=check,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    return git
+
+
+def _messages(cof: CofRunner, ref: str = "HEAD") -> list[str]:
+    return [line.split(": ", 1)[1] for line in cof("reflog", ref).stdout.splitlines()]
+
+
+def test_reflog_expire_lets_gc_free_a_deleted_branch_as_git_does(
+    repo: Path, cof: CofRunner, tmp_path: Path
+) -> None:
+    """git's recipe for reclaiming a deleted branch's space: ``branch -D``, ``reflog
+    expire --expire-unreachable=now --all``, ``gc --prune=now``. The same steps in git
+    and cof leave the same HEAD reflog, and both stores lose the big file."""
+    git_dir = tmp_path / "g"
+    git_dir.mkdir()
+    git = _git_in(git_dir)
+    git("init", "-q")
+    base, big = os.urandom(200_000), os.urandom(1_000_000)
+    for root in (repo, git_dir):
+        write(root, "base.bin", base)
+    commit(cof, "base")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    for root in (repo, git_dir):
+        write(root, "big.bin", big)
+    cof("checkout", "-b", "big")
+    git("checkout", "-q", "-b", "big")
+    commit(cof, "big")
+    git("add", "-A")
+    git("commit", "-q", "-m", "big")
+    big_blob = git("rev-parse", "HEAD:big.bin").strip()
+    for run in (cof, git):
+        run("checkout", "main")
+        run("branch", "-D", "big")
+
+    dry = cof("reflog", "expire", "--expire-unreachable=now", "--all", "--dry-run").stdout
+    assert dry == "would prune 2 entries of HEAD\nwould prune 3 entries of refs/heads/big\n"
+    assert _messages(cof)[0] == "checkout: moving from big to main"  # a dry run
+    for run in (cof, git):
+        run("reflog", "expire", "--expire-unreachable=now", "--all")
+    ours = _messages(cof)
+    assert ours == git("reflog", "--format=%gs").splitlines()
+    assert ours == ["checkout: moving from main to big", "commit (initial): base"]
+
+    gc = json.loads(cof("gc", "--prune=now", "--json").stdout)
+    assert gc["deleted_blocks"] >= len(big) // 4096
+    git("gc", "-q", "--prune=now")
+    gone = subprocess.run(["git", "cat-file", "-e", big_blob], cwd=git_dir, check=False)
+    assert gone.returncode != 0
+    cof("fsck")
+    assert (repo / "base.bin").read_bytes() == base
+    assert not (repo / ".cof" / "logs" / "refs" / "heads" / "big").exists()  # emptied
+
+
+def _age_reflogs(repo: Path, days: float) -> None:
+    """Move every reflog entry ``days`` into the past (entries carry their time)."""
+    for path in (repo / ".cof" / "logs").rglob("*"):
+        if path.is_file():
+            lines = []
+            for line in path.read_text().splitlines():
+                head, tab, message = line.partition("\t")
+                parts = head.split(" ")
+                parts[-2] = str(int(parts[-2]) - int(days * 86400))
+                lines.append(" ".join(parts) + tab + message + "\n")
+            path.write_text("".join(lines))
+
+
+def test_gc_expires_reflogs_by_the_configured_ages(repo: Path, cof: CofRunner) -> None:
+    """As ``git gc``: entries older than gc.reflog_expire_unreachable_days (30) that
+    name a commit no longer reachable go, reachable ones stay until
+    gc.reflog_expire_days (90); a deleted branch's whole reflog goes at 30 days."""
+    write(repo, "a.bin", os.urandom(100_000))
+    first = commit(cof, "first")
+    cof("checkout", "-b", "gone")
+    write(repo, "gone.bin", os.urandom(300_000))
+    commit(cof, "gone")
+    cof("checkout", "main")
+    cof("branch", "-D", "gone")
+    write(repo, "a.bin", os.urandom(100_000))
+    second = commit(cof, "second")
+
+    _age_reflogs(repo, 20)  # younger than both limits: everything stays
+    kept = json.loads(cof("gc", "--prune=now", "--json").stdout)
+    assert kept["expired_reflog_entries"] == 0 and kept["deleted_blocks"] == 0
+
+    _age_reflogs(repo, 20)  # 40 days: the unreachable entries go
+    aged = json.loads(cof("gc", "--prune=now", "--json").stdout)
+    assert aged["deleted_blocks"] >= 300_000 // 4096
+    assert aged["expired_reflog_entries"] == 3 + 2  # refs/heads/gone's 3, HEAD's 2
+    assert _messages(cof, "main") == ["commit: second", "commit (initial): first"]
+    assert head_id(cof, "main@{1}") == first
+
+    _age_reflogs(repo, 60)  # 100 days: everything goes; the refs themselves stay
+    config = repo / ".cof" / "config.toml"
+    default = config.read_text()
+    config.write_text(default.replace("# reflog_expire_days = 90", "reflog_expire_days = 120"))
+    assert json.loads(cof("gc", "--json").stdout)["expired_reflog_entries"] == 0
+    config.write_text(default)
+    assert json.loads(cof("gc", "--json").stdout)["expired_reflog_entries"] > 0
+    assert cof("reflog", "main").stdout == ""
+    assert head_id(cof) == second
+    cof("fsck")
+
+
+def test_reflog_delete_and_bad_arguments(repo: Path, cof: CofRunner, tmp_path: Path) -> None:
+    git_dir = tmp_path / "g"
+    git_dir.mkdir()
+    git = _git_in(git_dir)
+    git("init", "-q")
+    for n in range(3):
+        write(repo, "f.txt", f"{n}\n")
+        write(git_dir, "f.txt", f"{n}\n")
+        commit(cof, f"c{n}")
+        git("add", "-A")
+        git("commit", "-q", "-m", f"c{n}")
+    for run in (cof, git):
+        run("reflog", "delete", "main@{1}")
+    assert _messages(cof, "main") == git("reflog", "--format=%gs", "main").splitlines()
+    assert _messages(cof, "main") == ["commit: c2", "commit (initial): c0"]
+    for args, code in (
+        (("reflog", "delete", "main@{5}"), 4),
+        (("reflog", "delete", "main"), 2),
+        (("reflog", "delete", "nope@{0}"), 4),
+        (("reflog", "expire"), 2),
+        (("reflog", "expire", "--all", "--expire=yesterdayish"), 2),
+    ):
+        bad = cof(*args, check=False)
+        assert bad.returncode == code, (args, bad.stderr)
+        assert bad.stderr.startswith("cof: ") and len(bad.stderr.splitlines()) == 1
+    assert len(_messages(cof, "main")) == 2  # nothing changed by the refused ones
 
 
 def test_git_agrees_on_diff_name_status(repo: Path, cof: CofRunner, tmp_path: Path) -> None:

@@ -1336,9 +1336,9 @@ def test_gc_on_the_serving_side_waits_for_a_fetch_it_serves(pair: tuple[Peer, Pe
     os.kill(pid, signal.SIGSTOP)
     try:
         alice.cof("branch", "-D", "topic", cwd=origin)
-        # Reflogs are gc roots: without them (git's `reflog expire --expire=now
-        # --all`), nothing on the serving side reaches big.bin's blocks any more.
-        shutil.rmtree(origin / ".cof" / "logs")
+        # Reflogs are gc roots: once expired, nothing on the serving side reaches
+        # big.bin's blocks any more.
+        alice.cof("reflog", "expire", "--expire=now", "--all", cwd=origin)
         gc = alice.popen("gc", "--prune=now", "--json", cwd=origin)
         time.sleep(1.5)
         assert gc.poll() is None, gc.communicate()  # waits for the serving session

@@ -235,3 +235,19 @@ def test_ref_name_problem_cof_specific() -> None:
     assert ref_name_problem("") is not None
     assert ref_name_problem("@") is not None
     assert ref_name_problem("refs/heads/main") is None
+
+
+def test_expiry_times_read_as_git_reads_them() -> None:
+    from cofd.ops.reflogs import SECONDS_PER_DAY, parse_when
+
+    now = 1_800_000_000.0
+    assert parse_when("now", now) == parse_when("all", now) == now + 1
+    assert parse_when("never", now) is None and parse_when("false", now) is None
+    assert parse_when("30", now) == now - 30 * SECONDS_PER_DAY
+    assert parse_when("90.days.ago", now) == now - 90 * SECONDS_PER_DAY
+    assert parse_when("2 weeks ago", now) == now - 14 * SECONDS_PER_DAY
+    assert parse_when("2.5.days", now) == now - 2.5 * SECONDS_PER_DAY
+    assert parse_when("2026-01-02", now) is not None
+    for bad in ("yesterday", "-3", "3.fortnights.ago", "2026-13-40", ""):
+        with pytest.raises(UsageError):
+            parse_when(bad, now)
