@@ -19,10 +19,10 @@ from cofd.ops.branches import switch_to
 from cofd.ops.commit import make_commit
 from cofd.ops.common import ByteProgress, flat_tree, reflog_signature, staged_flat, tree_of
 from cofd.ops.materialize import remove_entry, write_entry
-from cofd.ops.merge_trees import TreeMerge, merge_trees
+from cofd.ops.merge_trees import PathMerge, TreeMerge, merge_trees
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
-from cofd.ops.switch import MAX_LISTED, apply, check, plan
+from cofd.ops.switch import MAX_LISTED, ParentsInTheWay, apply, check, plan
 from cofd.ops.trees import FlatEntry, build, flatten
 from cofd.ops.worktree_scan import scan
 from cofd.store.blockstore import WriteTxn
@@ -64,32 +64,38 @@ def _staged_changes(repo: Repository, state: WorktreeState, head: CommitId) -> l
 
 
 def _check_worktree(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
-    touched = [
-        p
-        for p, m in merged.paths.items()
-        if (m.worktree if m.conflict else m.result) != merged.ours.get(p)
-    ]
+    touched = [p for p, m in merged.paths.items() if _wanted(m) != merged.ours.get(p)]
     modified = scan(repo, state, touched).modified if touched else {}
-    dirty = sorted(p for p in touched if p in modified)
-    in_way = sorted(
+    dirty = {p for p in touched if p in modified}
+    in_way = {
         p
         for p in touched
         if merged.ours.get(p) is None and p not in state.entries and os.path.lexists(repo.root / p)
-    )
-    for kind, paths in (
+    }
+    leaving = {p for p, m in merged.paths.items() if _wanted(m) is None and p in merged.ours}
+    parents = ParentsInTheWay(repo.root, leaving)
+    for path in touched:
+        if _wanted(merged.paths[path]) is not None and (blocker := parents.blocker(path)):
+            (dirty if blocker in state.entries else in_way).add(blocker)
+    for kind, found in (
         ("local changes to these files", dirty),
         ("untracked working tree files", in_way),
     ):
-        if paths:
-            listed = ", ".join(paths[:MAX_LISTED])
+        if found:
+            listed = ", ".join(sorted(found)[:MAX_LISTED])
             raise ConflictError(
                 f"{kind} would be overwritten by merge: {listed} (commit or remove them first)"
             )
 
 
+def _wanted(m: PathMerge) -> FlatEntry | None:
+    """What the working tree gets at a path: the result, or the conflict's file."""
+    return m.worktree if m.conflict else m.result
+
+
 def _apply_merge(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
     for path, m in sorted(merged.paths.items()):
-        want = m.worktree if m.conflict else m.result
+        want = _wanted(m)
         ours = merged.ours.get(path)
         if want is None:
             if ours is not None or os.path.lexists(repo.root / path):

@@ -4,15 +4,18 @@ fast-forward merge, merge --abort), with git's rules for local changes.
 For a path that differs between the two trees, the switch may update it only if
 the staging area holds the old tree's version (or already the new one) and the
 working file matches the staging area; an untracked file must not stand where the
-new tree puts a file. Paths that are the same in both trees keep their local
-changes. Only paths that differ are written: identical files are never rewritten.
+new tree puts a file, nor where it needs a directory. Paths that are the same in both
+trees keep their local changes. Only paths that differ are written: identical files
+are never rewritten.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cofd.objects.ignore import IgnoreRules
 from cofd.objects.model import TreeId
@@ -45,13 +48,19 @@ def plan(repo: Repository, old: TreeId | None, new: TreeId | None) -> dict[str, 
     return {p: (a, b) for p, a, b in diff_trees(repo.objects, old, new)}
 
 
+# What the user can do about a refusal, by the command refused (only checkout has
+# --force; a refused push is about the receiving side's working tree).
+_REMEDY = {
+    "checkout": "commit or remove them first, or use --force to discard them",
+    "push": "they are in the remote's working tree: commit or remove them there first",
+}
+
+
 def _refuse(kind: str, paths: list[str], action: str) -> ConflictError:
     listed = ", ".join(paths[:MAX_LISTED])
     more = f" and {len(paths) - MAX_LISTED} more" if len(paths) > MAX_LISTED else ""
-    return ConflictError(
-        f"{kind} would be overwritten by {action}: {listed}{more} "
-        f"(commit, stash or remove them first, or use --force)"
-    )
+    remedy = _REMEDY.get(action, "commit or remove them first")
+    return ConflictError(f"{kind} would be overwritten by {action}: {listed}{more} ({remedy})")
 
 
 def check(
@@ -69,26 +78,98 @@ def check(
     local: list[str] = []
     untracked: list[str] = []
     todo: dict[str, Change] = {}
+    leaving = {p for p, (old, new) in changes.items() if old is not None and new is None}
+    parents = ParentsInTheWay(repo.root, leaving)
     for path, (old, new) in sorted(changes.items()):
         staged = _flat(state.entries.get(path))
         if staged == new and path not in modified:
             continue  # already at the target
         if staged != old or path in modified:
             local.append(path)
-        elif old is None and new is not None and _untracked_in_way(repo, rules, path):
-            untracked.append(path)
+        elif new is not None and (blocker := parents.blocker(path)) is not None:
+            if blocker in state.entries:
+                local.append(blocker)  # staged only: in neither tree
+            elif not rules.is_ignored(blocker, False):
+                untracked.append(blocker)
+            else:
+                todo[path] = (old, new)
+        elif (
+            old is None
+            and new is not None
+            and (in_way := _untracked_in_way(repo, rules, path, leaving)) is not None
+        ):
+            untracked.append(in_way)
         else:
             todo[path] = (old, new)
     if local:
-        raise _refuse("local changes to these files", local, action)
+        raise _refuse("local changes to these files", sorted(set(local)), action)
     if untracked:
-        raise _refuse("untracked working tree files", untracked, action)
+        raise _refuse("untracked working tree files", sorted(set(untracked)), action)
     return todo
 
 
-def _untracked_in_way(repo: Repository, rules: IgnoreRules, path: str) -> bool:
-    # Ignored files are expendable, as in git; anything else would be lost.
-    return os.path.lexists(repo.root / path) and not rules.is_ignored(path, False)
+def _untracked_in_way(
+    repo: Repository, rules: IgnoreRules, path: str, leaving: set[str]
+) -> str | None:
+    """What untracked stands where ``path`` (a file) comes, or None. Ignored files
+    are expendable, as in git; anything else would be lost. A directory is in the way
+    only for what it holds that this switch does not remove first."""
+    full = repo.root / path
+    try:
+        st = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):  # a parent is a file the switch removes
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return _left_in_directory(repo.root, path, leaving)
+    return None if rules.is_ignored(path, False) else path
+
+
+def _left_in_directory(root: Path, path: str, leaving: set[str]) -> str | None:
+    """The first file under the directory ``path`` that removing ``leaving`` keeps
+    (so the directory cannot become a file), or None."""
+    for dirpath, dirnames, filenames in os.walk(root / path):
+        dirnames.sort()
+        base = Path(dirpath).relative_to(root).as_posix()
+        for name in sorted(filenames):
+            if f"{base}/{name}" not in leaving:
+                return f"{base}/{name}"
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):  # os.walk lists links here
+                return f"{base}/{name}"
+    return None
+
+
+class ParentsInTheWay:
+    """Files and symlinks standing where a new path needs a directory.
+
+    A new ``sub/x`` needs ``sub`` to be a directory; writing it replaces whatever
+    non-directory stands there. That is right for a tracked file the same switch
+    removes first (``leaving``), and data loss for anything else: an untracked file
+    (git refuses: "untracked working tree files would be overwritten"), or one only
+    the staging area knows. Answers are memoised per directory, since many new
+    paths share their parents."""
+
+    def __init__(self, root: Path, leaving: set[str]) -> None:
+        self._root = root
+        self._leaving = leaving
+        self._known: dict[str, bool] = {}  # prefix -> a non-directory is in the way
+
+    def blocker(self, path: str) -> str | None:
+        """The first parent of ``path`` that is in the way, or None."""
+        parts = path.split("/")
+        for end in range(1, len(parts)):
+            prefix = "/".join(parts[:end])
+            if prefix not in self._known:
+                try:
+                    st = os.lstat(self._root / prefix)
+                except (FileNotFoundError, NotADirectoryError):
+                    return None  # nothing there, so nothing deeper either
+                self._known[prefix] = not stat.S_ISDIR(st.st_mode) and (
+                    prefix not in self._leaving
+                )
+            if self._known[prefix]:
+                return prefix
+        return None
 
 
 def apply(
@@ -130,4 +211,17 @@ def force_reset(
     modified = scan(repo, state, sorted(p for p in target_files if p in state.entries)).modified
     for path in modified:
         todo[path] = (None, target_files.get(path))
+    # Untracked files are kept, so a directory holding some cannot become a file:
+    # refuse before anything changes rather than fail half-way.
+    leaving = {p for p, (_, new) in todo.items() if new is None}
+    for path, (_, new) in sorted(todo.items()):
+        if new is not None and os.path.isdir(repo.root / path) and not os.path.islink(
+            repo.root / path
+        ):
+            kept = _left_in_directory(repo.root, path, leaving)
+            if kept is not None:
+                raise ConflictError(
+                    f"cannot replace the directory '{path}' with a file: it holds "
+                    f"untracked '{kept}' (move or remove it first)"
+                )
     return apply(repo, state, todo)

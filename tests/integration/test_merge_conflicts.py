@@ -377,3 +377,95 @@ def test_checkout_ends_a_resolved_merge_and_refuses_an_unresolved_one(pair: GitP
     pair.sync_refs()
     pair.assert_same_graph()
     assert len(pair.cof_graph()[pair.cof_of[pair.git_order[-1]]]) == 1
+
+
+# --- a file where the other side needs a directory ----------------------------------------
+
+
+@pytest.mark.parametrize("how", ["checkout", "fast-forward", "three-way"])
+def test_untracked_file_where_a_directory_comes_is_refused_as_git_does(
+    pair: GitPair, how: str
+) -> None:
+    """``side`` adds ``sub/x``; main has an untracked file ``sub``. git refuses to
+    switch or merge ("untracked working tree files would be overwritten"); cof used to
+    delete the file to make the directory, and report success."""
+    apply(pair, {"a.txt": BASE_TEXT})
+    commit_both(pair, "base")
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    apply(pair, {"sub/x": b"in dir\n"})
+    commit_both(pair, "theirs")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    if how == "three-way":
+        apply(pair, {"m.txt": b"ours\n"})
+        commit_both(pair, "ours")
+    pair.write("sub", b"PRECIOUS\n")
+    if how == "checkout":
+        g, c = pair.both(["checkout", "-q", "side"], ["checkout", "side"])
+    else:
+        g, c = pair.both(["merge", "side"])
+    assert g.returncode != 0 and c.returncode != 0
+    assert "untracked working tree files" in c.stderr and "sub" in c.stderr
+    assert read(pair, "sub") == b"PRECIOUS\n"
+    assert_same(pair)
+
+
+def test_staged_file_where_a_directory_comes_is_refused(pair: GitPair) -> None:
+    """A file only the staging area knows (added, never committed) is local work."""
+    apply(pair, {"a.txt": BASE_TEXT})
+    commit_both(pair, "base")
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    apply(pair, {"sub/x": b"in dir\n"})
+    commit_both(pair, "theirs")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    pair.write("sub", b"STAGED\n")
+    pair.both(["add", "sub"])
+    g, c = pair.both(["checkout", "-q", "side"], ["checkout", "side"])
+    assert g.returncode != 0 and c.returncode != 0
+    assert read(pair, "sub") == b"STAGED\n"
+    assert_same(pair)
+
+
+def test_tracked_file_replaced_by_a_directory_switches(pair: GitPair) -> None:
+    """The file the switch itself removes is not in the way of the directory."""
+    apply(pair, {"sub": b"file\n"})
+    commit_both(pair, "base")
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    apply(pair, {"sub": None, "sub/x": b"in dir\n"})
+    commit_both(pair, "theirs")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    pair.both(["checkout", "-q", "side"], ["checkout", "side"])
+    assert read(pair, "sub/x") == b"in dir\n"
+    assert_same(pair)
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    assert read(pair, "sub") == b"file\n"
+    assert_same(pair)
+
+
+def test_directory_holding_untracked_files_does_not_become_a_file(pair: GitPair) -> None:
+    """main has ``p/f`` tracked; ``side`` has a file ``p``. With an untracked ``p/u``
+    inside, git refuses the switch; cof too, and ``--force`` (which keeps untracked
+    files) refuses up front instead of failing half-way with ``p/f`` deleted."""
+    apply(pair, {"p/f": b"tracked\n"})
+    commit_both(pair, "base")
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    pair.delete("p/f")
+    for root in (pair.git_root, pair.cof_root):
+        (root / "p").rmdir()
+    pair.write("p", b"now a file\n")
+    commit_both(pair, "theirs")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    pair.write("p/u", b"untracked\n")
+    g, c = pair.both(["checkout", "-q", "side"], ["checkout", "side"])
+    assert g.returncode != 0 and "p/u" in c.stderr
+    forced = pair.cof("checkout", "--force", "side", check=False)
+    assert forced.returncode == 7, forced.stderr
+    assert forced.stderr == (
+        "cof: cannot replace the directory 'p' with a file: it holds untracked 'p/u' "
+        "(move or remove it first)\n"
+    )
+    assert read(pair, "p/f") == b"tracked\n" and read(pair, "p/u") == b"untracked\n"
+    assert_same(pair)
+    pair.delete("p/u")
+    pair.both(["checkout", "-q", "side"], ["checkout", "side"])
+    assert read(pair, "p") == b"now a file\n"
+    assert_same(pair)
