@@ -164,9 +164,7 @@ class ParentsInTheWay:
                     st = os.lstat(self._root / prefix)
                 except (FileNotFoundError, NotADirectoryError):
                     return None  # nothing there, so nothing deeper either
-                self._known[prefix] = not stat.S_ISDIR(st.st_mode) and (
-                    prefix not in self._leaving
-                )
+                self._known[prefix] = not stat.S_ISDIR(st.st_mode) and (prefix not in self._leaving)
             if self._known[prefix]:
                 return prefix
         return None
@@ -215,8 +213,10 @@ def force_reset(
     # refuse before anything changes rather than fail half-way.
     leaving = {p for p, (_, new) in todo.items() if new is None}
     for path, (_, new) in sorted(todo.items()):
-        if new is not None and os.path.isdir(repo.root / path) and not os.path.islink(
-            repo.root / path
+        if (
+            new is not None
+            and os.path.isdir(repo.root / path)
+            and not os.path.islink(repo.root / path)
         ):
             kept = _left_in_directory(repo.root, path, leaving)
             if kept is not None:
