@@ -42,11 +42,10 @@ class IgnoreRules:
 
     def is_ignored(self, relpath: str, is_dir: bool) -> bool:
         """Whether ``relpath`` (posix, relative to the root) is ignored."""
-        if relpath == ".cof" or relpath.startswith(".cof/"):
-            return True
         parts = relpath.split("/")
-        if parts[-1] == ".cof":
-            return False  # only the top-level .cof is the repository itself
+        if any(part.lower() in (".cof", ".git") for part in parts):
+            # cof's own directory, a nested repository's, and git's: never tracked.
+            return True
         decision = False
         # Walk from the root down: deeper ignore files override shallower ones.
         for depth in range(len(parts)):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cofd.objects.model import MODE_EXEC
 from cofd.objects.worktree_state import StatInfo
+from cofd.ops.paths import check_writable
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError
@@ -60,6 +61,7 @@ def write_entry(
 ) -> StatInfo:
     root = repo.root
     full = root / path
+    check_writable((path,))
     _prepare_parent(root, path)
     _clear_destination(full, path)
     tmp = full.with_name(f".{full.name}.cof-{os.getpid()}.tmp")
@@ -151,6 +153,7 @@ def write_entries(
     """Write several entries, two at a time: reading packs, index lookups and writing
     files release the GIL, so a second thread keeps the other core busy. Returns the
     stat of each written path; the first failure is raised after all writers stop."""
+    check_writable(path for path, _ in items)  # all before the first is written
     if len(items) < 2:
         return {path: write_entry(repo, path, entry, on_bytes) for path, entry in items}
     lock = threading.Lock()

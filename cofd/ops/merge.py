@@ -20,6 +20,7 @@ from cofd.ops.commit import make_commit
 from cofd.ops.common import ByteProgress, flat_tree, reflog_signature, staged_flat, tree_of
 from cofd.ops.materialize import remove_entry, write_entry
 from cofd.ops.merge_trees import PathMerge, TreeMerge, merge_trees
+from cofd.ops.paths import check_writable
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
 from cofd.ops.switch import MAX_LISTED, ParentsInTheWay, apply, check, plan
@@ -94,6 +95,7 @@ def _wanted(m: PathMerge) -> FlatEntry | None:
 
 
 def _apply_merge(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
+    check_writable(p for p, m in merged.paths.items() if _wanted(m) is not None)
     for path, m in sorted(merged.paths.items()):
         want = _wanted(m)
         ours = merged.ours.get(path)

@@ -25,7 +25,34 @@ def repo_relative(root: Path, cwd: Path, arg: str) -> str:
     rel = joined[len(root_text.rstrip("/")) + 1 :]
     if rel == ".cof" or rel.startswith(".cof/"):
         raise PathError(f"'{arg}' is inside the repository's .cof directory")
+    if (part := reserved_component(rel)) is not None:
+        raise PathError(f"'{arg}' is inside a '{part}' directory, which cof never tracks")
     return rel
+
+
+# Directory names cof never tracks or writes: its own (a nested repository's too) and
+# git's, whose hooks a checkout must never be able to plant. Compared ignoring case,
+# since on a case-insensitive file system ``.GIT`` is ``.git``.
+RESERVED_DIRS = frozenset({".cof", ".git"})
+
+
+def reserved_component(path: str) -> str | None:
+    """The component of ``path`` that is ``.cof`` or ``.git`` (any case), or None."""
+    for part in path.split("/"):
+        if part.lower() in RESERVED_DIRS:
+            return part
+    return None
+
+
+def check_writable(paths: Iterable[str]) -> None:
+    """Refuse, before anything is written, a tree path inside ``.cof`` or ``.git``:
+    such a tree comes from an old cof that tracked a ``.git`` directory, or from a
+    hostile peer (a ``.git/hooks`` file would run the next time git runs there)."""
+    for path in paths:
+        if (part := reserved_component(path)) is not None:
+            raise PathError(
+                f"refusing to write '{path}': cof never writes inside a '{part}' directory"
+            )
 
 
 class Scope:

@@ -65,10 +65,13 @@ def walk(
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
             rel = prefix + entry.name
-            if rel == ".cof":
-                continue
+            if entry.name.lower() in (".cof", ".git"):
+                continue  # never tracked (nested repositories' too): see paths.RESERVED_DIRS
+
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
+                if os.path.exists(os.path.join(entry.path, ".cof", "config.toml")):
+                    continue  # a repository of its own, as git skips an embedded one
                 if not active or rel in tracked_dirs or not rules.is_ignored(rel, True):
                     stack.append((rel, active or rules.has_rules(rel)))
             elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (

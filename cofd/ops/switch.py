@@ -22,6 +22,7 @@ from cofd.objects.model import TreeId
 from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.common import flatten_cached
 from cofd.ops.materialize import remove_entry, write_entries
+from cofd.ops.paths import check_writable
 from cofd.ops.repository import Repository
 from cofd.ops.treediff import diff_trees
 from cofd.ops.trees import FlatEntry
@@ -178,6 +179,7 @@ def apply(
 ) -> SwitchResult:
     """Write and remove files, updating the staging area and its stat cache."""
     written = removed = total = 0
+    check_writable(p for p, (_, new) in todo.items() if new is not None)  # before removals
     # Removals first, so a directory can replace a file (and the reverse) in one go.
     for path in sorted((p for p, (_, new) in todo.items() if new is None), reverse=True):
         remove_entry(repo.root, path)

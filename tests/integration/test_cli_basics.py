@@ -374,3 +374,41 @@ def test_repository_removed_and_created_again_at_its_path(
     held = [os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)]
     assert not [p for p in held if p.startswith(str(repo)) and p.endswith("(deleted)")]
     assert "was removed or replaced on disk" in (sandbox.home / "cofd.log").read_text()
+
+
+def test_git_and_nested_repositories_are_never_tracked(repo: Path, cof: CofRunner) -> None:
+    """A git repository in the same directory: ``add -A`` used to stage ``.git`` and
+    a branch switch then rolled git's own history back. A nested cof repository is
+    skipped as git skips an embedded one (its ``.cof`` made ``add -A`` fail)."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=g", "-c", "user.email=g@g", *args],
+            cwd=repo, env=env, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+
+    git("init", "-q")
+    (repo / "x").write_text("x\n")
+    git("add", "x")
+    git("commit", "-q", "-m", "g1")
+    nested = repo / "sub"
+    nested.mkdir()
+    cof("init", cwd=nested)
+    (nested / "inner.txt").write_text("inner\n")
+    cof("add", "-A")
+    assert porcelain(cof) == ["A  x"]
+    commit(cof, "c1")
+    (repo / "y").write_text("y\n")
+    git("add", "y")
+    git("commit", "-q", "-m", "g2")
+    cof("checkout", "-b", "other")
+    cof("add", "-A")
+    commit(cof, "c2")
+    cof("checkout", "main")
+    assert git("log", "--format=%s").split() == ["g2", "g1"]  # git's history untouched
+    for path in (".git/config", ".GIT/config", "sub/.cof/config.toml"):
+        refused = cof("add", "-f", path, check=False)
+        assert refused.returncode == 5, refused.stderr
+        assert "which cof never tracks" in refused.stderr
+    assert cof("status", "--porcelain", cwd=nested).stdout == "?? inner.txt\n"

@@ -143,12 +143,15 @@ def test_same_ignored_set_as_git(tmp_path: Path) -> None:
     assert {"keep.log", "sub/app.log", "sub/deep/d.dat", "secret/public.txt"}.isdisjoint(expected)
 
 
-def test_cof_dir_always_ignored_only_at_top(tmp_path: Path) -> None:
+def test_cof_and_git_dirs_always_ignored_at_any_depth(tmp_path: Path) -> None:
     rules = IgnoreRules(tmp_path)
     assert rules.is_ignored(".cof", True)
     assert rules.is_ignored(".cof/objects/x", False)
-    assert not rules.is_ignored("sub/.cof", True)
-    assert not rules.is_ignored("normal", False)
+    assert rules.is_ignored("sub/.cof", True)  # a nested repository's
+    assert rules.is_ignored(".git/config", False) and rules.is_ignored("a/.GIT", True)
+    (tmp_path / ".cofignore").write_text("!.git\n!.git/**\n")  # cannot be un-ignored
+    assert IgnoreRules(tmp_path).is_ignored(".git/config", False)
+    assert not rules.is_ignored("normal", False) and not rules.is_ignored(".gitignore", False)
 
 
 def test_unreadable_or_huge_ignore_file_ignores_nothing(tmp_path: Path) -> None:

@@ -437,3 +437,16 @@ def test_index_is_empty_until_the_first_block(open_store: StoreOpener) -> None:
     assert store.index.is_empty()
     stored(store, count=1)
     assert not store.index.is_empty()
+
+
+def test_no_tree_path_is_written_inside_git_or_cof_directories() -> None:
+    """A hostile or old tree naming ``.git/hooks/...`` is refused before any write."""
+    from cofd.ops.paths import check_writable, reserved_component
+    from protocol.errors import PathError
+
+    assert reserved_component("a/.git/hooks/post-checkout") == ".git"
+    assert reserved_component(".Cof/x") == ".Cof"
+    assert reserved_component("a/.gitignore") is None and reserved_component("git/x") is None
+    check_writable(["a/b", ".gitattributes", "x.git/y"])
+    with pytest.raises(PathError, match=r"refusing to write '\.git/hooks/post-checkout'"):
+        check_writable(["ok", ".git/hooks/post-checkout"])
