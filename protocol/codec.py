@@ -28,6 +28,13 @@ def pack(obj: Any) -> bytes:
     """Encode canonically: bin type for bytes, no datetime extension, str keys kept."""
     try:
         return msgpack.packb(obj, use_bin_type=True, strict_types=False, datetime=False)  # type: ignore[no-any-return]
+    except UnicodeEncodeError as exc:
+        # A str holding surrogates: os.fsdecode's stand-ins for bytes that are not UTF-8,
+        # i.e. a file name (from argv or a directory listing) cof cannot represent.
+        shown = exc.object.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise CodecError(
+            f"'{shown}' is not valid UTF-8: cof tracks and names files in UTF-8 only"
+        ) from exc
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode message: {exc}") from exc
 

@@ -30,6 +30,17 @@ def repo_relative(root: Path, cwd: Path, arg: str) -> str:
     return rel
 
 
+def shown(path: str) -> str:
+    """``path`` as it can be printed and sent to the client: a name that is not valid
+    UTF-8 (``os.fsdecode`` kept its bytes as surrogates) gets ``\\xff`` escapes
+    instead of failing every message that mentions it."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 # Directory names cof never tracks or writes: its own (a nested repository's too) and
 # git's, whose hooks a checkout must never be able to plant. Compared ignoring case,
 # since on a case-insensitive file system ``.GIT`` is ``.git``.

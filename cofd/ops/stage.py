@@ -19,7 +19,7 @@ from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, flat_tree
 from cofd.ops.materialize import remove_entry
-from cofd.ops.paths import Scope, repo_relative, under
+from cofd.ops.paths import Scope, repo_relative, shown, under
 from cofd.ops.repository import Repository
 from cofd.ops.scan import Found, read_content, walk
 from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
@@ -35,7 +35,7 @@ def _check_name(path: str) -> None:
             except UnicodeEncodeError:
                 problem = "it is not valid UTF-8"
         if problem is not None:
-            raise PathError(f"cannot track '{path}': {problem}")
+            raise PathError(f"cannot track '{shown(path)}': {problem}")
 
 
 def _resolve_specs(

@@ -7,7 +7,7 @@ from typing import Any
 from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree
-from cofd.ops.paths import Scope, repo_relative
+from cofd.ops.paths import Scope, repo_relative, shown
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import tracking_state
@@ -81,7 +81,10 @@ def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[st
         y = worktree.modified.get(path, " ") if staged is not None else " "
         if x != " " or y != " ":
             entries.append([x + y, path])
-    untracked = collapse_untracked([f.path for f in worktree.untracked], worktree.tracked_dirs)
+    untracked = [
+        shown(path)  # a name that is not UTF-8 is listed (escaped); `add` refuses it
+        for path in collapse_untracked([f.path for f in worktree.untracked], worktree.tracked_dirs)
+    ]
     if worktree.refreshed:
         repo.save_state(state)
     return {

@@ -412,3 +412,20 @@ def test_git_and_nested_repositories_are_never_tracked(repo: Path, cof: CofRunne
         assert refused.returncode == 5, refused.stderr
         assert "which cof never tracks" in refused.stderr
     assert cof("status", "--porcelain", cwd=nested).stdout == "?? inner.txt\n"
+
+
+def test_a_file_name_that_is_not_utf8_is_named_not_a_crash(repo: Path, cof: CofRunner) -> None:
+    """Tree names are UTF-8 (docs/design.md): such a file cannot be tracked, but it
+    must not break `status` (it was an internal error) or hide why `add` refuses."""
+    bad = os.fsdecode(b"bad\xffname")
+    (repo / bad).write_bytes(b"1\n")
+    (repo / "good.txt").write_text("good\n")
+    assert cof("status", "--porcelain").stdout == '?? "bad\\\\xffname"\n?? good.txt\n'
+    assert "\tbad\\xffname\n" in cof("status").stdout
+    for args in (("add", "-A"), ("add", bad)):
+        refused = cof(*args, check=False)
+        assert refused.returncode in (5, 14), refused.stderr
+        assert len(refused.stderr.splitlines()) == 1 and "bad\\xffname" in refused.stderr
+        assert "not valid UTF-8" in refused.stderr
+    cof("add", "good.txt")
+    assert porcelain(cof) == ["A  good.txt", '?? "bad\\\\xffname"']
