@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId, Signature
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op, unless_listing
@@ -302,45 +303,89 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     branch = params.get("branch") or _current_branch(repo)
     if not branch or ref_name_problem(branch) is not None:
         raise UsageError("name a valid branch to push (HEAD is detached)")
+    if not params.get("branch"):
+        _check_simple(repo, remote, branch)
     local = repo.refs.read(HEADS + branch)
     if local is None:
         raise RevisionError(f"no local branch '{branch}' to push")
     tracking = f"{REMOTES}{remote.name}/{branch}"
-    old = repo.refs.read(tracking)
     force = bool(params.get("force"))
-    update = m.RefUpdate(HEADS + branch, old, local)
     # push -u: the upstream is recorded once the push went through (at once when
     # there is nothing to push, as git does).
     upstream = Upstream(remote.name, branch) if params.get("set_upstream") else None
     tracks = upstream.to_dict() if upstream else None
-    if old == local and not force:
-        if upstream is not None:
-            set_upstream(repo, branch, upstream)
-        return {
-            "remote": remote.name,
-            "results": [],
-            "up_to_date": True,
-            "branch": branch,
-            "upstream_set": tracks,
-        }
+    who = reflog_signature(ctx)
+    # As git: what the remote has is its answer, never the remote-tracking branch
+    # (which may be stale: the branch deleted or moved there since).
     with open_session(ctx, remote) as session:
-        result = session.push(repo, [update], force)
+        advertised = session.list_refs()
+        if advertised.block_size != repo.objects.block_size:
+            raise ConfigError(
+                f"cannot push to {remote.url.text()}: "
+                + block_size_mismatch(repo.objects.block_size, advertised.block_size)
+            )
+        raw = remote_branches(advertised).get(HEADS + branch)
+        old = CommitId(raw) if raw is not None else None
+        # Nothing to send still offers nothing: a peer without a write grant is
+        # refused (as git's receive-pack), not told "Everything up-to-date".
+        updates = [] if old == local else [m.RefUpdate(HEADS + branch, old, local)]
+        if updates and not force:
+            _check_fast_forward(repo, remote, branch, old, local)
+        result = session.push(repo, updates, force)
         wire = _wire(session)
     _raise_rejections(remote, result)
-    rows = [{"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results]
-    repo.refs.update(tracking, local, reflog_signature(ctx), f"push: to {remote.url.text()}")
+    if repo.refs.read(tracking) != local:
+        repo.refs.update(tracking, local, who, f"push: to {remote.url.text()}")
     if upstream is not None:
         set_upstream(repo, branch, upstream)
-    return {
+    done: dict[str, Any] = {
         "upstream_set": tracks,
         "remote": remote.name,
         "url": remote.url.text(),
         "branch": branch,
-        "old": old.hex() if old else None,
-        "new": local.hex(),
-        "results": rows,
+        "results": [{"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results],
         "wire": wire,
     }
+    if not updates:
+        return {**done, "up_to_date": True}
+    return {**done, "old": old.hex() if old else None, "new": local.hex()}
+
+
+def _check_simple(repo: Repository, remote: Remote, branch: str) -> None:
+    """git's ``push.default = simple`` for a push naming no branch: to the upstream's
+    remote, only a branch whose upstream has its own name is pushed (otherwise a new
+    remote branch would appear and the branch would stay "ahead" of its upstream)."""
+    upstream = upstream_of(repo, branch)
+    if upstream is None or upstream.remote != remote.name or upstream.branch == branch:
+        return
+    raise UsageError(
+        f"the upstream branch of '{branch}' ({upstream.text()}) does not match its name: "
+        f"to push it to {remote.name}'s branch of the same name, use cof push "
+        f"{remote.name} {branch} (with -u it then tracks that); to push to "
+        f"{upstream.text()}, push a local branch '{upstream.branch}', or change the "
+        "upstream with cof branch -u"
+    )
+
+
+def _check_fast_forward(
+    repo: Repository, remote: Remote, branch: str, old: CommitId | None, new: CommitId
+) -> None:
+    """Refuse before sending anything, as git does, what the remote would refuse once
+    it has it all: its commit unknown here, or not an ancestor of ours."""
+    if old is None:
+        return
+    try:
+        known = repo.objects.kind_of(old) == "commit"
+        behind = known and is_ancestor(repo.objects.read_commit, old, new)
+    except CofError:  # a partial fetch left the commit but not its history
+        known, behind = False, False
+    if not known:
+        why = "the remote has commits not here (fetch first)"
+    elif not behind:
+        why = "non-fast-forward (fetch and merge first, or push --force)"
+    else:
+        return
+    raise ConflictError(f"push to {remote.url.text()} rejected: {branch}: {why}")
 
 
 def _push_delete(ctx: OpContext, repo: Repository, remote: Remote, branch: str) -> dict[str, Any]:

@@ -1468,3 +1468,115 @@ def test_peers_of_different_protocol_versions_say_so(
     )
     assert time.monotonic() - started < 5
     assert not (alice.box.work / "copy").exists()
+
+
+def _git_twin(tmp_path: Path) -> tuple[Path, Path]:
+    """A git origin (one commit on main) and a git clone of it: (origin, copy)."""
+    origin, copy = tmp_path / "git-origin", tmp_path / "git-copy"
+    _git("init", "-q", "-b", "main", origin, cwd=tmp_path)
+    (origin / "f.txt").write_text("base\n")
+    _git("add", "f.txt", cwd=origin)
+    _git("commit", "-q", "-m", "initial", cwd=origin)
+    _git("clone", "-q", origin, copy, cwd=tmp_path)
+    return origin, copy
+
+
+def test_push_asks_the_remote_instead_of_trusting_the_tracking_branch_as_git_does(
+    pair: tuple[Peer, Peer], tmp_path: Path
+) -> None:
+    """Whether a push has anything to do is the remote's answer, not what the local
+    remote-tracking branch last saw: a branch deleted there since is pushed again (git:
+    ``* [new branch]``), a branch the remote already has at the local commit is
+    "Everything up-to-date" and its remote-tracking branch is made, and a peer that may
+    no longer write is told so even with nothing to send."""
+    alice, bob = pair
+    origin, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"}, "--write")
+    git_origin, git_copy = _git_twin(tmp_path)
+    bob.cof("checkout", "-b", "tmp", cwd=copy)
+    _git("checkout", "-q", "-b", "tmp", cwd=git_copy)
+    bob.cof("push", "-u", "origin", "tmp", cwd=copy)
+    _git("push", "-q", "-u", "origin", "tmp", cwd=git_copy)
+    alice.cof("branch", "-D", "tmp", cwd=origin)
+    _git("branch", "-D", "tmp", cwd=git_origin)
+
+    theirs = _git_run("push", cwd=git_copy)
+    assert "[new branch]" in theirs.stderr and "tmp" in _git("branch", cwd=git_origin)
+    again = bob.cof("push", cwd=copy)
+    assert "Everything up-to-date" not in again.stdout
+    assert again.stdout.startswith(f"To cof://127.0.0.1:{alice.port}/proj\n")
+    assert alice.cof("branch", cwd=origin).stdout == "* main\n  tmp\n"
+    assert bob.cof("push", cwd=copy).stdout == "Everything up-to-date\n"
+
+    # The remote made `same` at Bob's commit: nothing to send, and origin/same appears.
+    alice.cof("branch", "same", cwd=origin)
+    _git("branch", "same", cwd=git_origin)
+    bob.cof("branch", "same", "main", cwd=copy)
+    _git("branch", "-q", "same", "main", cwd=git_copy)
+    assert "up-to-date" in _git_run("push", "origin", "same", cwd=git_copy).stderr
+    assert bob.cof("push", "origin", "same", cwd=copy).stdout == "Everything up-to-date\n"
+    assert _remote_branches_like_git(bob, copy, git_copy) == [
+        "  origin/main",
+        "  origin/same",
+        "  origin/tmp",
+    ]
+
+    # Read access only, then none: refused, though there is nothing to send.
+    alice.cof("peer", "grant", bob.key, "proj", "--read")
+    denied = bob.cof("push", cwd=copy, check=False)
+    assert denied.returncode == 16 and "no write access" in denied.stderr, denied.stderr
+    assert "up-to-date" not in denied.stdout
+    alice.cof("peer", "revoke", bob.key, "proj")
+    revoked = bob.cof("push", cwd=copy, check=False)
+    assert revoked.returncode == 16 and "up-to-date" not in revoked.stdout, revoked.stderr
+
+
+def test_push_refuses_an_upstream_of_another_name_as_git_push_default_simple(
+    pair: tuple[Peer, Peer], tmp_path: Path
+) -> None:
+    """A plain push from a branch whose upstream has another name (``checkout -b fix
+    origin/main``, or main renamed) is refused in one line, as git's push.default
+    simple, instead of making a new remote branch and staying "ahead" forever; naming
+    the branch pushes it to the remote's branch of the same name."""
+    alice, bob = pair
+    origin, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"}, "--write")
+    _, git_copy = _git_twin(tmp_path)
+    bob.cof("checkout", "-b", "fix", "origin/main", cwd=copy)
+    _git("checkout", "-q", "-b", "fix", "origin/main", cwd=git_copy)
+    mine = commit_file(bob, copy, "f.txt", b"fix\n", "fix")
+    (git_copy / "f.txt").write_text("fix\n")
+    _git("commit", "-q", "-am", "fix", cwd=git_copy)
+    ahead = "Your branch is ahead of 'origin/main' by 1 commit."
+    assert ahead in _git("status", cwd=git_copy)
+    assert ahead in bob.cof("status", cwd=copy).stdout
+
+    theirs = _git_run("push", cwd=git_copy, check=False)
+    assert theirs.returncode == 128 and "does not match\nthe name" in theirs.stderr
+    for args in (("push",), ("push", "origin"), ("push", "-u"), ("push", "-f")):
+        refused = bob.cof(*args, cwd=copy, check=False)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert "(origin/main) does not match its name" in refused.stderr
+        assert "cof push origin fix" in refused.stderr and "cof branch -u" in refused.stderr
+    assert alice.cof("branch", cwd=origin).stdout == "* main\n"
+    assert ahead in bob.cof("status", cwd=copy).stdout
+
+    # Named, it goes to the remote's fix (status still compares with origin/main, as
+    # git's does); with -u, fix then tracks origin/fix and a plain push is fine.
+    bob.cof("push", "origin", "fix", cwd=copy)
+    assert alice.cof("branch", cwd=origin).stdout == "  fix\n* main\n"
+    assert ahead in bob.cof("status", cwd=copy).stdout
+    bob.cof("push", "-u", "origin", "fix", cwd=copy)
+    assert bob.cof("push", cwd=copy).stdout == "Everything up-to-date\n"
+    assert "up to date with 'origin/fix'" in bob.cof("status", cwd=copy).stdout
+
+    # main renamed to trunk keeps tracking origin/main: refused the same way.
+    bob.cof("checkout", "main", cwd=copy)
+    bob.cof("branch", "-m", "main", "trunk", cwd=copy)
+    commit_file(bob, copy, "t.txt", b"trunk\n", "on trunk")
+    refused = bob.cof("push", cwd=copy, check=False)
+    assert refused.returncode == 2 and "'trunk' (origin/main)" in refused.stderr
+    # To another remote than the upstream's, the same name is pushed (git's triangular).
+    bob.cof("remote", "add", "mirror", alice.url("proj"), cwd=copy)
+    bob.cof("push", "mirror", cwd=copy)
+    assert alice.cof("branch", cwd=origin).stdout == "  fix\n* main\n  trunk\n"
+    assert head_of(alice, origin) != mine  # main itself never moved
