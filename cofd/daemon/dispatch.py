@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import itertools
 import logging
 import os
@@ -192,6 +193,9 @@ class Dispatcher:
             home=self.info.home,
             progress=relay,
             cancelled=cancelled,
+            release_repository=functools.partial(
+                self._release_from_worker, asyncio.get_running_loop()
+            ),
         )
         if not spec.needs_repo:
             return await self.run_blocking(spec.fn, ctx, request.params)
@@ -223,6 +227,10 @@ class Dispatcher:
                 gate.exit()
                 if writes and (loop := self.migrations.get(root)) is not None:
                     loop.wake()  # a commit may have aged blocks past a threshold
+
+    def _release_from_worker(self, loop: asyncio.AbstractEventLoop, root: Path) -> None:
+        """For an op in the worker pool: close the cached repository at ``root``."""
+        asyncio.run_coroutine_threadsafe(self.repos.release(root), loop).result()
 
     def _start_migration(self, root: Path, entry: OpenRepository) -> None:
         def retire() -> None:

@@ -127,7 +127,18 @@ class RepositoryCache:
                     self._on_open(root, entry)
             return entry
 
-    async def retire(self, root: Path, entry: OpenRepository) -> None:
+    async def release(self, root: Path) -> None:
+        """Close the repository at ``root`` if it is open (its next request reopens it)."""
+        async with self._opening.setdefault(root, asyncio.Lock()):
+            if (entry := self._open.get(root)) is not None:
+                await self.retire(root, entry, "released for a clone resuming into it")
+
+    async def retire(
+        self,
+        root: Path,
+        entry: OpenRepository,
+        why: str = "was removed or replaced on disk",
+    ) -> None:
         """Close ``entry``, which ``root`` no longer holds, once its commands end.
 
         Closed before anything opens ``root`` again: when only the lock file was
@@ -136,7 +147,7 @@ class RepositoryCache:
         if self._open.get(root) is not entry:
             return  # retired already
         del self._open[root]
-        log.warning("repository %s was removed or replaced on disk: closing the old one", root)
+        log.warning("repository %s %s: closing it", root, why)
         try:
             if self._on_close is not None:
                 await self._on_close(root, entry)

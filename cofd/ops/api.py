@@ -35,6 +35,10 @@ class OpContext:
     # Set when the client went away (Ctrl-C): long operations that can stop at a safe
     # point (transfers) check it and stop; the others run to their end as before.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # Closes this daemon's cached copy of the repository at a path, if it has one
+    # (a clone resuming into a directory a command has opened since): blocks until
+    # the commands running on it end. None outside the daemon.
+    release_repository: Callable[[Path], None] | None = None
 
     def config(self) -> Config:
         """Configuration for this call: defaults < user < repository < environment."""

@@ -44,6 +44,7 @@ from protocol.errors import (
     ConfigError,
     ConflictError,
     PathError,
+    RepositoryLockedError,
     RevisionError,
     UsageError,
 )
@@ -530,7 +531,16 @@ def _create_clone(ctx: OpContext, target: Path, block_size: int) -> Repository:
         create_layout(target, config)
     except OSError as exc:
         raise PathError(f"cannot create '{target}': {exc.strerror}") from exc
-    return Repository.open(target, ctx.home / "config.toml", ctx.env)
+    try:
+        return Repository.open(target, ctx.home / "config.toml", ctx.env)
+    except RepositoryLockedError:
+        if ctx.release_repository is None:
+            raise
+        # A partial clone that a command (status, log) opened since: this daemon's own
+        # cache holds its lock. Close that copy and resume; another daemon's lock or a
+        # clone still running (one per target) is refused as before.
+        ctx.release_repository(target)
+        return Repository.open(target, ctx.home / "config.toml", ctx.env)
 
 
 def _failed_clone(exc: CofError, target: Path, created: bool, kept: bool) -> CofError:
