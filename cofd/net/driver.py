@@ -84,7 +84,11 @@ class Driver:
             sock.close()
             raise PeerError(f"cannot reach peer {host}:{port}: {exc.strerror}") from exc
         name = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        conn = Connection.client(identity, server_key, addr, config=config, peer_name=name)
+        try:
+            conn = Connection.client(identity, server_key, addr, config=config, peer_name=name)
+        except BaseException:  # a key that is not a usable X25519 point, and the like
+            sock.close()
+            raise
         return cls(conn, sock)
 
     def next_event(self, timeout: float | None = None) -> Event | None:

@@ -2,7 +2,10 @@
 
 The walk starts from every ref (branches, tags, remotes), ``HEAD``, every commit
 named in a reflog (old and new side), ``MERGE_HEAD`` and the staging area, and
-visits commits, trees, manifest nodes and data blocks. Visited ids go into a
+visits commits, trees, manifest nodes and data blocks. A root may name an annotated
+tag rather than a commit (a tag ref, its reflog, a pushed tag): the tag object is
+marked (its blocks are live) and its target followed, tags of tags up to
+``MAX_TAG_DEPTH`` deep, down to the commit. Visited ids go into a
 ``LiveSet`` (a temporary SQLite table); a content id or manifest node already in it
 is not descended into again, since identical ids name identical subtrees.
 
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cofd.config import Config
-from cofd.objects.model import CommitId, Kind, TreeId
+from cofd.objects.model import CommitId, Kind, TagId, TreeId
 from cofd.objects.refs import HEAD
 from cofd.ops.api import OpContext, op
 from cofd.ops.reflogs import ExpiryPolicy, expire_reflogs
@@ -31,6 +34,7 @@ from cofd.store.ids import BlockId, to_hex
 from cofd.store.manifest import decode_node, is_node, walk_nodes
 from cofd.store.rewrite import Migrator, RewriteResult, compact
 from cofd.store.tiers import TierPolicy
+from cofd.sync.walk import MAX_TAG_DEPTH
 from protocol.errors import IntegrityError, UsageError
 
 log = logging.getLogger(__name__)
@@ -72,7 +76,11 @@ def head_generation(repo: Repository) -> int:
 
 
 def root_commits(repo: Repository) -> list[tuple[str, CommitId]]:
-    """Every commit a ref, HEAD, a reflog or MERGE_HEAD names, with where it was found."""
+    """Every object a ref, HEAD, a reflog or MERGE_HEAD names, with where it was found.
+
+    Mostly commits, but a tag ref (and its reflog, or a push of it being received)
+    names an annotated tag object: :meth:`Walker.all_commits` peels those.
+    """
     found: list[tuple[str, CommitId]] = list(repo.refs.iter_refs("refs/"))
     head = repo.refs.head()
     if head is not None:
@@ -119,7 +127,11 @@ class Walker:
         self.on_leaves = on_leaves
         self.block_size = repo.blocks.block_size
         self.commits = 0
+        self.tags = 0
         self.trees = 0
+        # Each annotated tag reached: tag id -> the id it points at (a commit, or a tag).
+        self.tag_targets: dict[bytes, bytes] = {}
+        self._tag_depth: dict[bytes, int] = {}  # the most tags it was reached through
         self.contents = 0
         self._seen_trees: set[TreeId] = set()
 
@@ -129,23 +141,73 @@ class Walker:
         self.on_problem(message)
 
     def all_commits(self, roots: list[tuple[str, CommitId]]) -> Iterator[tuple[CommitId, int]]:
-        """Reachable commits (id, generation), each once; their object blocks marked."""
-        seen: set[CommitId] = set()
-        stack = list(reversed(roots))
+        """Reachable commits (id, generation), each once; their object blocks marked.
+
+        A root may name an annotated tag: its object is marked and its target
+        followed (tags of tags, at most ``MAX_TAG_DEPTH``); a parent must be a commit.
+        """
+        seen: set[bytes] = set()
+        # (where it was found, id, tags followed to reach it; None: must be a commit)
+        stack: list[tuple[str, bytes, int | None]] = [(w, c, 0) for w, c in reversed(roots)]
         while stack:
-            where, commit_id = stack.pop()
-            if commit_id in seen:
+            where, object_id, depth = stack.pop()
+            if object_id in seen:
+                if depth is not None and depth > self._tag_depth.get(object_id, depth):
+                    # A tag reached again, through more tags than before.
+                    self._tag_depth[object_id] = depth
+                    self._check_chain(where, object_id, depth + self._tags_from(object_id))
                 continue
-            seen.add(commit_id)
+            seen.add(object_id)
+            commit_id = CommitId(object_id)
             try:
-                self.mark_object(commit_id, f"commit {to_hex(commit_id)}")
+                self.mark_object(object_id, f"commit {to_hex(object_id)}")
                 commit = self.repo.objects.read_commit(commit_id)
             except IntegrityError as exc:
-                self.problem(f"commit {to_hex(commit_id)} (from {where}): {exc}")
+                if depth is not None and self.repo.objects.kind_of(object_id) == "tag":
+                    stack.extend(self._follow_tag(where, object_id, depth))
+                else:
+                    self.problem(f"commit {to_hex(object_id)} (from {where}): {exc}")
                 continue
             self.commits += 1
             yield commit_id, commit.sequence
-            stack.extend((f"parent of {to_hex(commit_id)[:12]}", p) for p in commit.parents)
+            stack.extend((f"parent of {to_hex(object_id)[:12]}", p, None) for p in commit.parents)
+
+    def _follow_tag(
+        self, where: str, tag_id: bytes, depth: int
+    ) -> list[tuple[str, bytes, int | None]]:
+        """Mark an annotated tag object; what to walk next (its target), if anything."""
+        name = f"tag {to_hex(tag_id)}"
+        try:
+            tag = self.repo.objects.read_tag(TagId(tag_id))
+        except IntegrityError as exc:
+            self.problem(f"{name} (from {where}): {exc}")
+            return []
+        self.tags += 1
+        self.tag_targets[tag_id] = tag.target
+        self._tag_depth[tag_id] = depth
+        if not self._check_chain(where, tag_id, depth + 1):
+            return []
+        return [(f"{name} ('{tag.name}', from {where})", tag.target, depth + 1)]
+
+    def _tags_from(self, tag_id: bytes) -> int:
+        """How many tags (this one included) lead from ``tag_id`` down to its commit."""
+        count = 0
+        object_id = tag_id
+        while object_id in self.tag_targets and count <= MAX_TAG_DEPTH:
+            count += 1
+            object_id = self.tag_targets[object_id]
+        return count
+
+    def _check_chain(self, where: str, tag_id: bytes, tags: int) -> bool:
+        """Whether a ref value reaching ``tag_id`` through ``tags`` tags in all (counting
+        it) still peels as :meth:`ObjectStore.peel` does (fewer than MAX_TAG_DEPTH)."""
+        if tags < MAX_TAG_DEPTH:
+            return True
+        self.problem(
+            f"tag {to_hex(tag_id)} (from {where}): tag chain too long "
+            f"(more than {MAX_TAG_DEPTH - 1} tags)"
+        )
+        return False
 
     def mark_commit_tree(self, commit_id: CommitId) -> None:
         commit = self.repo.objects.read_commit(commit_id)
@@ -461,6 +523,7 @@ def check_repository(repo: Repository, full: bool) -> dict[str, Any]:
         "problems": problems[:1000],
         "problem_count": len(problems),
         "commits": walker.commits,
+        "tags": walker.tags,
         "trees": walker.trees,
         "contents": walker.contents,
         "reachable_blocks": reachable,
@@ -476,7 +539,8 @@ def restore_commit_ages(repo: Repository) -> int:
     """Give blocks without a ``commit_age`` the generation of the first commit using them.
 
     Commits are visited in generation order; the blocks each one reaches first
-    (the live table's rows added while marking it) get its generation.
+    (the live table's rows added while marking it) get its generation. An annotated
+    tag's blocks get the generation of the commit it peels to.
     """
     conn = repo.blocks.index.conn
     before = conn.execute("SELECT COUNT(*) FROM commit_age").fetchone()[0]
@@ -484,16 +548,28 @@ def restore_commit_ages(repo: Repository) -> int:
     try:
         walker = Walker(repo, live, on_problem=lambda _: None)
         commits = sorted(walker.all_commits(root_commits(repo)), key=lambda c: c[1])
+        tag_targets = walker.tag_targets
     finally:
         live.close()
+    generations: dict[bytes, int] = dict(commits)
+    for tag_id in tag_targets:
+        target = tag_targets[tag_id]
+        for _ in range(MAX_TAG_DEPTH):
+            if target not in tag_targets:
+                break
+            target = tag_targets[target]
+        if target in generations:
+            generations[tag_id] = generations[target]
+    objects = [*commits, *((t, generations[t]) for t in tag_targets if t in generations)]
     live = LiveSet(repo.blocks)
     try:
         walker = Walker(repo, live, on_problem=lambda _: None)
-        for commit_id, sequence in commits:
+        for object_id, sequence in objects:
             mark = live.last_rowid()
             try:
-                walker.mark_object(commit_id, "commit")
-                walker.mark_commit_tree(commit_id)
+                walker.mark_object(object_id, "object")
+                if object_id not in tag_targets:
+                    walker.mark_commit_tree(CommitId(object_id))
             except IntegrityError:
                 pass
             conn.execute(

@@ -25,7 +25,7 @@ from pathlib import Path
 from cofd.config import read_toml
 from cofd.objects.refs import ref_name_problem
 from protocol.errors import ConfigError, UsageError
-from protocol.peer.crypto import Identity
+from protocol.peer.crypto import Identity, is_valid_public_key
 
 IDENTITY_FILE = "peer_identity.key"
 SHARES_FILE = "shares.toml"
@@ -73,11 +73,17 @@ def _read_identity(path: Path) -> Identity:
 
 
 def parse_key(text: str) -> bytes:
-    """A peer's public key from its 64 hex digits (what ``cof peer key`` prints)."""
+    """A peer's public key from its 64 hex digits (what ``cof peer key`` prints).
+
+    A low-order point (all zeros, for one) is refused: no handshake can use it.
+    """
     text = text.strip().lower()
     if len(text) != KEY_HEX_LEN or not all(c in "0123456789abcdef" for c in text):
         raise UsageError(f"'{text[:80]}' is not a peer key (expected 64 hex digits)")
-    return bytes.fromhex(text)
+    key = bytes.fromhex(text)
+    if not is_valid_public_key(key):
+        raise UsageError(f"peer key {text} is not a valid X25519 public key (a low-order point)")
+    return key
 
 
 def check_name(name: str, what: str) -> str:
@@ -195,7 +201,7 @@ def parse_url(text: str) -> PeerUrl:
     port = int(match["port"] or DEFAULT_PORT)
     if not 0 < port < 65536:
         raise UsageError(f"'{text}': port out of range")
-    key = bytes.fromhex(match["key"]) if match["key"] else None
+    key = parse_key(match["key"]) if match["key"] else None
     return PeerUrl(match["host"].strip("[]"), port, check_name(match["name"], "share"), key)
 
 

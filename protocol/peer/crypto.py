@@ -28,7 +28,13 @@ _NONCE0 = bytes(12)
 
 
 class HandshakeError(wire.WireError):
-    """A handshake packet that does not authenticate: dropped silently."""
+    """A handshake packet that does not authenticate: dropped silently.
+
+    Also what a Diffie-Hellman exchange with an unusable public key raises (see
+    :meth:`Identity.dh`): on the server such an INIT is dropped like any other that
+    does not authenticate; a client given such a server key fails to start, with a
+    one-line message naming the key.
+    """
 
 
 def _hash(*parts: bytes) -> bytes:
@@ -70,7 +76,32 @@ class Identity:
         return self._private.private_bytes_raw()
 
     def dh(self, public: bytes) -> bytes:
-        return self._private.exchange(X25519PublicKey.from_public_bytes(public))
+        """The X25519 shared secret with ``public``; :class:`HandshakeError` when
+        ``public`` is not 32 bytes or is a low-order point (whose shared secret is all
+        zeros whatever the private key: ``cryptography`` accepts such a key and only
+        the exchange refuses it)."""
+        try:
+            return self._private.exchange(X25519PublicKey.from_public_bytes(public))
+        except ValueError as exc:
+            message = f"{_describe_key(public)} is not a valid X25519 public key"
+            raise HandshakeError(message) from exc
+
+
+def _describe_key(public: bytes) -> str:
+    """``peer key HEX`` for messages (long or odd inputs shortened)."""
+    text = public.hex()
+    return f"peer key {text if len(text) <= 64 else text[:64] + '...'}"
+
+
+def is_valid_public_key(public: bytes) -> bool:
+    """Whether ``public`` can be used in a handshake: 32 bytes and not a low-order
+    point. Checked by a trial exchange with a throwaway key, the only test
+    ``cryptography`` offers (``from_public_bytes`` accepts low-order points)."""
+    try:
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(public))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +133,12 @@ class PacketProtection:
 
 
 class InitiatorHandshake:
-    """Client side of the IK handshake; knows the server's static public key."""
+    """Client side of the IK handshake; knows the server's static public key.
+
+    Raises :class:`HandshakeError` at once when that key is unusable (see
+    :meth:`Identity.dh`); a RESPONSE whose ephemeral key is unusable fails
+    :meth:`finish` the same way, and is dropped like one that does not authenticate.
+    """
 
     def __init__(self, identity: Identity, server_key: bytes, sender_cid: int, rng: Rng) -> None:
         self.server_key = server_key
@@ -151,10 +187,10 @@ def respond(identity: Identity, packet: wire.InitPacket, server_cid: int, rng: R
     """Server side: authenticate an INIT and build the RESPONSE; raise HandshakeError."""
     chaining = _hash(PROLOGUE)
     h = _hash(chaining, identity.public, packet.prefix(), packet.ephemeral)
-    chaining, key = _mix_key(chaining, _dh(identity, packet.ephemeral))
+    chaining, key = _mix_key(chaining, identity.dh(packet.ephemeral))
     peer_key = _open(key, packet.sealed_static, h)
     h = _hash(h, packet.sealed_static)
-    chaining, key = _mix_key(chaining, _dh(identity, peer_key))
+    chaining, key = _mix_key(chaining, identity.dh(peer_key))
     _open(key, packet.sealed_proof, h)
     h = _hash(h, packet.sealed_proof)
     ephemeral = Identity.generate(rng)
@@ -165,14 +201,6 @@ def respond(identity: Identity, packet: wire.InitPacket, server_cid: int, rng: R
     proof = ChaCha20Poly1305(key).encrypt(_NONCE0, b"", h)
     response = wire.ResponsePacket(packet.sender_cid, server_cid, ephemeral.public, proof)
     return AcceptedInit(peer_key, _split(chaining, initiator=False), response.to_wire())
-
-
-def _dh(identity: Identity, public: bytes) -> bytes:
-    try:
-        shared = identity.dh(public)
-    except ValueError as exc:  # low-order point: all-zero shared secret
-        raise HandshakeError("invalid public key") from exc
-    return shared
 
 
 def _split(chaining: bytes, *, initiator: bool) -> SessionKeys:
