@@ -41,8 +41,8 @@ R = Path("/srv/repo")
         (R / "sub", "/srv/repo/a/./b/../c", "a/c"),
         (Path("/elsewhere"), "/srv/repo/abs", "abs"),
         (R, ".cofignore", ".cofignore"),
-        (R, "sub/.cof", "sub/.cof"),
         (R, "a//b/", "a/b"),
+        (R, ".gitignore", ".gitignore"),
     ],
 )
 def test_repo_relative_inside(cwd: Path, arg: str, expected: str) -> None:
@@ -62,6 +62,9 @@ def test_repo_relative_inside(cwd: Path, arg: str, expected: str) -> None:
         (R, ".cof/HEAD", ".cof"),
         (R / "sub", "../.cof/objects", ".cof"),
         (R, "./.cof/", ".cof"),
+        (R, "sub/.cof", "never tracks"),  # a nested repository's
+        (R, ".git/config", "never tracks"),
+        (R / "sub", ".GIT", "never tracks"),
     ],
 )
 def test_repo_relative_refused(cwd: Path, arg: str, why: str) -> None:
