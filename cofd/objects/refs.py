@@ -84,6 +84,15 @@ def _tz_text(minutes: int) -> str:
     return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
 
 
+def _take_lock(path: Path, name: str) -> tuple[Path, int]:
+    """Create ``<ref>.lock`` exclusively: the per-ref lock (and the new value's file)."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        return lock, os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise ConflictError(f"{name} is being updated by another operation") from None
+
+
 def _write_durably(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
@@ -163,11 +172,7 @@ class Refs:
         if new is not None and not path.is_file():
             self._make_room(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = path.with_name(path.name + ".lock")
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise ConflictError(f"{name} is being updated by another operation") from None
+        lock, fd = _take_lock(path, name)
         try:
             current = self.read(name)
             if not isinstance(expected, _Any) and current != expected:
@@ -321,11 +326,7 @@ class Refs:
         path = self._path(name)
         made = not path.parent.is_dir()
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = path.with_name(path.name + ".lock")
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            raise ConflictError(f"{name} is being updated by another operation") from None
+        lock, fd = _take_lock(path, name)
         try:
             os.close(fd)
             yield

@@ -649,21 +649,7 @@ def test_git_agrees_on_diff_name_status(repo: Path, cof: CofRunner, tmp_path: Pa
     """The same two snapshots in git give the same ``diff --name-status``."""
     git_dir = tmp_path / "g"
     git_dir.mkdir()
-    env = {
-        **os.environ,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "x",
-        "GIT_AUTHOR_EMAIL": "x@x",
-        "GIT_COMMITTER_NAME": "x",
-        "GIT_COMMITTER_EMAIL": "x@x",
-    }
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=git_dir, env=env, check=True, capture_output=True, text=True
-        ).stdout
-
+    git = _git_in(git_dir)
     git("init", "-q")
     snapshots = [
         {"a.bin": b"\0" * 5000, "d/x.txt": b"x\n", "d/y.txt": b"y\n", "z.txt": b"z\n"},

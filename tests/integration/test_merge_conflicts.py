@@ -382,6 +382,16 @@ def test_checkout_ends_a_resolved_merge_and_refuses_an_unresolved_one(pair: GitP
 # --- a file where the other side needs a directory ----------------------------------------
 
 
+def _side_adds_sub_x(pair: GitPair) -> None:
+    """main with a.txt; ``side`` from it adds ``sub/x``; back on main."""
+    apply(pair, {"a.txt": BASE_TEXT})
+    commit_both(pair, "base")
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    apply(pair, {"sub/x": b"in dir\n"})
+    commit_both(pair, "theirs")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+
+
 @pytest.mark.parametrize("how", ["checkout", "fast-forward", "three-way"])
 def test_untracked_file_where_a_directory_comes_is_refused_as_git_does(
     pair: GitPair, how: str
@@ -389,12 +399,7 @@ def test_untracked_file_where_a_directory_comes_is_refused_as_git_does(
     """``side`` adds ``sub/x``; main has an untracked file ``sub``. git refuses to
     switch or merge ("untracked working tree files would be overwritten"); cof used to
     delete the file to make the directory, and report success."""
-    apply(pair, {"a.txt": BASE_TEXT})
-    commit_both(pair, "base")
-    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
-    apply(pair, {"sub/x": b"in dir\n"})
-    commit_both(pair, "theirs")
-    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    _side_adds_sub_x(pair)
     if how == "three-way":
         apply(pair, {"m.txt": b"ours\n"})
         commit_both(pair, "ours")
@@ -411,12 +416,7 @@ def test_untracked_file_where_a_directory_comes_is_refused_as_git_does(
 
 def test_staged_file_where_a_directory_comes_is_refused(pair: GitPair) -> None:
     """A file only the staging area knows (added, never committed) is local work."""
-    apply(pair, {"a.txt": BASE_TEXT})
-    commit_both(pair, "base")
-    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
-    apply(pair, {"sub/x": b"in dir\n"})
-    commit_both(pair, "theirs")
-    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    _side_adds_sub_x(pair)
     pair.write("sub", b"STAGED\n")
     pair.both(["add", "sub"])
     g, c = pair.both(["checkout", "-q", "side"], ["checkout", "side"])
