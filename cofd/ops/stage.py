@@ -19,7 +19,7 @@ from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, flat_tree
 from cofd.ops.materialize import remove_entry
-from cofd.ops.paths import Scope, repo_relative, shown, under
+from cofd.ops.paths import Scope, parent_dirs, repo_relative, shown, under
 from cofd.ops.repository import Repository
 from cofd.ops.scan import Found, read_content, walk
 from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
@@ -47,6 +47,11 @@ def _resolve_specs(
     specs = []
     for arg in raw:
         spec = repo_relative(repo.root, ctx.cwd, arg)
+        for parent in parent_dirs(spec):
+            if os.path.islink(repo.root / parent):
+                # As git: what lies behind a symlink is not in the repository (it may
+                # be anywhere on the machine), and `parent` itself is tracked as a link.
+                raise PathError(f"'{arg}' is beyond a symbolic link ('{parent}')")
         full = repo.root / spec
         exists = os.path.lexists(full)
         has_tracked = not spec or spec in tracked or spec in tracked_dirs
@@ -130,6 +135,7 @@ def stage_paths(
                 found.path, content.mode, content.id, content.size, content.stat
             )
             state.conflicts.pop(found.path, None)
+        removed += _drop_displaced(state, [f.path for f in to_read])
         scope = Scope(specs)
         for path in [p for p in state.entries if p in scope]:
             if path not in files:
@@ -148,6 +154,27 @@ def stage_paths(
         "new_blocks": txn.new_blocks,
         "new_bytes": txn.new_bytes,
     }
+
+
+def _drop_displaced(state: WorktreeState, staged: list[str]) -> int:
+    """Unstage what a newly staged path displaces, as git's index does: a file ``p``
+    when ``p/f`` is staged (a directory replaced it), and everything under ``p/``
+    when the file ``p`` is. Both in one tree would be a corrupt tree (a name that is
+    a file and a directory). Returns how many entries went."""
+    dropped = 0
+    new = set(staged)
+    dirs = tracked_dirs_of(set(state.entries))
+    for path in staged:
+        for parent in parent_dirs(path):
+            if parent in state.entries and parent not in new:
+                del state.entries[parent]
+                dropped += 1
+        if path in dirs:
+            prefix = path + "/"
+            for inner in [p for p in state.entries if p.startswith(prefix)]:
+                del state.entries[inner]
+                dropped += 1
+    return dropped
 
 
 @op("add", writes=True)

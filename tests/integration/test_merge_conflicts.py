@@ -469,3 +469,46 @@ def test_directory_holding_untracked_files_does_not_become_a_file(pair: GitPair)
     pair.both(["checkout", "-q", "side"], ["checkout", "side"])
     assert read(pair, "p") == b"now a file\n"
     assert_same(pair)
+
+
+# --- staging a path where the index has a file or a directory -----------------------------
+
+
+def test_a_directory_replacing_a_staged_file_makes_a_sound_commit(pair: GitPair) -> None:
+    """``p`` committed as a file, then replaced by ``p/f`` and ``add p/f``: git's index
+    drops ``p``; cof kept both and wrote a corrupt tree ("entries are not sorted and
+    unique"), after which status and show failed."""
+    apply(pair, {"p": b"file\n"})
+    commit_both(pair, "file")
+    pair.delete("p")
+    pair.write("p/f", b"in dir\n")
+    pair.both(["add", "p/f"])
+    assert_same(pair)
+    pair.both(["commit", "-q", "-m", "dir"])
+    pair.sync_refs()
+    assert_same(pair)
+    pair.cof("fsck")
+    # And back: the file p displaces the staged p/f.
+    pair.delete("p/f")
+    for root in (pair.git_root, pair.cof_root):
+        (root / "p").rmdir()
+    pair.write("p", b"file again\n")
+    pair.both(["add", "p"])
+    assert_same(pair)
+    pair.both(["commit", "-q", "-m", "file again"])
+    pair.sync_refs()
+    pair.assert_same_graph()
+    pair.cof("fsck")
+
+
+def test_adding_a_path_beyond_a_symlink_is_refused_as_git_does(pair: GitPair) -> None:
+    """``link -> real``: ``add link/f`` would store a file read through the link (it
+    could point anywhere on the machine) beside the link itself."""
+    apply(pair, {"real/f": b"r\n"})
+    for root in (pair.git_root, pair.cof_root):
+        (root / "link").symlink_to("real")
+    g, c = pair.both(["add", "link/f"])
+    assert g.returncode != 0 and c.returncode == 5
+    assert c.stderr == "cof: 'link/f' is beyond a symbolic link ('link')\n"
+    pair.both(["add", "-A"])
+    assert_same(pair)
