@@ -24,6 +24,16 @@ class CodecError(ProtocolError):
     """Bytes that are not a valid message under the given limits."""
 
 
+def printable(text: str) -> str:
+    """``text`` with the surrogates ``os.fsdecode`` keeps for bytes that are not UTF-8
+    written as ``\\xff`` escapes, so that it can be encoded and shown."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def pack(obj: Any) -> bytes:
     """Encode canonically: bin type for bytes, no datetime extension, str keys kept."""
     try:
@@ -31,9 +41,9 @@ def pack(obj: Any) -> bytes:
     except UnicodeEncodeError as exc:
         # A str holding surrogates: os.fsdecode's stand-ins for bytes that are not UTF-8,
         # i.e. a file name (from argv or a directory listing) cof cannot represent.
-        shown = exc.object.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         raise CodecError(
-            f"'{shown}' is not valid UTF-8: cof tracks and names files in UTF-8 only"
+            f"'{printable(exc.object)}' is not valid UTF-8: cof tracks and names files in "
+            "UTF-8 only"
         ) from exc
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode message: {exc}") from exc

@@ -37,6 +37,38 @@ def is_ancestor(read: ReadCommit, ancestor: CommitId, descendant: CommitId) -> b
     return False
 
 
+class ReachableFrom:
+    """Answers "is X reachable from ``tip``?" for many X with one walk: the walk goes by
+    decreasing generation and stops at the generation of the commit asked about, and
+    the next question resumes it. Questions about recent commits read only the new
+    end of the history; all of them together read it at most once (reflog expiry asks
+    this of every entry of a long reflog)."""
+
+    def __init__(self, read: ReadCommit, tip: CommitId) -> None:
+        self._read = read
+        self._tip = tip
+        self._seen = {tip}
+        self._heap: list[tuple[int, CommitId]] | None = None  # read on the first walk
+
+    def __call__(self, commit: CommitId) -> bool:
+        if commit in self._seen:
+            return True  # the tip itself is answered without reading it
+        read = self._read
+        if self._heap is None:
+            self._heap = [(-read(self._tip).sequence, self._tip)]
+        floor = read(commit).sequence
+        heap, seen = self._heap, self._seen
+        # Every reachable commit of generation >= floor has a child on its path of a
+        # higher generation, popped before the loop ends: it is in ``seen`` after it.
+        while heap and -heap[0][0] >= floor:
+            _, commit_id = heapq.heappop(heap)
+            for parent in read(commit_id).parents:
+                if parent not in seen:
+                    seen.add(parent)
+                    heapq.heappush(heap, (-read(parent).sequence, parent))
+        return commit in seen
+
+
 def merge_bases(read: ReadCommit, one: CommitId, two: CommitId) -> list[CommitId]:
     """The best common ancestors of two commits (several in criss-cross histories),
     ordered by generation (highest first), then id, so results are deterministic."""

@@ -14,6 +14,10 @@ import pathspec
 IGNORE_FILE = ".cofignore"
 # An ignore file larger than this is almost certainly not one; refuse to parse it.
 MAX_IGNORE_FILE_BYTES = 1024 * 1024
+# Directory names cof never tracks or writes: its own (a nested repository's too) and
+# git's, whose hooks a checkout must never be able to plant. Compared ignoring case,
+# since on a case-insensitive file system ``.GIT`` is ``.git``.
+RESERVED_DIRS = frozenset({".cof", ".git"})
 
 
 class IgnoreRules:
@@ -43,7 +47,7 @@ class IgnoreRules:
     def is_ignored(self, relpath: str, is_dir: bool) -> bool:
         """Whether ``relpath`` (posix, relative to the root) is ignored."""
         parts = relpath.split("/")
-        if any(part.lower() in (".cof", ".git") for part in parts):
+        if any(part.lower() in RESERVED_DIRS for part in parts):
             # cof's own directory, a nested repository's, and git's: never tracked.
             return True
         decision = False

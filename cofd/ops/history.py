@@ -11,8 +11,9 @@ from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree, flatten_cached
 from cofd.ops.diffing import describe, tree_changes, unified
 from cofd.ops.paths import repo_relative
+from cofd.ops.reflogs import reflog_name
 from cofd.ops.repository import Repository
-from cofd.ops.revisions import full_ref, resolve
+from cofd.ops.revisions import resolve
 from cofd.ops.trees import FlatEntry, flatten
 from protocol.errors import RevisionError, UsageError
 
@@ -184,10 +185,7 @@ def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 def reflog(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     name = params.get("ref") or "HEAD"
-    ref = full_ref(repo, name) or (name if name == "HEAD" else f"refs/heads/{name}")
-    entries = repo.refs.reflog(ref)
-    if not entries and not (repo.cof_dir / "logs" / ref).exists():
-        raise RevisionError(f"no reflog for '{name}'")
+    entries = repo.refs.reflog(reflog_name(repo, name))
     return {
         "ref": name,
         "entries": [

@@ -7,6 +7,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from pathlib import Path
 
+from cofd.objects.ignore import RESERVED_DIRS
+from protocol.codec import printable
 from protocol.errors import PathError
 
 
@@ -34,17 +36,7 @@ def shown(path: str) -> str:
     """``path`` as it can be printed and sent to the client: a name that is not valid
     UTF-8 (``os.fsdecode`` kept its bytes as surrogates) gets ``\\xff`` escapes
     instead of failing every message that mentions it."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-# Directory names cof never tracks or writes: its own (a nested repository's too) and
-# git's, whose hooks a checkout must never be able to plant. Compared ignoring case,
-# since on a case-insensitive file system ``.GIT`` is ``.git``.
-RESERVED_DIRS = frozenset({".cof", ".git"})
+    return printable(path)
 
 
 def reserved_component(path: str) -> str | None:

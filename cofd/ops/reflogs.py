@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cofd.config import Config
-from cofd.objects.ancestry import is_ancestor
+from cofd.objects.ancestry import ReachableFrom
 from cofd.objects.model import CommitId
 from cofd.objects.refs import HEAD, ReflogEntry
 from cofd.ops.api import OpContext, op
@@ -77,26 +77,25 @@ def parse_when(text: str, now: float) -> float | None:
         ) from None
 
 
-class _ReachableFrom:
-    """Whether commits are reachable from one tip (memoised; None reaches nothing)."""
+def _reachable_from(repo: Repository, tip: CommitId | None) -> Callable[[CommitId], bool]:
+    """Whether a commit is reachable from ``tip`` (None reaches nothing); a commit
+    gc already took, or never had, is not."""
+    if tip is None:
+        return lambda _: False
+    walk = ReachableFrom(repo.objects.read_commit, tip)
 
-    def __init__(self, repo: Repository, tip: CommitId | None) -> None:
-        self._read = repo.objects.read_commit
-        self._tip = tip
-        self._known: dict[CommitId, bool] = {}
-
-    def __call__(self, commit: CommitId) -> bool:
-        if self._tip is None:
+    def reachable(commit: CommitId) -> bool:
+        try:
+            return walk(commit)
+        except CofError:
             return False
-        if commit not in self._known:
-            try:
-                self._known[commit] = is_ancestor(self._read, commit, self._tip)
-            except CofError:  # a commit gc already took, or never had
-                self._known[commit] = False
-        return self._known[commit]
+
+    return reachable
 
 
-def _keeper(policy: ExpiryPolicy, reachable: _ReachableFrom) -> Callable[[int, ReflogEntry], bool]:
+def _keeper(
+    policy: ExpiryPolicy, reachable: Callable[[CommitId], bool]
+) -> Callable[[int, ReflogEntry], bool]:
     def keep(_: int, entry: ReflogEntry) -> bool:
         if policy.expire is not None and entry.timestamp < policy.expire:
             return False
@@ -117,7 +116,7 @@ def expire_reflogs(
     result = ExpiryResult()
     for name in repo.refs.reflog_names() if names is None else names:
         tip = repo.refs.head() if name == HEAD else repo.refs.read(name)
-        keep = _keeper(policy, _ReachableFrom(repo, tip))
+        keep = _keeper(policy, _reachable_from(repo, tip))
         if dry_run:
             dropped = sum(not keep(n, e) for n, e in enumerate(repo.refs.reflog(name)))
         else:
@@ -127,11 +126,13 @@ def expire_reflogs(
     return result
 
 
-def _reflog_name(repo: Repository, name: str) -> str:
-    """A ref as the user names it (``HEAD``, ``main``, ``origin/main``) to its log."""
+def reflog_name(repo: Repository, name: str) -> str:
+    """A ref as the user names it (``HEAD``, ``main``, ``origin/main``, a deleted
+    branch) to its reflog; RevisionError when it has none."""
     if name == HEAD:
-        return HEAD
-    ref = full_ref(repo, name) or (name if name.startswith("refs/") else f"refs/heads/{name}")
+        ref = HEAD
+    else:
+        ref = full_ref(repo, name) or (name if name.startswith("refs/") else f"refs/heads/{name}")
     if not (repo.cof_dir / "logs" / ref).is_file():
         raise RevisionError(f"no reflog for '{name}'")
     return ref
@@ -152,7 +153,7 @@ def reflog_expire(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("all"):
         names = None
     elif refs:
-        names = [_reflog_name(repo, r) for r in refs]
+        names = [reflog_name(repo, r) for r in refs]
     else:
         raise UsageError("name the reflogs to expire, or pass --all")
     dry_run = bool(params.get("dry_run"))
@@ -169,7 +170,7 @@ def reflog_delete(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         match = _SELECTOR.match(selector)
         if match is None:
             raise UsageError(f"'{selector}' is not a reflog entry (REF@{{N}})")
-        name = _reflog_name(repo, match["ref"] or HEAD)
+        name = reflog_name(repo, match["ref"] or HEAD)
         numbers = wanted.setdefault(name, set())
         numbers.add(int(match["n"]))
     if not wanted:

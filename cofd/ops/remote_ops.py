@@ -182,6 +182,14 @@ def fetch_remote(
         return fetch_over(ctx, repo, remote, session, session.list_refs(), prune)
 
 
+def _require_block_size(repo: Repository, what: str, advertised: m.Refs) -> None:
+    """Refuse a transfer between repositories cut into blocks of different sizes."""
+    if advertised.block_size != repo.objects.block_size:
+        raise ConfigError(
+            f"{what}: " + block_size_mismatch(repo.objects.block_size, advertised.block_size)
+        )
+
+
 def fetch_over(
     ctx: OpContext,
     repo: Repository,
@@ -191,11 +199,7 @@ def fetch_over(
     prune: bool = False,
 ) -> dict[str, Any]:
     """:func:`fetch_remote` on an open session whose refs were listed."""
-    if advertised.block_size != repo.objects.block_size:
-        raise ConfigError(
-            f"cannot fetch from {remote.url.text()}: "
-            + block_size_mismatch(repo.objects.block_size, advertised.block_size)
-        )
+    _require_block_size(repo, f"cannot fetch from {remote.url.text()}", advertised)
     refs = remote_branches(advertised)
     local = set(ref_tips(repo.refs))
     wants = list(dict.fromkeys(v for v in refs.values() if v not in local))
@@ -320,11 +324,7 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     # (which may be stale: the branch deleted or moved there since).
     with open_session(ctx, remote) as session:
         advertised = session.list_refs()
-        if advertised.block_size != repo.objects.block_size:
-            raise ConfigError(
-                f"cannot push to {remote.url.text()}: "
-                + block_size_mismatch(repo.objects.block_size, advertised.block_size)
-            )
+        _require_block_size(repo, f"cannot push to {remote.url.text()}", advertised)
         raw = remote_branches(advertised).get(HEADS + branch)
         old = CommitId(raw) if raw is not None else None
         # Nothing to send still offers nothing: a peer without a write grant is

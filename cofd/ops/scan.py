@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cofd.objects.ignore import IgnoreRules
+from cofd.objects.ignore import RESERVED_DIRS, IgnoreRules
 from cofd.objects.model import MODE_SYMLINK, mode_for
 from cofd.objects.odb import ContentWriter, ObjectStore
 from cofd.objects.worktree_state import StatInfo
@@ -62,22 +62,27 @@ def walk(
             continue
         except PermissionError as exc:
             raise PathError(f"cannot read directory '{rel_dir or '.'}': {exc.strerror}") from exc
+        if rel_dir and _holds_repository(root / rel_dir, entries):
+            continue  # a repository of its own, as git skips an embedded one
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
             rel = prefix + entry.name
-            if entry.name.lower() in (".cof", ".git"):
-                continue  # never tracked (nested repositories' too): see paths.RESERVED_DIRS
-
+            if entry.name.lower() in RESERVED_DIRS:
+                continue  # never tracked, nested repositories' included
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                if os.path.exists(os.path.join(entry.path, ".cof", "config.toml")):
-                    continue  # a repository of its own, as git skips an embedded one
                 if not active or rel in tracked_dirs or not rules.is_ignored(rel, True):
                     stack.append((rel, active or rules.has_rules(rel)))
             elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (
                 not active or rel in tracked or not rules.is_ignored(rel, False)
             ):
                 yield Found(rel, st)
+
+
+def _holds_repository(directory: Path, entries: list[os.DirEntry[str]]) -> bool:
+    """Whether a listed directory is a cof repository (read from its listing: the one
+    extra stat is paid only where a ``.cof`` entry is)."""
+    return any(e.name == ".cof" for e in entries) and (directory / ".cof" / "config.toml").is_file()
 
 
 def _parents(path: str) -> list[str]:

@@ -161,6 +161,8 @@ def _drop_displaced(state: WorktreeState, staged: list[str]) -> int:
     when ``p/f`` is staged (a directory replaced it), and everything under ``p/``
     when the file ``p`` is. Both in one tree would be a corrupt tree (a name that is
     a file and a directory). Returns how many entries went."""
+    if not staged:
+        return 0
     dropped = 0
     new = set(staged)
     dirs = tracked_dirs_of(set(state.entries))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cofd.objects.ancestry import ahead_behind, is_ancestor
+from cofd.objects.ancestry import ReachableFrom, ahead_behind, is_ancestor
 from cofd.objects.model import Commit, CommitId, Signature, TreeId
 
 _SIG = Signature("T", "t@e", 0, 0)
@@ -47,6 +47,21 @@ def test_ahead_behind_counts_what_each_side_lacks(
     from_one, from_two = _reachable(commits, one), _reachable(commits, two)
     assert ahead_behind(read, one, two) == (len(from_one - from_two), len(from_two - from_one))
     assert is_ancestor(commits.__getitem__, two, one) == (two in from_one)
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs, st.integers(0, 1000), st.lists(st.integers(0, 1000), max_size=20))
+def test_reachable_from_answers_many_questions_with_one_walk(
+    picks: list[list[int]], tip_pick: int, asked: list[int]
+) -> None:
+    commits = _graph(picks)
+    ids = list(commits)
+    tip = ids[tip_pick % len(ids)]
+    reachable = ReachableFrom(commits.__getitem__, tip)
+    truth = _reachable(commits, tip)
+    for pick in asked:  # in any order: later questions resume the same walk
+        commit = ids[pick % len(ids)]
+        assert reachable(commit) == (commit in truth)
 
 
 def test_ahead_behind_on_a_long_history_reads_only_the_new_end() -> None:
