@@ -118,7 +118,7 @@ class Driver:
                 self.conn.handle_timer(now)
             if deadline is not None and now >= deadline:
                 # What the last read produced is the answer: popped to look, it must
-                # not be dropped (a lost BlockReceived left a fetch waiting until the
+                # not be dropped (lost blocks left a fetch waiting until the
                 # connection idled out, when a paused receiver woke past its deadline).
                 if (event := self.conn.next_event()) is not None:
                     return event
@@ -130,8 +130,8 @@ class Driver:
         self._poll.poll(ms)
 
     def _read(self) -> None:
-        recvmsg, conn, addr = self._sock.recvmsg_into, self.conn, self.conn.peer_addr
-        buffers, view, receive = [self._buffer], self._view, conn.receive_datagram
+        recvmsg, conn = self._sock.recvmsg_into, self.conn
+        buffers, view = [self._buffer], self._view
         count = 0
         while count < MAX_READS_PER_WAKE:
             try:
@@ -146,9 +146,11 @@ class Driver:
             for level, kind, data in ancillary:
                 if level == SOL_UDP and kind == UDP_GRO and len(data) >= _GRO_SIZE.size:
                     segment = max(1, _GRO_SIZE.unpack_from(data)[0])
-            now = self._clock()
-            for at in range(0, size, segment) if size else (0,):
-                receive(bytes(view[at : min(at + segment, size)]), addr, now)
+            if size:
+                conn.receive_datagrams(view, size, segment, self._clock())
+                count += -(-size // segment)
+            else:  # an empty datagram: dropped and counted by the connection
+                conn.receive_datagram(b"", conn.peer_addr, self._clock())
                 count += 1
 
     def _send(self) -> None:

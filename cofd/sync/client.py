@@ -106,6 +106,10 @@ class ClientSession:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._cancelled.is_set():
+                # What already arrived is handed on first (verified blocks are kept:
+                # a re-run skips them); the socket is not read any more.
+                if (event := self.driver.conn.next_event()) is not None:
+                    return event
                 raise CancelledError(f"cancelled: the transfer with {self.peer_name} stopped")
             wait = CANCEL_POLL
             if deadline is not None:

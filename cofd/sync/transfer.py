@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from cofd.ops.repository import Repository
 from cofd.store.blockstore import WriteTxn
@@ -133,6 +133,11 @@ def _terminated(channel: Channel, event: ev.ConnectionTerminated) -> PeerError:
         return event.error
     why = f": {event.error.message}" if event.error is not None else ""
     return PeerError(f"peer {channel.peer_name} closed the connection{why}")
+
+
+def _store_ids(ids: list[m.BlockId]) -> list[BlockId]:
+    """The same ids under the store's type (both are plain bytes at run time)."""
+    return cast(list[BlockId], ids)
 
 
 class _Listing:
@@ -250,22 +255,23 @@ class _Receiver:
         listing = self.listing = _Listing(channel, want)
         listing.ask()
         outstanding: set[bytes] = set()
-        ids: list[BlockId] = []
+        ids: list[m.BlockId] = []
         datas: list[bytes] = []
         try:
             while (outstanding or listing.pending is not None) and not self._stop:
                 event = channel.next_event(IDLE_HANDOVER)
                 if event is None and ids:  # the peer stalls: let the blocks be saved
-                    out.put((ids, datas))
+                    out.put((_store_ids(ids), datas))
                     ids, datas = [], []
-                if isinstance(event, ev.BlockReceived):
-                    if event.block_id in outstanding:
-                        outstanding.discard(event.block_id)
-                        ids.append(BlockId(event.block_id))
-                        datas.append(event.data)
-                        if len(ids) >= STORE_BATCH:
-                            out.put((ids, datas))
-                            ids, datas = [], []
+                if isinstance(event, ev.BlocksReceived):
+                    for block_id, data in event.blocks:
+                        if block_id in outstanding:
+                            outstanding.discard(block_id)
+                            ids.append(block_id)
+                            datas.append(data)
+                    if len(ids) >= STORE_BATCH:
+                        out.put((_store_ids(ids), datas))
+                        ids, datas = [], []
                 elif isinstance(event, ev.ResponseReceived) and (
                     event.request_id == listing.pending
                 ):
@@ -290,7 +296,7 @@ class _Receiver:
                     listing.ask()
         finally:
             if ids:
-                out.put((ids, datas))
+                out.put((_store_ids(ids), datas))
 
     def _checkpoint_if_due(self) -> None:
         """Commit the blocks stored so far every CHECKPOINT_BYTES or _SECONDS, and

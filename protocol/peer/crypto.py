@@ -124,10 +124,15 @@ class PacketProtection:
 
     def open(self, datagram: bytes, packet_number: int) -> bytes | None:
         """Return the payload, or None when the datagram does not authenticate."""
-        header = datagram[: limits.HEADER_SIZE]
+        return self.open_at(memoryview(datagram), 0, len(datagram), packet_number)
+
+    def open_at(self, buffer: memoryview, start: int, end: int, packet_number: int) -> bytes | None:
+        """:meth:`open` for the datagram ``buffer[start:end]``, read where it lies (a
+        receive buffer holding a run of datagrams: no copy of each one first)."""
+        header_end = start + limits.HEADER_SIZE
         nonce = packet_number.to_bytes(12, "big")
         try:
-            return self._recv.decrypt(nonce, datagram[limits.HEADER_SIZE :], header)
+            return self._recv.decrypt(nonce, buffer[header_end:end], buffer[start:header_end])
         except InvalidTag:
             return None
 

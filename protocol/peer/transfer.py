@@ -9,7 +9,7 @@ import blake3
 
 from protocol.errors import PeerError, PeerTimeoutError
 from protocol.peer import limits
-from protocol.peer.events import BlockFailed, BlockReceived, Event
+from protocol.peer.events import BlockFailed, Event
 from protocol.peer.messages import BlockId, GetBlocks
 from protocol.peer.wire import WireError
 
@@ -74,7 +74,9 @@ class _Slot:
     first_requested: float
     requested: float
     parts: dict[int, bytes] = field(default_factory=dict)
-    end: int = -1
+    end: int = -1  # index of the last fragment, once it arrived
+    highest: int = -1  # highest index arrived
+    in_order: bool = True  # parts were added in index order (join them as they are)
     size: int = 0
 
 
@@ -89,7 +91,8 @@ class BlockFetcher:
     """Client side of block transfer: slots, reassembly, verification, retries.
 
     ``timeout`` without progress on the whole pipeline re-requests a block;
-    ``budget`` (= timeout x (max_retries + 1)) without progress fails it.
+    ``budget`` (= timeout x (max_retries + 1)) without progress fails it. Verified
+    blocks collect in ``received`` (the connection hands them on in batches).
     """
 
     def __init__(self, peer_name: str, timeout: float, max_retries: int, max_slots: int) -> None:
@@ -99,6 +102,7 @@ class BlockFetcher:
         self.budget = timeout * (max_retries + 1)
         self.max_slots = max_slots
         self.corrupt_blocks = 0
+        self.received: list[tuple[BlockId, bytes]] = []  # verified, not yet handed on
         self._queue: deque[_Wanted] = deque()
         self._known: dict[BlockId, _Wanted] = {}
         self._slots: dict[int, _Slot] = {}
@@ -140,36 +144,52 @@ class BlockFetcher:
             out.append(GetBlocks(first, tuple(ids)))
         return out
 
-    def on_fragment(
-        self, slot: int, index: int, last: bool, data: bytes, now: float
-    ) -> Event | None:
-        """Take one fragment; the block's event once it is complete (or failed)."""
-        state = self._slots.get(slot)
-        if state is None:
-            return None  # a late duplicate, or a slot we no longer wait for
-        parts = state.parts
-        if index in parts or index >= MAX_FRAGMENTS:
-            return None
-        if last:
-            if state.end >= 0 or any(i > index for i in parts):
-                return self._corrupt(slot, state)
-            state.end = index
-        state.size += len(data)
-        if state.size > limits.MAX_BLOCK_BYTES or (0 <= state.end < index):
-            return self._corrupt(slot, state)
-        parts[index] = data
-        self._last_progress = now
-        end = state.end
-        if end < 0 or len(parts) <= end:
-            return None
-        block = b"".join([parts[i] for i in range(end + 1)])
-        if blake3.blake3(block).digest() != state.block_id:
-            return self._corrupt(slot, state)
-        del self._slots[slot]
-        del self._known[state.block_id]
-        return BlockReceived(state.block_id, block)
+    def on_fragments(
+        self, fragments: list[tuple[int, int, bool, bytes]], now: float
+    ) -> list[Event]:
+        """Take ``(slot, index, last, data)`` fragments, in arrival order. A block they
+        complete and that hashes to its id goes to ``received``; BlockFailed for each
+        block that fails for good. (One call per run of datagrams: this is the hot
+        path of a transfer, hence the locals.)"""
+        events: list[Event] = []
+        slots, received, hash_block = self._slots, self.received, blake3.blake3
+        for slot, index, last, data in fragments:
+            state = slots.get(slot)
+            if state is None:
+                continue  # a late duplicate, or a slot we no longer wait for
+            parts = state.parts
+            if index in parts or index >= MAX_FRAGMENTS:
+                continue
+            if index < state.highest:
+                state.in_order = False
+            else:
+                state.highest = index
+            if last:
+                if state.end >= 0 or state.highest > index:
+                    self._corrupt(slot, state, events)
+                    continue
+                state.end = index
+            state.size += len(data)
+            if state.size > limits.MAX_BLOCK_BYTES or (0 <= state.end < index):
+                self._corrupt(slot, state, events)
+                continue
+            parts[index] = data
+            self._last_progress = now
+            if len(parts) != state.end + 1:
+                continue  # more to come (end is -1 until the last fragment is here)
+            if state.in_order:
+                block = b"".join(parts.values())
+            else:
+                block = b"".join([parts[i] for i in range(state.end + 1)])
+            if hash_block(block).digest() != state.block_id:
+                self._corrupt(slot, state, events)
+                continue
+            del slots[slot]
+            del self._known[state.block_id]
+            received.append((state.block_id, block))
+        return events
 
-    def _corrupt(self, slot: int, state: _Slot) -> Event | None:
+    def _corrupt(self, slot: int, state: _Slot, events: list[Event]) -> None:
         """Drop a block that does not hash to its id and ask again (or give up)."""
         self.corrupt_blocks += 1
         del self._slots[slot]
@@ -178,9 +198,9 @@ class BlockFetcher:
         if wanted.corrupt > self.max_retries:
             del self._known[state.block_id]
             msg = f"peer {self.peer_name} sent corrupt data for block {state.block_id.hex()}"
-            return BlockFailed(state.block_id, PeerError(msg))
-        self._queue.appendleft(wanted)
-        return None
+            events.append(BlockFailed(state.block_id, PeerError(msg)))
+        else:
+            self._queue.appendleft(wanted)
 
     def on_missing(self, slots: tuple[int, ...]) -> list[Event]:
         events: list[Event] = []
@@ -220,6 +240,7 @@ class BlockFetcher:
         return events
 
     def fail_all(self, error: PeerError) -> list[Event]:
+        """Fail every block still wanted (``received`` keeps what completed)."""
         events: list[Event] = [BlockFailed(b, error) for b in self._known]
         self._known.clear()
         self._slots.clear()

@@ -214,3 +214,12 @@ class Harness:
 
     def events_of(self, kind: type) -> list:
         return [e for _, e in self.client_events if isinstance(e, kind)]
+
+    def blocks_received(self) -> dict[bytes, bytes]:
+        """Every block the client received, by id (from its BlocksReceived events)."""
+        got: dict[bytes, bytes] = {}
+        for event in self.events_of(ev.BlocksReceived):
+            for block_id, data in event.blocks:
+                assert block_id not in got, "a block delivered twice"
+                got[block_id] = data
+        return got

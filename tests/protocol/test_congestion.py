@@ -21,8 +21,8 @@ def _throughput(loss: float, seed: int, blocks: int = 1500) -> tuple[float, Harn
     h.run(lambda: h.client.state.value == "established", limit=5)
     started = h.now
     h.client.fetch_blocks(list(data))
-    h.run(lambda: len(h.events_of(ev.BlockReceived)) >= blocks, limit=120)
-    assert len(h.events_of(ev.BlockReceived)) == blocks
+    h.run(lambda: len(h.blocks_received()) >= blocks, limit=120)
+    assert len(h.blocks_received()) == blocks
     assert not h.events_of(ev.BlockFailed)
     return blocks * 4096 / (h.now - started), h
 
@@ -49,8 +49,8 @@ def test_an_overflowing_queue_is_treated_as_congestion() -> None:
     link = Link(delay=DELAY, rate=RATE, queue_bytes=16 * 1024)
     h = Harness(link, seed=31, server=BlockServer(data))
     h.client.fetch_blocks(list(data))
-    h.run(lambda: len(h.events_of(ev.BlockReceived)) >= len(data), limit=60)
-    assert len(h.events_of(ev.BlockReceived)) == len(data)
+    h.run(lambda: len(h.blocks_received()) >= len(data), limit=60)
+    assert len(h.blocks_received()) == len(data)
     server_sent = sum(1 for _, src, _ in h.net.sent if src != ("10.0.0.1", 40000))
     assert h.net.queue_drops < 0.1 * server_sent, (h.net.queue_drops, server_sent)
 
@@ -103,3 +103,26 @@ def test_app_limited_samples_do_not_lower_the_estimate() -> None:
         now += 0.01
         cc.on_ack([packet], 0.01, now)
     assert cc.bandwidth.best == pytest.approx(before)
+
+
+def test_the_pacer_keeps_its_rate_when_woken_late() -> None:
+    """An event loop wakes the sender up to a millisecond after the pacer asked (libuv
+    timers count milliseconds): what the rate allowed meanwhile must still leave, or a
+    fast link is held to one small burst per wake-up."""
+    cc = CongestionControl(1400)
+    now, rate = 0.0, 100e6
+    for pn in range(2000):  # a busy period delivering 100 MB/s
+        packet = _packet(pn, now)
+        cc.on_sent(packet)
+        now += 1400 / rate
+        cc.on_ack([packet], 0.001, now)
+    pacing = cc.pacing_rate(0.001)
+    cc.window = 16 * 1024 * 1024  # only the pacer limits what leaves
+    start, sent = now, 0
+    while now < start + 0.2:
+        quota, _ = cc.send_quota(1400, now, 0.001)
+        cc.on_sent_bytes(quota * 1400)
+        cc.bytes_in_flight = 0  # acknowledged at once, as far as the window is concerned
+        sent += quota * 1400
+        now += 0.0019  # woken 1.9 ms apart
+    assert sent >= 0.9 * pacing * (now - start)

@@ -66,6 +66,10 @@ class _Conn:
     def receive_datagram(self, data: bytes, addr: object, now: float) -> None:
         self.events.append(data)
 
+    def receive_datagrams(self, buffer: memoryview, size: int, segment: int, now: float) -> None:
+        for at in range(0, size, segment):
+            self.events.append(bytes(buffer[at : min(at + segment, size)]))
+
     def datagrams_to_send(self, now: float) -> list[bytes]:
         return []
 
@@ -76,7 +80,7 @@ class _Conn:
 def test_an_event_read_as_the_deadline_passes_is_returned() -> None:
     """A receiver that wakes past its deadline (stopped, or starved of CPU) with a
     datagram waiting gets its event: looking for one must not drop it (a lost
-    BlockReceived left a fetch waiting until its connection idled out)."""
+    BlocksReceived left a fetch waiting until its connection idled out)."""
     with (
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx,
