@@ -38,12 +38,14 @@ def info_cmd(as_json: bool) -> None:
 @command.command("grant")
 @click.argument("key")
 @click.argument("share")
-@click.option("--read", "right", flag_value="read", help="List, fetch and clone.")
-@click.option("--write", "right", flag_value="write", help="Also push.")
-def grant_cmd(key: str, share: str, right: str | None) -> None:
-    """Give the peer with KEY read or write access to SHARE."""
-    if right is None:
-        raise click.UsageError("give --read or --write")
+@click.option("--read", is_flag=True, help="List, fetch and clone.")
+@click.option("--write", is_flag=True, help="Also push.")
+def grant_cmd(key: str, share: str, read: bool, write: bool) -> None:
+    """Give the peer with KEY read or write access to SHARE (a new grant replaces
+    the old one)."""
+    if read == write:  # neither, or both: which one was meant is a guess
+        raise click.UsageError("give one of --read or --write")
+    right = "write" if write else "read"
     call("peer", {"action": "grant", "key": key, "share": share, "right": right})
 
 

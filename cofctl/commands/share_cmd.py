@@ -15,6 +15,10 @@ from cofctl.runner import call
 @json_option
 def command(name: str | None, list_: bool, remove: bool, as_json: bool) -> None:
     """Serve the current repository to granted peers as cof://HOST:PORT/NAME."""
+    if remove and name is None:
+        raise click.UsageError("--remove needs the NAME of the share to remove")
+    if list_ and (remove or name is not None):
+        raise click.UsageError("--list takes no NAME and no --remove")
     if list_ or name is None:
         shares = call("share", {"action": "list"})["shares"]
         if as_json:

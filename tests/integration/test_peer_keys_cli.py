@@ -42,3 +42,28 @@ def test_clone_remote_add_and_grant_refuse_an_all_zero_key(
 
     cof("share", "proj", cwd=repo)
     _assert_refused(cof("peer", "grant", ZERO, "proj", "--read", check=False))
+
+
+def test_grant_and_share_refuse_ambiguous_options(sandbox: CofSandbox, cof: CofRunner) -> None:
+    """`peer grant --read --write` silently granted whichever option came last, and
+    `share --remove` without a NAME listed the shares as if asked to: both are
+    usage errors now, and nothing changes."""
+    cof("init", "r")
+    repo = sandbox.work / "r"
+    cof("share", "proj", cwd=repo)
+    key = cof("peer", "key").stdout.strip()
+    for options in (["--read", "--write"], ["--write", "--read"], []):
+        result = cof("peer", "grant", key, "proj", *options, check=False)
+        assert result.returncode == 2 and "one of --read or --write" in result.stderr, result
+    assert cof("share", "--list", "--json").stdout.count('"grants": []') == 1
+    cof("peer", "grant", key, "proj", "--write")
+    cof("peer", "grant", key, "proj", "--read")  # a new grant replaces the old one
+    assert '"right": "read"' in cof("share", "--list", "--json").stdout
+
+    result = cof("share", "--remove", cwd=repo, check=False)
+    assert result.returncode == 2 and "--remove needs the NAME" in result.stderr, result
+    result = cof("share", "--list", "--remove", "proj", cwd=repo, check=False)
+    assert result.returncode == 2, result
+    assert "proj" in cof("share", "--list").stdout  # still shared
+    cof("share", "--remove", "proj", cwd=repo)
+    assert cof("share", "--list").stdout.strip() == ""
