@@ -96,13 +96,29 @@ def line_counts(repo: Repository, change: Change) -> tuple[int, int] | None:
     return added, deleted
 
 
+def git_header(change: Change) -> str:
+    """git's extended header of a change: ``diff --git`` and its mode lines (git's
+    ``index`` line is left out: cof has no git blob ids to put in it)."""
+    lines = [f"diff --git a/{change.path} b/{change.path}"]
+    old, new = change.old, change.new
+    if old is None and new is not None:
+        lines.append(f"new file mode {new.mode:o}")
+    elif new is None and old is not None:
+        lines.append(f"deleted file mode {old.mode:o}")
+    elif old is not None and new is not None and old.mode != new.mode:
+        lines += [f"old mode {old.mode:o}", f"new mode {new.mode:o}"]
+    return "\n".join(lines) + "\n"
+
+
 def unified(repo: Repository, change: Change) -> str | None:
+    """git's patch for a text change (a mode-only change is its header alone); None
+    for a binary one."""
     lines = text_lines(repo, change)
     if lines is None:
         return None
     a = "/dev/null" if change.old is None else f"a/{change.path}"
     b = "/dev/null" if change.new is None else f"b/{change.path}"
-    out = []
+    out = [git_header(change)]
     for line in difflib.unified_diff(lines[0], lines[1], a, b):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
