@@ -1,41 +1,116 @@
-"""``cof fetch [REMOTE] [--prune]``."""
+"""``cof fetch [REMOTE] [--prune] [--force]``, and git's ref lines for fetch and push.
+
+Each ref a fetch or push changes gets git's line (``builtin/fetch.c``,
+``transport.c``): a flag (``*`` new, `` `` fast-forward, ``+`` forced, ``t`` tag
+replaced by a fetch, ``!`` rejected, ``-`` deleted), a summary column, then the refs.
+The summary column is as wide as git makes it for the ids shown (``2 * abbrev + 3``):
+cof abbreviates to 12 digits, so its lines are git's with ``core.abbrev = 12``.
+"""
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import click
 
 from cofctl.render import emit_json, format_bytes, json_option
 from cofctl.runner import call
-from cofctl.textfmt import short
+from cofctl.textfmt import SHORT_ID, short
+from protocol.errors import ConflictError
+
+SUMMARY_WIDTH = 2 * SHORT_ID + 3  # git's: two abbreviated ids and "..."
+REF_WIDTH = 10  # git's narrowest remote-ref column in fetch lines
+# git widens that column for a ref only when the line fits the terminal, estimating
+# the flag and summary at 21 columns (builtin/fetch.c, adjust_refcol_width).
+LINE_ESTIMATE = 21
+TAGS, REMOTES = "refs/tags/", "refs/remotes/"
+
+
+def ref_summary(row: dict[str, Any], tag: bool) -> tuple[str, str, str]:
+    """git's flag, summary and parenthesised note for a row of a fetch or a push."""
+    status = row["status"]
+    if status == "new":
+        return "*", "[new tag]" if tag else "[new branch]", ""
+    old, new = short(row["old"] or ""), short(row["new"])
+    if status == "fast-forward":
+        return " ", f"{old}..{new}", ""
+    if status == "forced":
+        return "+", f"{old}...{new}", "forced update"
+    if status == "remote-rejected":
+        return "!", "[remote rejected]", row["reason"]
+    return "!", "[rejected]", row["reason"]
+
+
+def summary_column(flag: str, summary: str) -> str:
+    return f" {flag} {summary:<{SUMMARY_WIDTH}} "
+
+
+def _names(row: dict[str, Any], remote: str) -> tuple[str, str]:
+    """(the remote's ref, the local ref) as git shows them: ``main``, ``origin/main``."""
+    local = row["ref"]
+    theirs = local.removeprefix(f"{REMOTES}{remote}/").removeprefix(TAGS)
+    return theirs, local.removeprefix(REMOTES).removeprefix(TAGS)
+
+
+def _ref_width(fetched: dict[str, Any]) -> int:
+    """The remote-ref column of a fetch's lines, as git sizes it."""
+    columns = shutil.get_terminal_size().columns
+    width = REF_WIDTH
+    for row in fetched["updated"] + fetched["rejected"]:
+        theirs, ours = _names(row, fetched["remote"])
+        if LINE_ESTIMATE + len(theirs) + len(" -> ") + len(ours) < columns:
+            width = max(width, len(theirs))
+    return width
+
+
+def _fetch_line(row: dict[str, Any], remote: str, width: int) -> str:
+    theirs, ours = _names(row, remote)
+    tag = row["ref"].startswith(TAGS)
+    flag, summary, note = ref_summary(row, tag)
+    if tag and row["status"] == "forced":  # a tag moved by fetch --force
+        flag, summary, note = "t", "[tag update]", ""
+    line = f"{summary_column(flag, summary)}{theirs:<{width}} -> {ours}"
+    return f"{line}  ({note})" if note else line
 
 
 def print_transfer(fetched: dict[str, Any]) -> None:
-    """The transfer summary on stderr (progress), ref updates on stdout; nothing at
-    all when there was nothing to fetch (as git)."""
+    """The transfer summary on stderr (progress), ref lines on stdout; nothing at all
+    when nothing changed (as git)."""
     stats = fetched["stats"]
-    if not stats["listed"] and not fetched["updated"]:
-        return
-    rate = format_bytes(stats["rate"]) + "/s"
-    click.echo(
-        f"Received {stats['blocks']} blocks ({format_bytes(stats['bytes'])}) in "
-        f"{stats['seconds']:.2f} s, {rate}; {stats['skipped']} of {stats['listed']} "
-        "listed were already here",
-        err=True,
-    )
-    for row in fetched["updated"]:
-        old = short(row["old"]) if row["old"] else "(new)"
-        click.echo(f"  {old}..{short(row['new'])}  {row['ref']}")
+    if stats["listed"] or fetched["updated"]:
+        rate = format_bytes(stats["rate"]) + "/s"
+        click.echo(
+            f"Received {stats['blocks']} blocks ({format_bytes(stats['bytes'])}) in "
+            f"{stats['seconds']:.2f} s, {rate}; {stats['skipped']} of {stats['listed']} "
+            "listed were already here",
+            err=True,
+        )
+    width = _ref_width(fetched)
+    rows = fetched["updated"] + fetched["rejected"]
+    # Branches in the daemon's order (git's: the upstream first), then tags by name.
+    for row in sorted(rows, key=lambda r: r["ref"] if r["ref"].startswith(TAGS) else ""):
+        click.echo(_fetch_line(row, fetched["remote"], width))
 
 
 def print_pruned(fetched: dict[str, Any]) -> None:
-    """git's lines for deleted remote-tracking branches, in its columns (the summary
-    column as wide as git's at its default 7-digit abbreviation, the ref column its
-    minimum)."""
+    """git's lines for deleted remote-tracking branches."""
+    width = _ref_width(fetched)
     for row in fetched["pruned"]:
-        name = row["ref"].removeprefix("refs/remotes/")
-        click.echo(f" - {'[deleted]':<17} {'(none)':<10} -> {name}")
+        name = row["ref"].removeprefix(REMOTES)
+        click.echo(f"{summary_column('-', '[deleted]')}{'(none)':<{width}} -> {name}")
+
+
+def refuse_clobbered(fetched: dict[str, Any]) -> None:
+    """Exit non-zero, as git's ``fetch --tags`` does, when a tag was kept."""
+    kept = len(fetched["rejected"])
+    if kept == 1:
+        what = "a local tag differs from the remote's and was kept"
+    elif kept:
+        what = f"{kept} local tags differ from the remote's and were kept"
+    else:
+        return
+    raise ConflictError(f"{what} (cof fetch --force takes the remote's)")
 
 
 @click.command("fetch")
@@ -46,15 +121,23 @@ def print_pruned(fetched: dict[str, Any]) -> None:
     is_flag=True,
     help="Delete the remote-tracking branches of branches the remote no longer has.",
 )
+@click.option(
+    "-f", "--force", is_flag=True, help="Replace local tags that differ from the remote's."
+)
+@click.option(
+    "-t", "--tags", is_flag=True, help="Fetch every tag (cof always does; as git's flag)."
+)
 @json_option
-def command(remote: str | None, prune: bool, as_json: bool) -> None:
+def command(remote: str | None, prune: bool, force: bool, tags: bool, as_json: bool) -> None:
     """Download new commits and blocks from REMOTE (default: the current branch's
-    upstream's, else origin)."""
-    result = call("fetch", {"remote": remote, "prune": prune})
+    upstream's, else origin). Tags are created when absent; one that differs from the
+    local tag of its name is kept as it is unless --force."""
+    result = call("fetch", {"remote": remote, "prune": prune, "force": force})
     if as_json:
         emit_json(result)
-        return
-    if result["stats"]["listed"] or result["updated"] or result["pruned"]:
-        click.echo(f"From {result['url']}")
-    print_pruned(result)
-    print_transfer(result)
+    else:
+        if result["stats"]["listed"] or result["updated"] or result["pruned"] or result["rejected"]:
+            click.echo(f"From {result['url']}")
+        print_pruned(result)
+        print_transfer(result)
+    refuse_clobbered(result)

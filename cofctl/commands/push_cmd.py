@@ -1,4 +1,4 @@
-"""``cof push [REMOTE] [BRANCH] [--force]``."""
+"""``cof push [REMOTE] [NAME] [--force] [-u] [--tags]``, ``cof push REMOTE BRANCH --delete``."""
 
 from __future__ import annotations
 
@@ -6,59 +6,79 @@ from typing import Any
 
 import click
 
+from cofctl.commands.fetch_cmd import ref_summary, summary_column
 from cofctl.render import emit_json, format_bytes, json_option
 from cofctl.runner import call
-from cofctl.textfmt import short, upstream_set_line
+from cofctl.textfmt import upstream_set_line
+from protocol.errors import ConflictError
+
+FAILED = ("rejected", "remote-rejected")
 
 
 @click.command("push")
 @click.argument("remote", required=False)
-@click.argument("branch", required=False)
-@click.option("-f", "--force", is_flag=True, help="Allow a non-fast-forward update.")
+@click.argument("name", required=False)
+@click.option("-f", "--force", is_flag=True, help="Allow a non-fast-forward or tag update.")
 @click.option(
     "-u", "--set-upstream", is_flag=True, help="Make BRANCH track REMOTE/BRANCH once pushed."
 )
 @click.option("-d", "--delete", is_flag=True, help="Delete BRANCH on REMOTE.")
+@click.option("--tags", is_flag=True, help="Push every tag (besides NAME, if given).")
 @json_option
 def command(
     remote: str | None,
-    branch: str | None,
+    name: str | None,
     force: bool,
     set_upstream: bool,
     delete: bool,
+    tags: bool,
     as_json: bool,
 ) -> None:
-    """Offer BRANCH (default: current) to REMOTE (default: the branch's upstream's, else
-    origin); the remote daemon pulls what it lacks. With --delete, delete REMOTE's BRANCH."""
-    if delete and (not branch or force or set_upstream):
-        raise click.UsageError("usage: cof push REMOTE BRANCH --delete (no -f or -u)")
+    """Offer NAME, a branch or a tag (default: the current branch), to REMOTE (default:
+    the branch's upstream's, else origin); the remote daemon pulls what it lacks. A tag
+    the remote has at another commit is replaced only with --force. With --delete,
+    delete REMOTE's branch NAME."""
+    if delete and (not name or force or set_upstream or tags):
+        raise click.UsageError("usage: cof push REMOTE BRANCH --delete (no -f, -u or --tags)")
     params = {
         "remote": remote,
-        "branch": branch,
+        "branch": name,
         "force": force,
         "set_upstream": set_upstream,
         "delete": delete,
+        "tags": tags,
     }
     result = call("push", params)
     if as_json:
         emit_json(result)
-        return
-    if result.get("deleted"):
+    elif result.get("deleted"):
         click.echo(f"To {result['url']}")
-        click.echo(f" - [deleted]         {result['branch']}")
-        return
-    if result.get("up_to_date"):
+        click.echo(f"{summary_column('-', '[deleted]')}{result['branch']}")
+    elif result.get("up_to_date"):
         click.echo("Everything up-to-date")
         _upstream_line(result)
-        return
+    else:
+        _print_refs(result)
+        _upstream_line(result)
+    if any(row["status"] in FAILED for row in result.get("refs", [])):
+        # Some refs went, some did not: git's "failed to push some refs".
+        raise ConflictError(f"failed to push some refs to {result['url']}")
+
+
+def _print_refs(result: dict[str, Any]) -> None:
+    """git's lines: the refs that moved first, then those refused (up-to-date ones are
+    not shown); the transfer's size on stderr."""
     click.echo(f"To {result['url']}")
-    old = short(result["old"]) if result["old"] else "(new)"
-    click.echo(f"  {old}..{short(result['new'])}  {result['branch']}")
+    rows = [row for row in result["refs"] if row["status"] != "up-to-date"]
+    for row in sorted(rows, key=lambda r: r["status"] in FAILED):  # stable: refs in order
+        name = row["ref"].removeprefix("refs/heads/").removeprefix("refs/tags/")
+        flag, summary, note = ref_summary(row, row["ref"].startswith("refs/tags/"))
+        line = f"{summary_column(flag, summary)}{name} -> {name}"
+        click.echo(f"{line} ({note})" if note else line)
     wire = result["wire"]
     click.echo(
         f"sent {format_bytes(wire['sent'])}, received {format_bytes(wire['received'])}", err=True
     )
-    _upstream_line(result)
 
 
 def _upstream_line(result: dict[str, Any]) -> None:

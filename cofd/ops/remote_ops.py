@@ -2,9 +2,10 @@
 
 Remotes live in ``.cof/remotes.toml`` (URL and the remote daemon's public key).
 Fetched branches land in ``refs/remotes/<remote>/<branch>``; tags are created when
-absent. The network side runs here, in the worker pool, over the operation's own UDP
-socket (``cofd.net.driver``), so the daemon's event loop is never involved.
-"""
+absent, and replaced only by ``fetch --force`` (how each ref moves, push or fetch:
+:mod:`cofd.ops.sync_refs`). The network side runs here, in the worker pool, over the
+operation's own UDP socket (``cofd.net.driver``), so the daemon's event loop is never
+involved."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId, Signature
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op, unless_listing
@@ -25,6 +25,18 @@ from cofd.ops.branches import switch_to
 from cofd.ops.common import reflog_signature
 from cofd.ops.merge import merge
 from cofd.ops.repository import COF_DIR, Repository, create_layout
+from cofd.ops.sync_refs import (
+    MOVED,
+    UP_TO_DATE,
+    Change,
+    RefMove,
+    fetched_move,
+    plan_fetch,
+    plan_push,
+    push_ref_name,
+    refuse_unless_some_moved,
+    with_verdicts,
+)
 from cofd.ops.upstreams import set_upstream, upstream_of
 from cofd.sync.client import ClientSession, remote_branches
 from cofd.sync.registry import (
@@ -162,8 +174,12 @@ def _make_remote(name: str, url_text: str, key_text: object) -> Remote:
             "--key KEY, or use cof://KEY@HOST[:PORT]/NAME"
         )
     if url.key is not None and url.key != key:
-        raise UsageError("the key in the URL and --key differ")
-    return Remote(name, url, key)
+        raise UsageError(
+            f"the key in the URL ({url.key.hex()[:16]}…) and --key ({key.hex()[:16]}…) "
+            "differ: give the key once, or the same key in both"
+        )
+    # The key lives in Remote.key alone, so remotes compare equal however it was given.
+    return Remote(name, dataclasses.replace(url, key=None), key)
 
 
 # -- fetch ------------------------------------------------------------------------------
@@ -174,12 +190,13 @@ def open_session(ctx: OpContext, remote: Remote) -> ClientSession:
 
 
 def fetch_remote(
-    ctx: OpContext, repo: Repository, remote: Remote, prune: bool = False
+    ctx: OpContext, repo: Repository, remote: Remote, prune: bool = False, force: bool = False
 ) -> dict[str, Any]:
     """List the remote's refs, pull what is missing, move remote-tracking refs (and
-    with ``prune`` delete those of branches the remote no longer has)."""
+    with ``prune`` delete those of branches the remote no longer has; with ``force``
+    replace local tags that differ from the remote's)."""
     with open_session(ctx, remote) as session:
-        return fetch_over(ctx, repo, remote, session, session.list_refs(), prune)
+        return fetch_over(ctx, repo, remote, session, session.list_refs(), prune, force)
 
 
 def _require_block_size(repo: Repository, what: str, advertised: m.Refs) -> None:
@@ -197,12 +214,15 @@ def fetch_over(
     session: ClientSession,
     advertised: m.Refs,
     prune: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:
     """:func:`fetch_remote` on an open session whose refs were listed."""
     _require_block_size(repo, f"cannot fetch from {remote.url.text()}", advertised)
     refs = remote_branches(advertised)
+    taken, rejected = plan_fetch(repo, f"{REMOTES}{remote.name}/", refs, force)
+    # What a refused tag names is not fetched: no ref would keep it.
     local = set(ref_tips(repo.refs))
-    wants = list(dict.fromkeys(v for v in refs.values() if v not in local))
+    wants: list[bytes] = list(dict.fromkeys(new for _, _, new in taken if new not in local))
     stats = session.fetch(repo, wants, ctx.progress)
     wire = _wire(session)
     who = reflog_signature(ctx)
@@ -210,35 +230,43 @@ def fetch_over(
     # updates, in git's order.
     pruned = _prune_tracking(repo, remote, refs, who) if prune else []
     updated = []
-    for name, value in refs.items():
-        if name.startswith(HEADS):
-            tracking = f"{REMOTES}{remote.name}/{name.removeprefix(HEADS)}"
-        else:
-            tracking = name  # tags: created when absent, never moved
-            if repo.refs.read(tracking) is not None:
-                continue
-        old = repo.refs.read(tracking)
-        if old != value:
-            try:
-                repo.refs.update(tracking, CommitId(value), who, f"fetch: from {remote.url.text()}")
-            except ConflictError as exc:
-                if prune or not tracking.startswith(REMOTES):
-                    raise
-                # A branch the remote renamed over another (x/y -> x): as git says.
-                raise ConflictError(
-                    f"{exc.message} (cof fetch --prune removes remote-tracking branches "
-                    "the remote no longer has)"
-                ) from None
-            updated.append({"ref": tracking, "old": old.hex() if old else None, "new": value.hex()})
+    for ref, old, new in _upstream_first(repo, remote, taken):
+        _write_fetched(repo, remote, ref, new, who, prune)
+        updated.append(fetched_move(repo, ref, old, new).to_dict())
     return {
         "remote": remote.name,
         "url": remote.url.text(),
         "head": advertised.head,
         "updated": updated,
+        "rejected": [r.to_dict() for r in rejected],
         "pruned": pruned,
         "stats": stats.to_dict(),
         "wire": wire,
     }
+
+
+def _upstream_first(repo: Repository, remote: Remote, changed: list[Change]) -> list[Change]:
+    """git's order: the current branch's upstream first (git puts the ref a pull would
+    merge first), then the remote's."""
+    upstream = load_remote_config(repo.cof_dir).upstreams.get(_current_branch(repo))
+    if upstream is None or upstream.remote != remote.name:
+        return changed
+    return sorted(changed, key=lambda c: c[0] != upstream.tracking_ref)  # stable
+
+
+def _write_fetched(
+    repo: Repository, remote: Remote, ref: str, new: CommitId, who: Signature, prune: bool
+) -> None:
+    try:
+        repo.refs.update(ref, new, who, f"fetch: from {remote.url.text()}")
+    except ConflictError as exc:
+        if prune or not ref.startswith(REMOTES):
+            raise
+        # A branch the remote renamed over another (x/y -> x): as git says.
+        raise ConflictError(
+            f"{exc.message} (cof fetch --prune removes remote-tracking branches "
+            "the remote no longer has)"
+        ) from None
 
 
 def _prune_tracking(
@@ -265,7 +293,7 @@ def fetch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     with repo.transfer_lock:
         remote = _remote(repo, params.get("remote"))
-        return fetch_remote(ctx, repo, remote, bool(params.get("prune")))
+        return fetch_remote(ctx, repo, remote, bool(params.get("prune")), bool(params.get("force")))
 
 
 @op("merge_upstream", writes=True)
@@ -287,7 +315,9 @@ def merge_upstream(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     tracking = f"{REMOTES}{remote.name}/{branch}"
     if repo.refs.read(tracking) is None:
         raise RevisionError(f"the remote '{remote.name}' has no branch '{branch}'")
-    merged: dict[str, Any] = merge(ctx, {"rev": tracking})
+    merged: dict[str, Any] = merge(
+        ctx, {"rev": tracking, "allow_unrelated": bool(params.get("allow_unrelated"))}
+    )
     return merged
 
 
@@ -305,51 +335,103 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
     remote = _remote(repo, params.get("remote"))
     if params.get("delete"):
         return _push_delete(ctx, repo, remote, str(params.get("branch") or ""))
-    branch = params.get("branch") or _current_branch(repo)
-    if not branch or ref_name_problem(branch) is not None:
-        raise UsageError("name a valid branch to push (HEAD is detached)")
-    if not params.get("branch"):
-        _check_simple(repo, remote, branch)
-    local = repo.refs.read(HEADS + branch)
-    if local is None:
-        raise RevisionError(f"no local branch '{branch}' to push")
-    tracking = f"{REMOTES}{remote.name}/{branch}"
+    named = _named_ref(repo, remote, params)
+    sources = [named] if named is not None else []
+    if params.get("tags"):  # every tag; an annotated tag's object travels with it
+        sources += [(r, v) for r, v in repo.refs.iter_refs(TAGS) if (r, v) != named]
     force = bool(params.get("force"))
-    # push -u: the upstream is recorded once the push went through (at once when
-    # there is nothing to push, as git does).
-    upstream = Upstream(remote.name, branch) if params.get("set_upstream") else None
-    tracks = upstream.to_dict() if upstream else None
-    who = reflog_signature(ctx)
-    # As git: what the remote has is its answer, never the remote-tracking branch
-    # (which may be stale: the branch deleted or moved there since).
     with open_session(ctx, remote) as session:
-        advertised = session.list_refs()
-        _require_block_size(repo, f"cannot push to {remote.url.text()}", advertised)
-        raw = remote_branches(advertised).get(HEADS + branch)
-        old = CommitId(raw) if raw is not None else None
-        # Nothing to send still offers nothing: a peer without a write grant is
-        # refused (as git's receive-pack), not told "Everything up-to-date".
-        updates = [] if old == local else [m.RefUpdate(HEADS + branch, old, local)]
-        if updates and not force:
-            _check_fast_forward(repo, remote, branch, old, local)
-        result = session.push(repo, updates, force)
+        moves, result = _offer(repo, remote, session, sources, force)
         wire = _wire(session)
-    _raise_rejections(remote, result)
-    if repo.refs.read(tracking) != local:
-        repo.refs.update(tracking, local, who, f"push: to {remote.url.text()}")
-    if upstream is not None:
-        set_upstream(repo, branch, upstream)
-    done: dict[str, Any] = {
-        "upstream_set": tracks,
+    moves = with_verdicts(moves, result)
+    refuse_unless_some_moved(remote.url.text(), moves)
+    _track_pushed(repo, remote, moves, reflog_signature(ctx))
+    mine = next((mv for mv in moves if named is not None and mv.ref == named[0]), None)
+    upstream = _upstream_once_pushed(repo, remote, mine, bool(params.get("set_upstream")))
+    return {
+        "upstream_set": upstream.to_dict() if upstream else None,
         "remote": remote.name,
         "url": remote.url.text(),
-        "branch": branch,
+        "branch": mine.ref.removeprefix(HEADS).removeprefix(TAGS) if mine else None,
+        "old": mine.old.hex() if mine and mine.old else None,
+        "new": mine.new.hex() if mine else None,
+        "refs": [mv.to_dict() for mv in moves],
+        "up_to_date": all(mv.status == UP_TO_DATE for mv in moves),
         "results": [{"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results],
         "wire": wire,
     }
-    if not updates:
-        return {**done, "up_to_date": True}
-    return {**done, "old": old.hex() if old else None, "new": local.hex()}
+
+
+def _upstream_once_pushed(
+    repo: Repository, remote: Remote, pushed: RefMove | None, wanted: bool
+) -> Upstream | None:
+    """push -u: the branch pushed tracks the remote's once the remote has it (at once
+    when there was nothing to push, as git does); a tag tracks nothing, as in git."""
+    if not wanted or pushed is None or not pushed.ref.startswith(HEADS) or not pushed.landed:
+        return None
+    branch = pushed.ref.removeprefix(HEADS)
+    upstream = Upstream(remote.name, branch)
+    set_upstream(repo, branch, upstream)
+    return upstream
+
+
+def _offer(
+    repo: Repository,
+    remote: Remote,
+    session: ClientSession,
+    sources: list[tuple[str, CommitId]],
+    force: bool,
+) -> tuple[list[RefMove], m.PushResult]:
+    """Plan each ref against what the remote has now, then offer those that may go.
+
+    As git: what the remote has is its answer, never the remote-tracking branch
+    (which may be stale: the branch deleted or moved there since).
+    """
+    advertised = session.list_refs()
+    _require_block_size(repo, f"cannot push to {remote.url.text()}", advertised)
+    theirs = remote_branches(advertised)
+    moves = []
+    for ref, value in sources:
+        old = theirs.get(ref)
+        moves.append(plan_push(repo, ref, value, CommitId(old) if old else None, force))
+    # Refused before sending anything, as git does, when nothing could go.
+    refuse_unless_some_moved(remote.url.text(), moves)
+    # Nothing to send still offers nothing: a peer without a write grant is refused
+    # (as git's receive-pack), not told "Everything up-to-date".
+    updates = [mv.update() for mv in moves if mv.status in MOVED]
+    return moves, session.push(repo, updates, force)
+
+
+def _named_ref(
+    repo: Repository, remote: Remote, params: dict[str, Any]
+) -> tuple[str, CommitId] | None:
+    """The local ref a push names, with its value: the current branch by default
+    (git's ``push.default = simple``), none for ``--tags`` alone."""
+    name = str(params.get("branch") or "")
+    if name:
+        ref = push_ref_name(repo, name)
+    elif params.get("tags"):
+        return None
+    else:
+        branch = _current_branch(repo)
+        if not branch:
+            raise UsageError("name a valid branch to push (HEAD is detached)")
+        _check_simple(repo, remote, branch)
+        ref = HEADS + branch
+    value = repo.refs.read(ref)
+    if value is None:
+        raise RevisionError(f"no local branch or tag '{name or ref.removeprefix(HEADS)}' to push")
+    return ref, value
+
+
+def _track_pushed(repo: Repository, remote: Remote, moves: list[RefMove], who: Signature) -> None:
+    """The remote-tracking branch of each branch the remote now has at the pushed value
+    (made even when it had it already)."""
+    for mv in moves:
+        if mv.ref.startswith(HEADS) and mv.landed:
+            tracking = f"{REMOTES}{remote.name}/{mv.ref.removeprefix(HEADS)}"
+            if repo.refs.read(tracking) != mv.new:
+                repo.refs.update(tracking, mv.new, who, f"push: to {remote.url.text()}")
 
 
 def _check_simple(repo: Repository, remote: Remote, branch: str) -> None:
@@ -366,27 +448,6 @@ def _check_simple(repo: Repository, remote: Remote, branch: str) -> None:
         f"{upstream.text()}, push a local branch '{upstream.branch}', or change the "
         "upstream with cof branch -u"
     )
-
-
-def _check_fast_forward(
-    repo: Repository, remote: Remote, branch: str, old: CommitId | None, new: CommitId
-) -> None:
-    """Refuse before sending anything, as git does, what the remote would refuse once
-    it has it all: its commit unknown here, or not an ancestor of ours."""
-    if old is None:
-        return
-    try:
-        known = repo.objects.kind_of(old) == "commit"
-        behind = known and is_ancestor(repo.objects.read_commit, old, new)
-    except CofError:  # a partial fetch left the commit but not its history
-        known, behind = False, False
-    if not known:
-        why = "the remote has commits not here (fetch first)"
-    elif not behind:
-        why = "non-fast-forward (fetch and merge first, or push --force)"
-    else:
-        return
-    raise ConflictError(f"push to {remote.url.text()} rejected: {branch}: {why}")
 
 
 def _push_delete(ctx: OpContext, repo: Repository, remote: Remote, branch: str) -> dict[str, Any]:
@@ -466,10 +527,8 @@ def _iter_heads(cof_dir: Path) -> Any:
 
 @op("clone", writes=True, needs_repo=False)
 def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-    url = parse_url(str(params.get("url") or ""))
-    remote = _make_remote(
-        DEFAULT_REMOTE, url.text(), params.get("key") or (url.key.hex() if url.key else None)
-    )
+    # The URL as typed, key included: a --key that contradicts it is refused.
+    remote = _make_remote(DEFAULT_REMOTE, str(params.get("url") or ""), params.get("key"))
     # One clone per target at a time: a re-run right after a Ctrl-C waits for the
     # cancelled clone to let go of the directory, then resumes it.
     target = _clone_path(ctx, params.get("directory"), remote)

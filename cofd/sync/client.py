@@ -32,6 +32,7 @@ from protocol.errors import (
     CancelledError,
     CofError,
     PeerError,
+    PeerTimeoutError,
     ProtocolError,
 )
 from protocol.peer import events as ev
@@ -86,6 +87,14 @@ class ClientSession:
         session = cls(driver, remote, cancelled)
         try:
             session._handshake()
+        except PeerTimeoutError as exc:
+            driver.close()
+            # A server drops an INIT it cannot authenticate without a word (by design:
+            # it must not answer strangers), so silence is what a wrong key looks like.
+            raise PeerTimeoutError(
+                f"{exc.message}: is {remote.key.hex()[:16]}… the key 'cof peer key' shows "
+                "on that machine, and is its cofd running and listening on that address?"
+            ) from None
         except BaseException:
             driver.close()
             raise

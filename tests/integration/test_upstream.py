@@ -259,7 +259,8 @@ def test_push_delete_removes_the_remote_branch_and_leaves_the_upstream_gone(
     deleted = bob.cof("push", "origin", "--delete", "feature", cwd=copy)
     twins.git("push", "-q", "origin", "--delete", "feature", cwd=twins.git_copy)
     url = f"cof://127.0.0.1:{alice.port}/proj"
-    assert deleted.stdout == f"To {url}\n - [deleted]         feature\n"
+    # git's line with core.abbrev=12 (cof's ids): the summary column is 27 wide.
+    assert deleted.stdout == f"To {url}\n - [deleted]" + " " * 19 + "feature\n"
     assert alice.cof("branch", cwd=twins.cof_origin).stdout == "* main\n"
     assert bob.cof("branch", "-r", cwd=copy).stdout == "  origin/main\n"
     for args in (("status",), ("status", "-sb"), ("branch", "-v"), ("branch", "-vv")):
