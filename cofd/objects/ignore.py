@@ -2,11 +2,13 @@
 
 Each directory may hold a ``.cofignore``; its patterns are relative to that
 directory, and a deeper file's decision (including ``!`` re-includes) overrides a
-shallower one, as in git. ``.cof`` is always ignored.
+shallower one, as in git. ``.cof`` is always ignored, and so are the temp files cof
+writes beside a working file (``is_write_temp``).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pathspec
@@ -18,6 +20,17 @@ MAX_IGNORE_FILE_BYTES = 1024 * 1024
 # git's, whose hooks a checkout must never be able to plant. Compared ignoring case,
 # since on a case-insensitive file system ``.GIT`` is ``.git``.
 RESERVED_DIRS = frozenset({".cof", ".git"})
+# A working file is written under .cof/tmp and renamed into place; only where that
+# rename cannot work (another file system mounted inside the working tree) is it
+# written beside its destination, as ".cof-<pid>-<n>.tmp". Versions before .cof/tmp
+# wrote every file beside it as ".<name>.cof-<pid>.tmp". A kill may leave either
+# behind, and neither is ever the user's work.
+_WRITE_TEMP_NAME = re.compile(r"\.cof-[0-9]+-[0-9]+\.tmp|\..+\.cof-[0-9]+\.tmp")
+
+
+def is_write_temp(name: str) -> bool:
+    """Whether the file name ``name`` is one cof gives a working file being written."""
+    return name.endswith(".tmp") and _WRITE_TEMP_NAME.fullmatch(name) is not None
 
 
 class IgnoreRules:
@@ -49,6 +62,8 @@ class IgnoreRules:
         parts = relpath.split("/")
         if any(part.lower() in RESERVED_DIRS for part in parts):
             # cof's own directory, a nested repository's, and git's: never tracked.
+            return True
+        if not is_dir and is_write_temp(parts[-1]):
             return True
         decision = False
         # Walk from the root down: deeper ignore files override shallower ones.

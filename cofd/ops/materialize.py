@@ -1,13 +1,19 @@
 """Writing tree entries into the working tree.
 
-Each file is written whole to a temporary name beside its destination and then
-renamed into place, so a file is never seen half-written. Modes and symlinks are
-recreated as recorded.
+Each file is written whole to a temp file under ``.cof/tmp`` and then renamed into
+place, so a file is never seen half-written, and a write killed half-way leaves
+nothing in the working tree (the next open of the repository empties ``.cof/tmp``).
+Only where that rename cannot work, a directory of the working tree on another file
+system, is the temp file written beside its destination, with a note in
+``.cof/tmp`` naming it for that cleanup. Modes and symlinks are recreated as recorded.
 """
 
 from __future__ import annotations
 
+import errno
+import itertools
 import os
+import posixpath
 import stat
 import threading
 from collections.abc import Callable
@@ -17,7 +23,7 @@ from pathlib import Path
 from cofd.objects.model import MODE_EXEC
 from cofd.objects.worktree_state import StatInfo
 from cofd.ops.paths import check_writable
-from cofd.ops.repository import Repository
+from cofd.ops.repository import BESIDE_NOTE, Repository
 from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError
 
@@ -26,6 +32,9 @@ WRITE_CHUNK = 1024 * 1024
 WRITE_PIECES = 256
 # Files written at once by write_entries: one per core of the machines cof targets.
 WRITER_THREADS = 2
+# Numbers this process's temp files, so concurrent writes never share one (``next``
+# on a count is atomic under the GIL).
+_temp_numbers = itertools.count()
 
 
 def _prepare_parent(root: Path, path: str) -> None:
@@ -59,12 +68,62 @@ def _clear_destination(full: Path, path: str) -> None:
 def write_entry(
     repo: Repository, path: str, entry: FlatEntry, on_bytes: Callable[[int], None] | None = None
 ) -> StatInfo:
+    """Write ``entry`` at ``path`` (replacing what is there) and return its stat.
+
+    The temp file is under ``.cof/tmp`` when that is on the file system of the
+    destination's directory (the usual case: one rename, no name in the user's
+    sight); otherwise beside the destination (``_write_beside``)."""
     root = repo.root
     full = root / path
     check_writable((path,))
     _prepare_parent(root, path)
     _clear_destination(full, path)
-    tmp = full.with_name(f".{full.name}.cof-{os.getpid()}.tmp")
+    if _temp_device(repo) == os.stat(full.parent).st_dev:
+        tmp = repo.temp_dir / f"{os.getpid()}-{next(_temp_numbers)}"
+        try:
+            _write_and_rename(repo, tmp, full, entry, on_bytes)
+            return StatInfo.of(os.lstat(full))
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # One file system, two mounts (a bind mount): rename cannot cross them.
+            on_bytes = None  # the bytes were counted once already
+    _write_beside(repo, path, entry, on_bytes)
+    return StatInfo.of(os.lstat(full))
+
+
+def _temp_device(repo: Repository) -> int:
+    """The device of ``.cof/tmp`` (made again if it was removed by hand)."""
+    try:
+        return os.stat(repo.temp_dir).st_dev
+    except FileNotFoundError:
+        repo.temp_dir.mkdir(exist_ok=True)
+        return os.stat(repo.temp_dir).st_dev
+
+
+def _write_beside(
+    repo: Repository, path: str, entry: FlatEntry, on_bytes: Callable[[int], None] | None
+) -> None:
+    """Write ``path`` through a temp file in its own directory, which a note in
+    ``.cof/tmp`` names until the rename, so that the next open removes it if a kill
+    comes first."""
+    number = f"{os.getpid()}-{next(_temp_numbers)}"
+    tmp_path = posixpath.join(posixpath.dirname(path), f".cof-{number}.tmp")
+    note = repo.temp_dir / (number + BESIDE_NOTE)
+    note.write_bytes(os.fsencode(tmp_path))
+    try:
+        _write_and_rename(repo, repo.root / tmp_path, repo.root / path, entry, on_bytes)
+    finally:
+        note.unlink(missing_ok=True)
+
+
+def _write_and_rename(
+    repo: Repository,
+    tmp: Path,
+    full: Path,
+    entry: FlatEntry,
+    on_bytes: Callable[[int], None] | None,
+) -> None:
     try:
         if entry.kind.name == "SYMLINK":
             target = b"".join(repo.objects.iter_content(entry.id, entry.size))
@@ -76,14 +135,14 @@ def write_entry(
         # kernel start writeback of the new data at once (auto_da_alloc), which
         # made replacing 500 files take seconds. The new file is complete before
         # the old one goes; a crash in between leaves the path missing, which
-        # status reports and restore repairs, never a torn file.
+        # status reports and restore (or running the checkout again) repairs,
+        # never a torn file.
         if os.path.lexists(full):
             os.unlink(full)
         os.rename(tmp, full)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return StatInfo.of(os.lstat(full))
 
 
 def _write_regular(
@@ -132,8 +191,8 @@ def remove_entry(root: Path, path: str) -> None:
     full = root / path
     try:
         full.unlink()
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # NotADirectoryError: a parent is a file now (a killed switch wrote it)
     except IsADirectoryError:
         return
     parent = full.parent

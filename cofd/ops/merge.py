@@ -23,9 +23,17 @@ from cofd.ops.merge_trees import PathMerge, TreeMerge, merge_trees
 from cofd.ops.paths import check_writable
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
-from cofd.ops.switch import MAX_LISTED, ParentsInTheWay, apply, check, plan
+from cofd.ops.switch import (
+    MAX_LISTED,
+    ParentsInTheWay,
+    apply,
+    check,
+    holds_exactly,
+    loses_nothing,
+    plan,
+)
 from cofd.ops.trees import FlatEntry, build, flatten
-from cofd.ops.worktree_scan import scan
+from cofd.ops.worktree_scan import WorktreeDiff, scan
 from cofd.store.blockstore import WriteTxn
 from protocol.errors import ConflictError, UsageError
 
@@ -66,12 +74,16 @@ def _staged_changes(repo: Repository, state: WorktreeState, head: CommitId) -> l
 
 def _check_worktree(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
     touched = [p for p, m in merged.paths.items() if _wanted(m) != merged.ours.get(p)]
-    modified = scan(repo, state, touched).modified if touched else {}
-    dirty = {p for p in touched if p in modified}
+    worktree = scan(repo, state, touched) if touched else WorktreeDiff()
+    dirty = {
+        p for p in touched if not loses_nothing(repo.root, worktree, p, _wanted(merged.paths[p]))
+    }
     in_way = {
         p
         for p in touched
-        if merged.ours.get(p) is None and p not in state.entries and os.path.lexists(repo.root / p)
+        if merged.ours.get(p) is None
+        and p not in state.entries
+        and _untracked_in_way(repo, p, merged)
     }
     leaving = {p for p, m in merged.paths.items() if _wanted(m) is None and p in merged.ours}
     parents = ParentsInTheWay(repo.root, leaving)
@@ -87,6 +99,17 @@ def _check_worktree(repo: Repository, state: WorktreeState, merged: TreeMerge) -
             raise ConflictError(
                 f"{kind} would be overwritten by merge: {listed} (commit or remove them first)"
             )
+
+
+def _untracked_in_way(repo: Repository, path: str, merged: TreeMerge) -> bool:
+    """Whether something untracked stands where the merge writes ``path``: anything
+    but the very file it writes (which a merge killed half-way leaves)."""
+    try:
+        st = os.lstat(repo.root / path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    want = _wanted(merged.paths[path])
+    return want is None or not holds_exactly(repo, path, st, want)
 
 
 def _wanted(m: PathMerge) -> FlatEntry | None:

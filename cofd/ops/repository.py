@@ -2,12 +2,14 @@
 
 Opening takes an exclusive ``flock`` on ``.cof/locks/daemon.lock`` for as long as
 the repository stays open, so two daemons never write the same store. Opening also
-finishes crash recovery: the block store truncates uncommitted pack bytes and stale
-ref locks left by a killed writer are removed.
+finishes crash recovery: the block store truncates uncommitted pack bytes, and stale
+ref locks and the temp files of working files being written (``.cof/tmp``) that a
+killed writer left are removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cofd.config import Config, load_config, repo_config_text
+from cofd.objects.ignore import is_write_temp
 from cofd.objects.model import CommitId, Signature, TreeId
 from cofd.objects.odb import ObjectStore
 from cofd.objects.refs import Refs
@@ -26,6 +29,12 @@ from protocol.errors import NotARepositoryError, RepositoryLockedError
 
 COF_DIR = ".cof"
 DEFAULT_BRANCH = "main"
+# Under .cof: where working files are written before being renamed into place.
+TEMP_DIR = "tmp"
+# A file in TEMP_DIR with this suffix names (relative to the root) a temp file being
+# written beside its destination instead, so that a kill leaves nothing in the
+# working tree that the next open cannot find and remove.
+BESIDE_NOTE = ".beside"
 
 
 def create_layout(root: Path, config: Config | None = None) -> bool:
@@ -43,7 +52,7 @@ def create_layout(root: Path, config: Config | None = None) -> bool:
         return False
     cof_dir.mkdir(parents=True, exist_ok=True)
     BlockStore.create_layout(cof_dir)
-    for sub in ("refs/heads", "refs/tags", "refs/remotes", "locks", "logs"):
+    for sub in ("refs/heads", "refs/tags", "refs/remotes", "locks", "logs", TEMP_DIR):
         (cof_dir / sub).mkdir(parents=True, exist_ok=True)
     head = cof_dir / "HEAD"
     if not head.exists():
@@ -67,10 +76,12 @@ class Repository:
         self.objects = ObjectStore(self.blocks)
         self.refs = Refs(self.cof_dir)
         self.refs.clear_stale_locks()
-        # Temp files of a stat-cache save that a kill interrupted (each save has its own;
-        # the repository's flock says no other process is saving now).
+        # Temp files of a stat-cache save or a working file that a kill interrupted (each
+        # save and each write has its own; the repository's flock says no other process
+        # is writing now, and this one starts no command here before the open returns).
         for stray in self.cof_dir.glob(self.state_path.name + ".*.tmp"):
             stray.unlink(missing_ok=True)
+        self._clear_write_temps()
         # Flattened trees by tree id (immutable, so never stale); bounded by callers.
         self.flat_trees: dict[TreeId, dict[str, FlatEntry]] = {}
         self._state_cache: tuple[tuple[int, int, int, int], WorktreeState] | None = None
@@ -122,6 +133,40 @@ class Repository:
         except BaseException:
             os.close(fd)
             raise
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where working files are written before they are renamed into place."""
+        return self.cof_dir / TEMP_DIR
+
+    def _clear_write_temps(self) -> None:
+        """Remove what killed writes left in ``temp_dir``, and the temp files beside
+        working files that its notes name. (A repository made before ``temp_dir``
+        existed gets it here.)"""
+        self.temp_dir.mkdir(exist_ok=True)
+        with os.scandir(self.temp_dir) as listing:
+            left = list(listing)
+        for entry in left:
+            if entry.name.endswith(BESIDE_NOTE):
+                self._remove_noted_temp(Path(entry.path))
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(entry.path)
+
+    def _remove_noted_temp(self, note: Path) -> None:
+        """Remove the temp file ``note`` names, if its name is one cof gives temp files
+        and it lies inside the working tree: a note damaged on disk, or a directory
+        replaced by a symlink since, must not make us delete anything else."""
+        try:
+            rel = os.fsdecode(note.read_bytes())
+        except OSError:
+            return
+        parts = rel.split("/")
+        if rel.startswith("/") or ".." in parts or not is_write_temp(parts[-1]):
+            return
+        target = self.root / rel
+        if target.parent.resolve().is_relative_to(self.root.resolve()):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                target.unlink()
 
     def is_current(self) -> bool:
         """Whether ``root`` still holds this repository, not one removed or replaced.

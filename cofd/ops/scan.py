@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cofd.objects.ignore import RESERVED_DIRS, IgnoreRules
+from cofd.objects.ignore import RESERVED_DIRS, IgnoreRules, is_write_temp
 from cofd.objects.model import MODE_SYMLINK, mode_for
 from cofd.objects.odb import ContentWriter, ObjectStore
 from cofd.objects.worktree_state import StatInfo
@@ -45,7 +45,8 @@ def walk(
     """Files and symlinks under ``start``, skipping ignored ones unless tracked.
 
     Directories are not followed through symlinks. Other file types (sockets,
-    FIFOs, devices) are skipped, as git skips them.
+    FIFOs, devices) are skipped, as git skips them, and so are cof's own temp files
+    (``is_write_temp``) that a killed checkout left beside a working file.
     """
     # Without any .cofignore on the way down, nothing can be ignored but .cof itself;
     # tracking that per directory skips the pattern matching for most trees.
@@ -73,10 +74,20 @@ def walk(
             if stat.S_ISDIR(st.st_mode):
                 if not active or rel in tracked_dirs or not rules.is_ignored(rel, True):
                     stack.append((rel, active or rules.has_rules(rel)))
-            elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (
-                not active or rel in tracked or not rules.is_ignored(rel, False)
+            elif (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and _listed(
+                rel, tracked, active, rules
             ):
                 yield Found(rel, st)
+
+
+def _listed(rel: str, tracked: set[str], active: bool, rules: IgnoreRules) -> bool:
+    """Whether the walk yields the file ``rel``: tracked, or neither a temp file of
+    cof's nor ignored (``active``: some ``.cofignore`` applies on the way down)."""
+    if rel in tracked:
+        return True
+    if is_write_temp(rel.rpartition("/")[2]):
+        return False
+    return not active or not rules.is_ignored(rel, False)
 
 
 def _holds_repository(directory: Path, entries: list[os.DirEntry[str]]) -> bool:

@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cofd.objects.ignore import IgnoreRules
-from cofd.objects.model import TreeId
+from cofd.objects.model import TreeId, mode_for
 from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.common import flatten_cached
 from cofd.ops.materialize import remove_entry, write_entries
 from cofd.ops.paths import check_writable
 from cofd.ops.repository import Repository
+from cofd.ops.scan import read_content
 from cofd.ops.treediff import diff_trees
 from cofd.ops.trees import FlatEntry
-from cofd.ops.worktree_scan import scan
+from cofd.ops.worktree_scan import WorktreeDiff, scan
 from protocol.errors import ConflictError
 
 Change = tuple[FlatEntry | None, FlatEntry | None]
@@ -74,7 +75,8 @@ def check(
             f"({', '.join(sorted(state.conflicts)[:MAX_LISTED])}); "
             "resolve them and commit, or abort the merge"
         )
-    modified = scan(repo, state, sorted(changes)).modified if changes else {}
+    worktree = scan(repo, state, sorted(changes)) if changes else WorktreeDiff()
+    modified = worktree.modified
     rules = IgnoreRules(repo.root)
     local: list[str] = []
     untracked: list[str] = []
@@ -85,7 +87,7 @@ def check(
         staged = _flat(state.entries.get(path))
         if staged == new and path not in modified:
             continue  # already at the target
-        if staged != old or path in modified:
+        if staged != old or not loses_nothing(repo.root, worktree, path, new):
             local.append(path)
         elif new is not None and (blocker := parents.blocker(path)) is not None:
             if blocker in state.entries:
@@ -97,7 +99,7 @@ def check(
         elif (
             old is None
             and new is not None
-            and (in_way := _untracked_in_way(repo, rules, path, leaving)) is not None
+            and (in_way := _untracked_in_way(repo, rules, path, new, leaving)) is not None
         ):
             untracked.append(in_way)
         else:
@@ -109,12 +111,38 @@ def check(
     return todo
 
 
+def loses_nothing(root: Path, worktree: WorktreeDiff, path: str, new: FlatEntry | None) -> bool:
+    """Whether replacing the working file of the tracked ``path`` by ``new`` (None:
+    removing it) loses nothing: it is unmodified, or deleted (git's rule; a directory
+    in its place is in the way of a file, though), or already exactly ``new``. A
+    switch killed half-way leaves deleted and rewritten files."""
+    change = worktree.modified.get(path)
+    if change == "D":
+        return new is None or not os.path.lexists(root / path)
+    return change is None or worktree.contents.get(path) == new
+
+
+def holds_exactly(repo: Repository, path: str, st: os.stat_result, want: FlatEntry) -> bool:
+    """Whether the file at ``path`` (``st``: its lstat) is ``want`` byte for byte, kind
+    and exec bit included: writing ``want`` over it then loses nothing. The size is
+    compared first, so only a file of the right size is read (streamed and hashed as
+    ``status`` does, nothing stored)."""
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        return False  # a FIFO, say: never opened (reading it would wait for a writer)
+    if mode_for(st.st_mode) != want.mode or st.st_size != want.size:
+        return False
+    content = read_content(repo.objects, None, repo.root, path)
+    return FlatEntry(content.mode, content.id, content.size) == want
+
+
 def _untracked_in_way(
-    repo: Repository, rules: IgnoreRules, path: str, leaving: set[str]
+    repo: Repository, rules: IgnoreRules, path: str, new: FlatEntry, leaving: set[str]
 ) -> str | None:
     """What untracked stands where ``path`` (a file) comes, or None. Ignored files
-    are expendable, as in git; anything else would be lost. A directory is in the way
-    only for what it holds that this switch does not remove first."""
+    are expendable, as in git, and so is a file that already is ``new``: git refuses
+    it, but nothing can be lost, and a switch killed half-way leaves such files. Any
+    other file would be lost. A directory is in the way only for what it holds that
+    this switch does not remove first."""
     full = repo.root / path
     try:
         st = os.lstat(full)
@@ -122,7 +150,9 @@ def _untracked_in_way(
         return None
     if stat.S_ISDIR(st.st_mode):
         return _left_in_directory(repo.root, path, leaving)
-    return None if rules.is_ignored(path, False) else path
+    if rules.is_ignored(path, False) or holds_exactly(repo, path, st, new):
+        return None
+    return path
 
 
 def _left_in_directory(root: Path, path: str, leaving: set[str]) -> str | None:

@@ -13,11 +13,16 @@ Differences from git, documented rather than matched:
 - ``log --graph`` with ``-n N`` orders the N newest commits topologically, where
   git orders the whole history first and then cuts it; without ``-n`` (compared
   here) the shapes agree.
+- A file in the way of a checkout or merge (untracked, or tracked with local
+  changes) that already is, byte for byte and exec bit, what would be written there:
+  git refuses, cof goes ahead, since nothing can be lost, and a checkout or merge
+  killed half-way leaves exactly such files (``test_switch_crash``).
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterator
 
@@ -512,3 +517,121 @@ def test_adding_a_path_beyond_a_symlink_is_refused_as_git_does(pair: GitPair) ->
     assert c.stderr == "cof: 'link/f' is beyond a symbolic link ('link')\n"
     pair.both(["add", "-A"])
     assert_same(pair)
+
+
+# --- what a checkout or merge killed half-way leaves in the way ---------------------------
+
+HOW = ["checkout", "fast-forward", "three-way"]
+
+
+def _side_changes(pair: GitPair, how: str, base: Files, theirs: Files) -> None:
+    """``base`` on main; ``side`` from it with ``theirs``; back on main, with a
+    commit of its own for a three-way merge."""
+    apply(pair, base)
+    commit_both(pair, "base")
+    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
+    apply(pair, theirs)
+    commit_both(pair, "theirs")
+    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    if how == "three-way":
+        apply(pair, {"m.txt": b"ours\n"})
+        commit_both(pair, "ours")
+
+
+def _take_side(how: str) -> tuple[list[str], list[str]]:
+    """git's and cof's command for going to ``side`` the way ``how`` says."""
+    if how == "checkout":
+        return ["checkout", "-q", "side"], ["checkout", "side"]
+    return ["merge", "side"], ["merge", "side"]
+
+
+def _git_follows(pair: GitPair, how: str, undo: list[str]) -> None:
+    """git refused where cof went ahead: run git's command again after ``undo``
+    (a git command discarding what was in its way), then compare the results."""
+    git_args, _ = _take_side(how)
+    refused = pair.git(*git_args, check=False)
+    assert refused.returncode != 0, refused.stdout
+    pair.git(*undo)
+    pair.git(*git_args)
+    assert_same(pair)
+    pair.sync_refs()
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_untracked_file_is_in_the_way_only_where_it_differs(pair: GitPair, how: str) -> None:
+    """``side`` adds same.bin and differs.bin; main has both untracked: same.bin
+    byte-identical, differs.bin of the same size with other bytes. git refuses for
+    both; cof for differs.bin only (before, for both, which made running a killed
+    checkout again fail), and without differs.bin it goes ahead."""
+    same, mine, theirs = b"s" * 9000, b"m" * 9000, b"t" * 9000
+    _side_changes(pair, how, {"a.txt": b"a\n"}, {"same.bin": same, "differs.bin": theirs})
+    pair.write("same.bin", same)
+    pair.write("differs.bin", mine)
+    git_args, cof_args = _take_side(how)
+    g, c = pair.both(git_args, cof_args)
+    assert g.returncode != 0 and c.returncode == 7
+    assert "same.bin" in g.stderr and "differs.bin" in g.stderr
+    assert "untracked working tree files" in c.stderr
+    assert "differs.bin" in c.stderr and "same.bin" not in c.stderr
+    assert read(pair, "differs.bin") == mine
+    assert_same(pair)
+
+    pair.delete("differs.bin")
+    pair.cof(*cof_args)
+    assert read(pair, "same.bin") == same and read(pair, "differs.bin") == theirs
+    assert status(pair) == ""
+    _git_follows(pair, how, ["clean", "-q", "-f", "same.bin"])
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_deleted_file_the_other_side_changes_is_not_in_the_way(pair: GitPair, how: str) -> None:
+    """As git: a tracked file deleted from the working tree loses nothing when the
+    checkout or merge rewrites or removes it (a kill leaves deleted files too). A
+    directory in its place is in the way of the file. (git's three-way merge refuses
+    too, but only after replacing the directory, untracked file and all, by HEAD's
+    file; so there it runs on cof alone.)"""
+    base = {"a.txt": b"a\n", "changed.txt": b"old\n", "removed.txt": b"r\n"}
+    _side_changes(pair, how, base, {"changed.txt": b"new\n", "removed.txt": None})
+    pair.delete("changed.txt")
+    pair.delete("removed.txt")
+    git_args, cof_args = _take_side(how)
+    roots = [pair.cof_root] if how == "three-way" else [pair.git_root, pair.cof_root]
+    for root in roots:
+        (root / "changed.txt").mkdir()
+        (root / "changed.txt" / "u").write_bytes(b"untracked\n")
+    c = pair.cof(*cof_args, check=False)
+    assert c.returncode == 7 and "changed.txt" in c.stderr
+    assert read(pair, "changed.txt/u") == b"untracked\n"
+    if how != "three-way":
+        assert pair.git(*git_args, check=False).returncode != 0
+        pair.assert_same_tree()  # (git's status does not list the untracked changed.txt/u)
+    for root in roots:
+        shutil.rmtree(root / "changed.txt")
+
+    _, c = pair.both(git_args, cof_args)
+    assert c.returncode == 0, c.stderr
+    assert read(pair, "changed.txt") == b"new\n"
+    assert_same(pair)
+    pair.sync_refs()
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_local_change_already_equal_to_the_other_side_is_not_in_the_way(
+    pair: GitPair, how: str
+) -> None:
+    """A tracked file changed locally to exactly the version coming in: cof goes
+    ahead (git refuses). The same bytes with another exec bit are still a local
+    change, refused by both."""
+    _side_changes(pair, how, {"a.txt": b"a\n", "f.bin": b"old"}, {"f.bin": b"new"})
+    pair.write("f.bin", b"new")
+    pair.chmod("f.bin", executable=True)
+    git_args, cof_args = _take_side(how)
+    g, c = pair.both(git_args, cof_args)
+    assert g.returncode != 0 and c.returncode == 7
+    assert "local changes" in c.stderr and "f.bin" in c.stderr
+    assert_same(pair)
+
+    pair.chmod("f.bin", executable=False)
+    pair.cof(*cof_args)
+    assert read(pair, "f.bin") == b"new" and status(pair) == ""
+    _git_follows(pair, how, ["checkout", "-q", "--", "f.bin"])
