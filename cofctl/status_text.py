@@ -7,6 +7,8 @@ from typing import Any
 
 from cofctl.textfmt import quote_path, relative, short
 
+# git's -u modes: no untracked files, a new directory as one DIR/ line, every file.
+UNTRACKED_MODES = ("no", "normal", "all")
 _LABELS = {"A": "new file", "M": "modified", "D": "deleted", "T": "typechange"}
 _UNMERGED_LABELS = {
     "UU": "both modified",
@@ -87,67 +89,99 @@ def branch_header(result: dict[str, Any]) -> str:
     return f"## {result['branch']}...{upstream['name']}{where}"
 
 
-def long_format(result: dict[str, Any]) -> list[str]:
-    out = []
+def _block(lines: list[str]) -> list[str]:
+    """A part of the long format: git ends each with a blank line."""
+    return [*lines, ""] if lines else []
+
+
+def _entries_by_section(
+    result: dict[str, Any],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(staged, unmerged, unstaged) as (code, path) pairs."""
+    entries = result["entries"]
+    staged = [(c[0], p) for c, p in entries if c not in _UNMERGED_LABELS and c[0] != " "]
+    unmerged = [(c, p) for c, p in entries if c in _UNMERGED_LABELS]
+    unstaged = [(c[1], p) for c, p in entries if c not in _UNMERGED_LABELS and c[1] != " "]
+    return staged, unmerged, unstaged
+
+
+def _preamble(result: dict[str, Any]) -> list[str]:
+    """Where HEAD is, how the branch stands against its upstream, a merge going on."""
     if result["detached"]:
-        out.append(f"HEAD detached at {short(result['head'])}")
+        out = [f"HEAD detached at {short(result['head'])}"]
     else:
-        out.append(f"On branch {result['branch']}")
+        out = [f"On branch {result['branch']}"]
         if result["head"] is not None:
-            out += tracking_lines(result.get("upstream"))
-    if result["head"] is None:
-        out += ["", "No commits yet"]
+            out += _block(tracking_lines(result.get("upstream")))
     if result.get("merging"):
-        out += [
-            "",
-            "You have unmerged paths."
-            if any(c in _UNMERGED_LABELS for c, _ in result["entries"])
-            else "All conflicts fixed but you are still merging.",
-            '  (use "cof commit" to conclude merge)',
-        ]
-    staged = [(c[0], p) for c, p in result["entries"] if c not in _UNMERGED_LABELS and c[0] != " "]
-    unstaged = [
-        (c[1], p) for c, p in result["entries"] if c not in _UNMERGED_LABELS and c[1] != " "
-    ]
-    unmerged = [(c, p) for c, p in result["entries"] if c in _UNMERGED_LABELS]
-    if staged:
-        out += [
-            "",
-            "Changes to be committed:",
-            '  (use "cof restore --staged <file>..." to unstage)',
-        ]
-        out += [f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in staged]
-    if unmerged:
-        out += ["", "Unmerged paths:", '  (use "cof add <file>..." to mark resolution)']
-        out += [f"\t{_UNMERGED_LABELS[c] + ':':<17}{_rel(result, p)}" for c, p in unmerged]
-    if unstaged:
-        out += [
-            "",
-            "Changes not staged for commit:",
-            '  (use "cof add <file>..." to update what will be committed)',
-            '  (use "cof restore <file>..." to discard changes in working directory)',
-        ]
-        out += [f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in unstaged]
+        unresolved = any(c in _UNMERGED_LABELS for c, _ in result["entries"])
+        out += _block(
+            [
+                "You have unmerged paths."
+                if unresolved
+                else "All conflicts fixed but you are still merging.",
+                '  (use "cof commit" to conclude merge)',
+            ]
+        )
+    if result["head"] is None:
+        out += ["", *_block(["No commits yet"])]
+    return out
+
+
+def _closing(result: dict[str, Any], dirty: bool, untracked: str) -> str:
+    """git's last line when nothing is staged."""
+    if dirty:
+        return 'no changes added to commit (use "cof add" and/or "cof commit -a")'
     if result["untracked"]:
-        out += [
-            "",
-            "Untracked files:",
-            '  (use "cof add <file>..." to include in what will be committed)',
-        ]
-        out += [f"\t{_rel(result, p)}" for p in result["untracked"]]
-    out.append("")
-    if staged or unmerged:
-        out.pop()
-    elif unstaged:
-        out.append('no changes added to commit (use "cof add")')
-    elif result["untracked"]:
-        out.append('nothing added to commit but untracked files present (use "cof add" to track)')
-    elif result["head"] is None:
-        out.append('nothing to commit (create/copy files and use "cof add" to track)')
-    else:
-        out.append("nothing to commit, working tree clean")
-    if out[-1] == "":
-        out.pop()
+        return 'nothing added to commit but untracked files present (use "cof add" to track)'
+    if result["head"] is None:
+        return 'nothing to commit (create/copy files and use "cof add" to track)'
+    if untracked == "no":
+        return "nothing to commit (use -u to show untracked files)"
+    return "nothing to commit, working tree clean"
+
+
+def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
+    """git's ``status``; ``untracked`` "no" says untracked files were not looked for."""
+    staged, unmerged, unstaged = _entries_by_section(result)
+    out = _preamble(result)
+    if staged:
+        out += _block(
+            [
+                "Changes to be committed:",
+                '  (use "cof restore --staged <file>..." to unstage)',
+                *(f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in staged),
+            ]
+        )
+    if unmerged:
+        out += _block(
+            [
+                "Unmerged paths:",
+                '  (use "cof add <file>..." to mark resolution)',
+                *(f"\t{_UNMERGED_LABELS[c] + ':':<17}{_rel(result, p)}" for c, p in unmerged),
+            ]
+        )
+    if unstaged:
+        out += _block(
+            [
+                "Changes not staged for commit:",
+                '  (use "cof add <file>..." to update what will be committed)',
+                '  (use "cof restore <file>..." to discard changes in working directory)',
+                *(f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in unstaged),
+            ]
+        )
+    if result["untracked"]:
+        out += _block(
+            [
+                "Untracked files:",
+                '  (use "cof add <file>..." to include in what will be committed)',
+                *(f"\t{_rel(result, p)}" for p in result["untracked"]),
+            ]
+        )
+    elif untracked == "no" and staged:
+        out.append("Untracked files not listed (use -u option to show untracked files)")
+    if not staged:  # as git: with something to commit, no closing line
+        out.append(_closing(result, bool(unmerged or unstaged), untracked))
     return out
 
 
@@ -158,11 +192,17 @@ def short_lines(result: dict[str, Any]) -> list[str]:
 
 
 def render(
-    result: dict[str, Any], porcelain: bool, short_format: bool, show_branch: bool = False
+    result: dict[str, Any],
+    porcelain: bool,
+    short_format: bool,
+    show_branch: bool = False,
+    untracked: str = "normal",
 ) -> str:
+    """The status text; ``untracked`` is the -u mode the result was computed with
+    (the listing itself comes from the daemon, only the long format's notes change)."""
     if porcelain or short_format:
         lines = [branch_header(result)] if show_branch else []
         lines += porcelain_lines(result) if porcelain else short_lines(result)
     else:
-        lines = long_format(result)
+        lines = long_format(result, untracked)
     return "".join(line + "\n" for line in lines)

@@ -35,6 +35,9 @@ from cofctl.textfmt import short, upstream_set_line
     help="Make NAME (default: the current branch) track this remote-tracking branch.",
 )
 @click.option("--unset-upstream", is_flag=True, help="Make NAME (default: current) track nothing.")
+@click.option(
+    "--show-current", is_flag=True, help="Print the current branch's name (nothing if detached)."
+)
 @json_option
 def command(
     name: str | None,
@@ -48,10 +51,14 @@ def command(
     list_all: bool,
     upstream: str | None,
     unset_upstream: bool,
+    show_current: bool,
     as_json: bool,
 ) -> None:
     """List branches, or create, delete (-d/-D) or rename (-m OLD NEW) one, or set
     what it tracks (-u REMOTE/BRANCH, --unset-upstream)."""
+    if show_current:
+        _show_current(name, as_json)
+        return
     if (remotes or list_all) and (name or delete or force_delete or move):
         raise click.UsageError("-r and -a only list branches")
     if upstream is not None or unset_upstream:
@@ -81,6 +88,18 @@ def command(
         return
     for line in _listing(result, verbose, list_all, remotes):
         click.echo(line)
+
+
+def _show_current(name: str | None, as_json: bool) -> None:
+    """git's ``branch --show-current``: the branch HEAD is on, born or not; nothing
+    (and success) when HEAD is detached."""
+    if name is not None:
+        raise click.UsageError("--show-current takes no branch name")
+    result = call("branch", {"action": "current"})
+    if as_json:
+        emit_json(result)
+    elif result["branch"] is not None:
+        click.echo(result["branch"])
 
 
 def _edit_upstream(name: str | None, extra: str | None, upstream: str | None, unset: bool) -> None:

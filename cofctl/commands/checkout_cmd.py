@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from cofctl.dashdash import DashDashCommand, after_dashdash
@@ -17,10 +19,17 @@ from cofctl.textfmt import short, upstream_set_line
 @click.option("--detach", is_flag=True, help="Detach HEAD at the named commit.")
 @click.option("--ours", "side", flag_value="ours", help="Check out our side of conflicts.")
 @click.option("--theirs", "side", flag_value="theirs", help="Check out their side.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def command(
-    args: tuple[str, ...], new_branch: str | None, force: bool, detach: bool, side: str | None
+    args: tuple[str, ...],
+    new_branch: str | None,
+    force: bool,
+    detach: bool,
+    side: str | None,
+    quiet: bool,
 ) -> None:
-    """Switch branches or commits, or restore PATHS (after --) from the index or REV."""
+    """Switch branches or commits ('-': the previous one), or restore PATHS (after --)
+    from the index or REV."""
     target, paths = _split(args, after_dashdash())
     if side:
         if not paths and target:
@@ -33,6 +42,12 @@ def command(
     result = call(
         "checkout", {"target": target, "new_branch": new_branch, "force": force, "detach": detach}
     )
+    if not quiet:
+        _report(result)
+
+
+def _report(result: dict[str, Any]) -> None:
+    """git's messages: where HEAD went on stderr, the upstream's state on stdout."""
     if result.get("already"):
         click.echo(f"Already on '{result['branch']}'", err=True)
     elif result.get("created"):

@@ -13,17 +13,43 @@ from cofctl.runner import call
     "--message",
     "messages",
     multiple=True,
-    required=True,
     help="The commit message; several -m are joined as paragraphs.",
+)
+@click.option(
+    "-a",
+    "--all",
+    "stage_all",
+    is_flag=True,
+    help="First stage modified and deleted tracked files (new files stay untracked).",
+)
+@click.option(
+    "--amend",
+    is_flag=True,
+    help="Replace the tip commit (same parents; without -m, same message).",
 )
 @click.option("--author", help="Override the author: 'Name <email>'.")
 @click.option("--allow-empty", is_flag=True, help="Commit even if nothing changed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the commit id.")
-def command(messages: tuple[str, ...], author: str | None, allow_empty: bool, quiet: bool) -> None:
+def command(
+    messages: tuple[str, ...],
+    stage_all: bool,
+    amend: bool,
+    author: str | None,
+    allow_empty: bool,
+    quiet: bool,
+) -> None:
     """Record the staged changes as a new commit and print its id."""
-    result = call(
-        "commit", {"message": "\n\n".join(messages), "author": author, "allow_empty": allow_empty}
-    )
+    # cof has no editor: only --amend may go without -m (it keeps the old message).
+    if not messages and not amend:
+        raise click.UsageError("Missing option '-m' / '--message'.")
+    params = {
+        "message": "\n\n".join(messages) if messages else None,
+        "author": author,
+        "allow_empty": allow_empty,
+        "all": stage_all,
+        "amend": amend,
+    }
+    result = call("commit", params)
     if quiet:
         click.echo(result["id"])
         return

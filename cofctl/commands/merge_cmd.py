@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from cofctl.runner import call
@@ -20,12 +22,20 @@ EXIT_CONFLICTS = 1  # as git: the merge stopped and needs resolution
     "--allow-unrelated-histories",
     "unrelated",
     is_flag=True,
-    help="Merge histories that share no commit.",
+    help="Merge histories that share no commit (as if from an empty base).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Print only conflicts and errors.")
 def command(
-    rev: str | None, no_ff: bool, message: str | None, abort: bool, cont: bool, unrelated: bool
+    rev: str | None,
+    no_ff: bool,
+    message: str | None,
+    abort: bool,
+    cont: bool,
+    unrelated: bool,
+    quiet: bool,
 ) -> None:
-    """Join another branch's history into the current branch."""
+    """Join another branch's history into the current branch ('-': the previous
+    branch)."""
     if sum((bool(rev), abort, cont)) != 1:
         raise click.UsageError("give a revision, or --abort, or --continue")
     result = call(
@@ -41,6 +51,22 @@ def command(
     )
     if result.get("aborted"):
         return
+    stop_on_conflicts(result)
+    if not quiet:
+        _report(result)
+
+
+def stop_on_conflicts(result: dict[str, Any]) -> None:
+    """A merge that stopped: its conflicts (even with -q, as git) and exit 1."""
+    if result.get("up_to_date") or result.get("fast_forward") or result.get("merged"):
+        return
+    for conflict in result.get("conflicts", []):
+        click.echo(conflict["message"])
+    click.echo("Automatic merge failed; fix conflicts and then commit the result.")
+    raise SystemExit(EXIT_CONFLICTS)
+
+
+def _report(result: dict[str, Any]) -> None:
     if result.get("up_to_date"):
         click.echo("Already up to date.")
     elif result.get("fast_forward"):
@@ -48,10 +74,5 @@ def command(
         if old:
             click.echo(f"Updating {short(old)}..{short(new)}")
         click.echo("Fast-forward")
-    elif result.get("merged"):
-        click.echo(f"Merge made by the 'three-way' strategy: {short(result['commit'])}")
     else:
-        for conflict in result["conflicts"]:
-            click.echo(conflict["message"])
-        click.echo("Automatic merge failed; fix conflicts and then commit the result.")
-        raise SystemExit(EXIT_CONFLICTS)
+        click.echo(f"Merge made by the 'three-way' strategy: {short(result['commit'])}")

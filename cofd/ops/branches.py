@@ -12,7 +12,7 @@ from cofd.ops.common import ByteProgress, flat_tree, identity, reflog_signature,
 from cofd.ops.materialize import write_entry
 from cofd.ops.paths import in_scope, repo_relative, under
 from cofd.ops.repository import Repository
-from cofd.ops.revisions import resolve
+from cofd.ops.revisions import expand_previous, resolve
 from cofd.ops.switch import apply, check, force_reset, plan
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import (
@@ -132,13 +132,20 @@ def _rename_branch(ctx: OpContext, repo: Repository, old: str, new: str) -> dict
     return {"renamed": old, "to": new}
 
 
-@op("branch", writes=unless_listing)
+def _branch_writes(params: dict[str, Any]) -> bool:
+    """Listing and ``--show-current`` only read; every other action writes."""
+    return (params.get("action") or "list") not in ("list", "current")
+
+
+@op("branch", writes=_branch_writes)
 def branch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     action = params.get("action", "list")
     if action == "list":
         which = str(params.get("which") or "local")
         return _list_branches(repo, which, bool(params.get("tracking")))
+    if action == "current":  # --show-current: an unborn branch too, None when detached
+        return {"branch": _current_branch(repo)}
     if action in ("set_upstream", "unset_upstream"):
         return _edit_upstream(repo, action, params)
     name = params.get("name")
@@ -198,7 +205,7 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
             write_entry(repo, path, new)
         return {"written": len(todo)}
     if params.get("rev"):
-        source = flat_tree(repo, resolve(repo, params["rev"]))
+        source = flat_tree(repo, resolve(repo, expand_previous(repo, params["rev"])))
     else:
         source = {p: FlatEntry(e.mode, e.id, e.size) for p, e in state.entries.items()}
     known = sorted(source)
@@ -287,6 +294,9 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     force = bool(params.get("force"))
     new_branch = params.get("new_branch")
     target_name = params.get("target")
+    if isinstance(target_name, str):
+        # `checkout -` / `@{-N}`: the branch by name, so HEAD attaches to it (git).
+        target_name = expand_previous(repo, target_name)
     from_name = _describe_head(repo)
     if new_branch:
         ref = _branch_ref(new_branch)
@@ -309,6 +319,10 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         if _current_branch(repo) == target_name and not force:
             check(repo, repo.load_state(), {}, "checkout")  # refuses unmerged paths
             end_merge(repo)
+            # Logged although nothing moves, as git does: `checkout -` counts it.
+            repo.refs.set_head(
+                ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {target_name}"
+            )
             tracking = tracking_state(repo, target_name)
             return {
                 "branch": target_name,

@@ -4,16 +4,25 @@ Write ordering: the trees and the commit go into the store in one transaction th
 also gives every block written since the previous commit this commit's generation;
 only after it is durable does the branch ref move (compare-and-swap on its old
 value), and then the reflog records it.
+
+``commit -a`` first stages modified and deleted tracked files (git's ``add -u``) into
+the in-memory staging area; it is saved only once the commit is durable and before
+the ref moves, so a refused commit (empty message, nothing to commit) leaves the
+staging area as it was, as git's temporary index does. ``commit --amend`` replaces
+the tip: the new commit takes the old tip's parents (a merge stays a merge), and
+keeps its author and, without ``-m``, its message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cofd.objects.model import Commit, CommitId
+from cofd.objects.model import Commit, CommitId, Signature
+from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import identity, staged_flat, tree_of
 from cofd.ops.repository import Repository
+from cofd.ops.stage import stage_tracked
 from cofd.ops.trees import build
 from protocol.errors import ConflictError, NothingToCommitError, UsageError
 
@@ -35,42 +44,120 @@ def merge_parents(repo: Repository) -> list[CommitId]:
     return [CommitId(bytes.fromhex(line)) for line in path.read_text().split() if line]
 
 
-def make_commit(
-    ctx: OpContext, repo: Repository, message: str, author: str | None, allow_empty: bool
-) -> dict[str, Any]:
+def _checked_message(message: str) -> str:
     message = clean_message(message)
     if not message:
         raise UsageError("aborting commit due to empty commit message")
     if len(message.encode()) > MAX_MESSAGE_BYTES:
         raise UsageError(f"commit message is larger than {MAX_MESSAGE_BYTES} bytes")
-    state = repo.load_state()
+    return message
+
+
+def _refuse_conflicts(state: WorktreeState) -> None:
     if state.conflicts:
         listed = ", ".join(sorted(state.conflicts)[:10])
         raise ConflictError(
             f"cannot commit: unresolved conflicts in {listed} "
             "(resolve them and 'cof add' each path)"
         )
-    author_sig, committer = identity(ctx, author)
-    head = repo.refs.head()
-    parents = ([head] if head is not None else []) + merge_parents(repo)
+
+
+def _tip_to_amend(repo: Repository, head: CommitId | None) -> Commit:
+    """The commit ``--amend`` replaces; refused where git refuses it."""
+    if head is None:
+        raise UsageError("you have nothing to amend (the current branch has no commits yet)")
+    if (repo.cof_dir / "MERGE_HEAD").exists():
+        raise ConflictError(
+            "you are in the middle of a merge -- cannot amend "
+            "(conclude it with 'cof commit' or 'cof merge --abort' first)"
+        )
+    return repo.objects.read_commit(head)
+
+
+def _nothing_to_commit(base: CommitId | None, amend: bool) -> NothingToCommitError:
+    if amend:
+        return NothingToCommitError(
+            "amending would leave the commit with no changes from its parent "
+            "(use --allow-empty to amend anyway)"
+        )
+    return NothingToCommitError(
+        "nothing to commit, working tree clean"
+        if base is not None
+        else "nothing to commit (create files and use 'cof add' to track them)"
+    )
+
+
+def _reflog_kind(head: CommitId | None, parents: list[CommitId], amend: bool) -> str:
+    if amend:
+        return "commit (amend)"
+    if head is None:
+        return "commit (initial)"
+    return "commit (merge)" if len(parents) > 1 else "commit"
+
+
+def _write_commit(
+    repo: Repository,
+    state: WorktreeState,
+    parents: list[CommitId],
+    signatures: tuple[Signature, Signature],
+    message: str,
+    allow_empty: bool,
+    amend: bool,
+) -> tuple[CommitId, Commit]:
+    """Store the staging area's trees and the commit; refuse a commit that changes
+    nothing against its first parent (a merge always records something)."""
+    base = parents[0] if parents else None
     sequence = 1 + max((repo.objects.read_commit(p).sequence for p in parents), default=0)
     with repo.blocks.transaction() as txn:
         tree = build(repo.objects, txn, staged_flat(state))
-        # Before the first commit there is no HEAD tree: an empty staging area is
+        # Without a parent there is no tree to compare with: an empty staging area is
         # "nothing to commit" too, as in git.
-        unchanged = tree == tree_of(repo, head) or (head is None and not state.entries)
+        unchanged = tree == tree_of(repo, base) or (base is None and not state.entries)
         if unchanged and not allow_empty and len(parents) < 2:
-            raise NothingToCommitError(
-                "nothing to commit, working tree clean"
-                if head is not None
-                else "nothing to commit (create files and use 'cof add' to track them)"
-            )
-        commit = Commit(tuple(parents), tree, author_sig, committer, message, sequence)
+            raise _nothing_to_commit(base, amend)
+        author, committer = signatures
+        commit = Commit(tuple(parents), tree, author, committer, message, sequence)
         commit_id = repo.objects.write_commit(txn, commit)
         txn.assign_generation(sequence)
-    kind = (
-        "commit (initial)" if head is None else ("commit (merge)" if len(parents) > 1 else "commit")
+    return commit_id, commit
+
+
+def make_commit(
+    ctx: OpContext,
+    repo: Repository,
+    message: str | None,
+    author: str | None,
+    allow_empty: bool,
+    *,
+    amend: bool = False,
+    stage_all: bool = False,
+) -> dict[str, Any]:
+    """Commit the staging area (after staging tracked files' changes with
+    ``stage_all``); ``amend`` replaces the tip, ``message`` None keeping its message."""
+    head = repo.refs.head()
+    replaced = _tip_to_amend(repo, head) if amend else None
+    if message is None:
+        if replaced is None:
+            raise UsageError("a commit message is required (-m MSG)")
+        message = replaced.message
+    message = _checked_message(message)
+    author_sig, committer = identity(ctx, author)  # refused before any staging work
+    state = repo.load_state()
+    if stage_all:
+        stage_tracked(ctx, repo, state)
+    _refuse_conflicts(state)
+    if replaced is not None:
+        parents = list(replaced.parents)
+        if author is None:  # as git: the amended commit keeps its author and date
+            author_sig = replaced.author
+    else:
+        parents = ([head] if head is not None else []) + merge_parents(repo)
+    commit_id, commit = _write_commit(
+        repo, state, parents, (author_sig, committer), message, allow_empty, amend
     )
+    if stage_all:
+        repo.save_state(state)  # before the ref moves: never a new HEAD with an old index
+    kind = _reflog_kind(head, parents, amend)
     repo.refs.update("HEAD", commit_id, committer, f"{kind}: {commit.summary}", expected=head)
     (repo.cof_dir / "MERGE_HEAD").unlink(missing_ok=True)
     (repo.cof_dir / "MERGE_MSG").unlink(missing_ok=True)
@@ -79,6 +166,7 @@ def make_commit(
         "branch": (repo.refs.head_target() or "").removeprefix("refs/heads/") or None,
         "summary": commit.summary,
         "root": head is None,
+        "amended": amend,
     }
 
 
@@ -86,6 +174,14 @@ def make_commit(
 def commit(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     message = params.get("message")
-    if not isinstance(message, str):
-        raise UsageError("a commit message is required (-m MSG)")
-    return make_commit(ctx, repo, message, params.get("author"), bool(params.get("allow_empty")))
+    if message is not None and not isinstance(message, str):
+        raise UsageError("the commit message must be text")
+    return make_commit(
+        ctx,
+        repo,
+        message,
+        params.get("author"),
+        bool(params.get("allow_empty")),
+        amend=bool(params.get("amend")),
+        stage_all=bool(params.get("all")),
+    )

@@ -22,7 +22,7 @@ from cofd.ops.materialize import remove_entry, write_entry
 from cofd.ops.merge_trees import PathMerge, TreeMerge, merge_trees
 from cofd.ops.paths import check_writable
 from cofd.ops.repository import Repository
-from cofd.ops.revisions import resolve
+from cofd.ops.revisions import expand_previous, resolve
 from cofd.ops.switch import (
     MAX_LISTED,
     ParentsInTheWay,
@@ -165,6 +165,7 @@ def _start(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str
     name = params.get("rev")
     if not isinstance(name, str) or not name:
         raise UsageError("merge needs a branch or revision")
+    name = expand_previous(repo, name)  # `merge -`: the message names the branch (git)
     theirs = resolve(repo, name)
     head = repo.refs.head()
     state = repo.load_state()

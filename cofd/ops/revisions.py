@@ -4,8 +4,12 @@ Grammar (a subset of gitrevisions(7))::
 
     rev     := base suffix*
     base    := HEAD | @ | <full or >=4-digit hex prefix> | <ref name>
-               | <ref name>@{N}
+               | <ref name>@{N} | @{-N}
     suffix  := ~[N] | ^[N]
+
+``@{-N}`` is the branch (or detached commit) checked out before the N-th most recent
+checkout, read from HEAD's reflog as git does; ``-`` means ``@{-1}`` where git allows
+it (``checkout -``, ``merge -``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ from protocol.errors import RevisionError
 MIN_PREFIX = 4
 _REFLOG = re.compile(r"^(?P<ref>.*)@\{(?P<n>\d+)\}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_PREVIOUS = re.compile(r"^@\{-(?P<n>\d+)\}$")
+# What checkout writes in HEAD's reflog (as git: "checkout: moving from A to B"); the
+# names never hold a space or "{" (ref names cannot, a detached HEAD is written as
+# hex), so a line naming "@{-1}" (hand-edited) cannot send @{-N} round in a loop.
+_CHECKOUT_MOVE = re.compile(r"^checkout: moving from (?P<source>[^\s{]+) to ")
 # Refs are searched in this order for a short name, as git does.
 REF_PREFIXES = ("", "refs/", "refs/tags/", "refs/heads/", "refs/remotes/")
 
@@ -50,6 +59,34 @@ def full_ref(repo: Repository, name: str) -> str | None:
     return None
 
 
+def previous_checkout(repo: Repository, n: int) -> str:
+    """What ``@{-n}`` names: where HEAD was before the n-th most recent checkout (a
+    branch name, or a detached commit's hex)."""
+    if n < 1:
+        raise RevisionError(f"invalid reference: @{{-{n}}} (checkouts count from @{{-1}})")
+    seen = 0
+    for entry in repo.refs.reflog("HEAD"):
+        match = _CHECKOUT_MOVE.match(entry.message)
+        if match is not None:
+            seen += 1
+            if seen == n:
+                return match["source"]
+    recorded = f"only {seen} checkout{'s' if seen > 1 else ''}" if seen else "no checkout"
+    raise RevisionError(
+        f"invalid reference: @{{-{n}}}: no previous branch (HEAD's reflog records {recorded})"
+    )
+
+
+def expand_previous(repo: Repository, name: str) -> str:
+    """``-`` and ``@{-N}`` as the name they stand for; any other name unchanged. A
+    command that treats branch names specially (checkout switches to a branch
+    rather than detaching at its commit) expands first, as git does."""
+    if name == "-":
+        name = "@{-1}"
+    match = _PREVIOUS.match(name)
+    return previous_checkout(repo, int(match["n"])) if match is not None else name
+
+
 def commits_with_prefix(repo: Repository, prefix_hex: str) -> list[CommitId]:
     """Commit ids starting with ``prefix_hex``, found by a range scan of the index."""
     lo = bytes.fromhex(prefix_hex.ljust(ID_LEN * 2, "0"))
@@ -66,6 +103,9 @@ def _resolve_base(repo: Repository, base: str, rev: str) -> CommitId:
         if head is None:
             raise RevisionError(f"unknown revision '{rev}': the current branch has no commits yet")
         return head
+    previous = _PREVIOUS.match(base)
+    if previous is not None:
+        return _resolve_base(repo, previous_checkout(repo, int(previous["n"])), rev)
     reflog = _REFLOG.match(base)
     if reflog is not None:
         return _resolve_reflog(repo, reflog["ref"] or "HEAD", int(reflog["n"]), rev)

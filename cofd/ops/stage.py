@@ -105,10 +105,18 @@ def _needs_read(state: WorktreeState, found: Found) -> bool:
 
 
 def stage_paths(
-    ctx: OpContext, repo: Repository, state: WorktreeState, specs: list[str], force: bool
+    ctx: OpContext,
+    repo: Repository,
+    state: WorktreeState,
+    specs: list[str],
+    force: bool,
+    tracked_only: bool = False,
 ) -> dict[str, int]:
-    """Store changed files under ``specs`` and update ``state`` (not yet saved)."""
+    """Store changed files under ``specs`` and update ``state`` (not yet saved);
+    with ``tracked_only``, files the staging area does not know are left out."""
     files = _files_in_scope(repo, state, specs, force)
+    if tracked_only:
+        files = {p: f for p, f in files.items() if p in state.entries or p in state.conflicts}
     to_read = [f for f in files.values() if _needs_read(state, f)]
     for found in to_read:
         _check_name(found.path)
@@ -154,6 +162,13 @@ def stage_paths(
         "new_blocks": txn.new_blocks,
         "new_bytes": txn.new_bytes,
     }
+
+
+def stage_tracked(ctx: OpContext, repo: Repository, state: WorktreeState) -> dict[str, int]:
+    """git's ``add -u`` over the whole tree (what ``commit -a`` stages first): store
+    modified tracked files, unstage deleted ones, leave untracked files alone. As in
+    git, a conflicted path is staged as it stands, which resolves it."""
+    return stage_paths(ctx, repo, state, [""], force=False, tracked_only=True)
 
 
 def _drop_displaced(state: WorktreeState, staged: list[str]) -> int:

@@ -11,7 +11,8 @@ from cofd.ops.paths import Scope, repo_relative, shown
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import tracking_state
-from cofd.ops.worktree_scan import collapse_untracked, scan
+from cofd.ops.worktree_scan import WorktreeDiff, collapse_untracked, scan
+from protocol.errors import UsageError
 
 # Porcelain codes for unmerged paths by which sides exist: (base, ours, theirs).
 _UNMERGED = {
@@ -62,7 +63,26 @@ def _changed_paths(
     return changed
 
 
-def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[str, Any]:
+# git's -u modes (``status.showUntrackedFiles``).
+UNTRACKED_MODES = ("no", "normal", "all")
+
+
+def _untracked_listing(worktree: WorktreeDiff, mode: str) -> list[str]:
+    """Untracked files as ``status -u<mode>`` lists them: none, a directory holding no
+    tracked file once as ``dir/`` (git's default), or every file."""
+    if mode == "no":
+        return []
+    paths = [f.path for f in worktree.untracked]
+    if mode == "all":
+        paths.sort(key=lambda p: p.encode("utf-8", "surrogateescape"))
+    else:
+        paths = collapse_untracked(paths, worktree.tracked_dirs)
+    return [shown(path) for path in paths]  # a name that is not UTF-8: escaped, listed
+
+
+def compute(
+    repo: Repository, state: WorktreeState, specs: list[str], untracked: str = "normal"
+) -> dict[str, Any]:
     head_files = flat_tree(repo, repo.refs.head())
     worktree = scan(repo, state, specs)
     entries: list[list[str]] = []
@@ -81,16 +101,12 @@ def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[st
         y = worktree.modified.get(path, " ") if staged is not None else " "
         if x != " " or y != " ":
             entries.append([x + y, path])
-    untracked = [
-        shown(path)  # a name that is not UTF-8 is listed (escaped); `add` refuses it
-        for path in collapse_untracked([f.path for f in worktree.untracked], worktree.tracked_dirs)
-    ]
     if worktree.refreshed:
         repo.save_state(state)
     return {
         **branch_info(repo),
         "entries": entries,
-        "untracked": untracked,
+        "untracked": _untracked_listing(worktree, untracked),
         "merging": (repo.cof_dir / "MERGE_HEAD").exists(),
     }
 
@@ -102,4 +118,7 @@ def compute(repo: Repository, state: WorktreeState, specs: list[str]) -> dict[st
 def status(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in params.get("paths") or []]
-    return compute(repo, repo.load_state(), specs)
+    untracked = params.get("untracked") or "normal"
+    if untracked not in UNTRACKED_MODES:
+        raise UsageError(f"invalid untracked files mode '{untracked}' (no, normal or all)")
+    return compute(repo, repo.load_state(), specs, untracked)
