@@ -53,14 +53,19 @@ def commit_both(pair: GitPair, message: str) -> None:
     pair.sync_refs()
 
 
-def fork(pair: GitPair, base: Files, ours: Files, theirs: Files) -> None:
-    """base on main; ``side`` from it with ``theirs``; main gets ``ours``."""
+def branch_side(pair: GitPair, base: Files, theirs: Files) -> None:
+    """``base`` committed on main; ``side`` from it with ``theirs``; back on main."""
     apply(pair, base)
     commit_both(pair, "base")
     pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
     apply(pair, theirs)
     commit_both(pair, "theirs")
     pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+
+
+def fork(pair: GitPair, base: Files, ours: Files, theirs: Files) -> None:
+    """base on main; ``side`` from it with ``theirs``; main gets ``ours``."""
+    branch_side(pair, base, theirs)
     apply(pair, ours)
     commit_both(pair, "ours")
 
@@ -527,12 +532,7 @@ HOW = ["checkout", "fast-forward", "three-way"]
 def _side_changes(pair: GitPair, how: str, base: Files, theirs: Files) -> None:
     """``base`` on main; ``side`` from it with ``theirs``; back on main, with a
     commit of its own for a three-way merge."""
-    apply(pair, base)
-    commit_both(pair, "base")
-    pair.both(["checkout", "-q", "-b", "side"], ["checkout", "-b", "side"])
-    apply(pair, theirs)
-    commit_both(pair, "theirs")
-    pair.both(["checkout", "-q", "main"], ["checkout", "main"])
+    branch_side(pair, base, theirs)
     if how == "three-way":
         apply(pair, {"m.txt": b"ours\n"})
         commit_both(pair, "ours")

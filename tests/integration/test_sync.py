@@ -178,15 +178,23 @@ def test_clone_again_after_removing_the_clone(pair: tuple[Peer, Peer]) -> None:
     bob.cof("fsck", cwd=copy)  # exits 10 on any problem
 
 
-def test_conflicting_push_refused_without_force(
+def two_writers(
     sandbox_factory: Callable[[], CofSandbox],
-) -> None:
+) -> tuple[Peer, Peer, Peer, Path, Path, Path]:
+    """Alice serves ``proj`` (one commit of f.txt); Bob and Carol may write to it and
+    have cloned it: ``(alice, bob, carol, origin, bob's copy, carol's copy)``."""
     alice, bob, carol = (Peer(sandbox_factory(), n) for n in ("Alice", "Bob", "Carol"))
     origin = make_origin(alice, {"f.txt": b"base\n"})
     for peer in (bob, carol):
         alice.cof("peer", "grant", peer.key, "proj", "--write")
         peer.cof("clone", alice.url("proj"), "copy")
-    bob_copy, carol_copy = bob.box.work / "copy", carol.box.work / "copy"
+    return alice, bob, carol, origin, bob.box.work / "copy", carol.box.work / "copy"
+
+
+def test_conflicting_push_refused_without_force(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    alice, bob, carol, origin, bob_copy, carol_copy = two_writers(sandbox_factory)
     bob_id = commit_file(bob, bob_copy, "f.txt", b"bob\n", "bob")
     bob.cof("push", cwd=bob_copy)
     commit_file(carol, carol_copy, "f.txt", b"carol\n", "carol")

@@ -27,6 +27,7 @@ from tests.integration.test_sync import (
     head_of,
     make_origin,
     share_and_clone,
+    two_writers,
 )
 
 _IDS = re.compile(r"\b[0-9a-f]{12}\b")
@@ -140,12 +141,7 @@ def test_push_force_shows_the_value_the_remote_had_as_git_does(
     """Bob's origin/main is stale (Carol pushed since); his forced push prints the
     commit it replaced on the remote, in git's line. A fast-forward and a new branch
     get git's lines too. The same steps run on a bare git repository and two clones."""
-    alice, bob, carol = (Peer(sandbox_factory(), n) for n in ("Alice", "Bob", "Carol"))
-    origin = make_origin(alice, {"f.txt": b"base\n"})
-    for peer in (bob, carol):
-        alice.cof("peer", "grant", peer.key, "proj", "--write")
-        peer.cof("clone", alice.url("proj"), "copy")
-    bob_copy, carol_copy = bob.box.work / "copy", carol.box.work / "copy"
+    alice, bob, carol, origin, bob_copy, carol_copy = two_writers(sandbox_factory)
     _, git_carol, git_bob = _git_bare_and_clones(tmp_path)
     url = f"cof://127.0.0.1:{alice.port}/proj"
 
