@@ -17,11 +17,20 @@ from cofctl.runner import call
     is_flag=True,
     help="Stage every change in the working tree (new, modified, deleted).",
 )
+@click.option(
+    "-u",
+    "--update",
+    is_flag=True,
+    help="Stage modified and deleted tracked files only (under PATHs, if given).",
+)
 @click.option("-f", "--force", is_flag=True, help="Add files even if .cofignore ignores them.")
 @click.option("-v", "--verbose", is_flag=True, help="Report what was stored.")
-def command(paths: tuple[str, ...], add_all: bool, force: bool, verbose: bool) -> None:
+def command(
+    paths: tuple[str, ...], add_all: bool, update: bool, force: bool, verbose: bool
+) -> None:
     """Stage files: store their content and record them for the next commit."""
-    result = call("add", {"paths": list(paths), "all": add_all, "force": force})
+    params = {"paths": list(paths), "all": add_all, "update": update, "force": force}
+    result = call("add", params)
     if verbose:
         click.echo(
             f"added {result['added']}, modified {result['modified']}, removed "

@@ -16,9 +16,15 @@ from cofctl.runner import call
 @click.option(
     "-b", "--branch", help="Check out this branch instead of the one the remote's HEAD names."
 )
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
 @json_option
 def command(
-    url: str, directory: str | None, key: str | None, branch: str | None, as_json: bool
+    url: str,
+    directory: str | None,
+    key: str | None,
+    branch: str | None,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Copy a shared repository from another daemon and check out its HEAD branch (or
     BRANCH), which then tracks origin/BRANCH.
@@ -26,12 +32,13 @@ def command(
     Re-running an interrupted clone into the same DIR transfers only what is missing.
     """
     params = {"url": url, "directory": directory, "key": key, "branch": branch}
-    result = call("clone", params)
+    result = call("clone", params, progress=not quiet)
     if as_json:
         emit_json(result)
         return
-    verb = "Resumed cloning" if result["resumed"] else "Cloned"
-    click.echo(f"{verb} into '{result['root']}'")
-    print_transfer(result["fetch"])
-    if result["checkout"] is None:
+    if not quiet:
+        verb = "Resumed cloning" if result["resumed"] else "Cloned"
+        click.echo(f"{verb} into '{result['root']}'")
+        print_transfer(result["fetch"])
+    if result["checkout"] is None:  # kept with -q, as git's empty-repository warning
         click.echo("warning: the remote has no branch to check out", err=True)

@@ -127,15 +127,19 @@ def refuse_clobbered(fetched: dict[str, Any]) -> None:
 @click.option(
     "-t", "--tags", is_flag=True, help="Fetch every tag (cof always does; as git's flag)."
 )
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @json_option
-def command(remote: str | None, prune: bool, force: bool, tags: bool, as_json: bool) -> None:
+def command(
+    remote: str | None, prune: bool, force: bool, tags: bool, quiet: bool, as_json: bool
+) -> None:
     """Download new commits and blocks from REMOTE (default: the current branch's
     upstream's, else origin). Tags are created when absent; one that differs from the
     local tag of its name is kept as it is unless --force."""
-    result = call("fetch", {"remote": remote, "prune": prune, "force": force})
+    params = {"remote": remote, "prune": prune, "force": force}
+    result = call("fetch", params, progress=not quiet)
     if as_json:
         emit_json(result)
-    else:
+    elif not quiet:  # as git's fetch -q: not even a kept tag's line, only the error
         if result["stats"]["listed"] or result["updated"] or result["pruned"] or result["rejected"]:
             click.echo(f"From {result['url']}")
         print_pruned(result)

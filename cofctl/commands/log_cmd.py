@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import click
@@ -37,26 +38,87 @@ def binary_change(change: dict[str, Any]) -> str:
     return f"{old} -> {new} ({change['changed_blocks']} of {change['blocks']} blocks changed)"
 
 
+def _scale(it: int, width: int, max_change: int) -> int:
+    """git's ``scale_linear``: at least one column for any change."""
+    return 1 + it * (width - 1) // max_change if it else 0
+
+
+def _graph(added: int, deleted: int, width: int, max_change: int) -> str:
+    """The ``+++--`` bar, scaled as git scales it when the counts do not fit."""
+    if width <= max_change:
+        total = _scale(added + deleted, width, max_change)
+        if total < 2 and added and deleted:
+            total = 2
+        if added < deleted:
+            added = _scale(added, width, max_change)
+            deleted = total - added
+        else:
+            deleted = _scale(deleted, width, max_change)
+            added = total - deleted
+    return "+" * added + "-" * deleted
+
+
+def _fit_name(name: str, width: int) -> str:
+    """The name in ``width`` columns: git keeps its end behind ``...``, from a ``/``."""
+    if len(name) <= width:
+        return name.ljust(width)
+    room = max(width - 3, 0)
+    tail = name[len(name) - room :]
+    slash = tail.find("/")
+    return ("..." + (tail[slash:] if slash >= 0 else tail)).ljust(width)
+
+
+def _stat_widths(changes: list[dict[str, Any]], names: list[str]) -> tuple[int, int, int, int]:
+    """git's ``show_stats`` layout: (name, number, graph widths, largest count). The
+    line fits the terminal (80 columns when not one); the graph takes at most 3/8 of
+    it when something must give. A binary file's detail counts as git's ``Bin ...``."""
+    counts = [c["added_lines"] + c["deleted_lines"] for c in changes if not c.get("binary")]
+    bins = [len(binary_change(c)) + len("Bin ") for c in changes if c.get("binary")]
+    max_change, bin_width = max(counts, default=0), max(bins, default=0)
+    number = max(len(str(max_change)), len("Bin") if bins else 0)
+    width = max(shutil.get_terminal_size().columns, 16 + 6 + number)
+    graph = max_change if max_change + 4 > bin_width else bin_width - 4
+    name = max(len(n) for n in names)
+    if name + number + 6 + graph > width:
+        if graph > width * 3 // 8 - number - 6:
+            graph = max(width * 3 // 8 - number - 6, 6)
+        if name > width - number - 6 - graph:
+            name = width - number - 6 - graph
+        else:
+            graph = width - number - 6 - name
+    return name, number, graph, max_change
+
+
 def stat_lines(changes: list[dict[str, Any]]) -> list[str]:
+    """git's ``--stat`` lines and summary; a binary file shows cof's own detail
+    (sizes and blocks changed) where git shows ``Bin X -> Y bytes``."""
     if not changes:
         return []
-    width = max(len(quote_path(c["path"])) for c in changes)
-    out, added, deleted = [], 0, 0
-    for c in changes:
-        name = quote_path(c["path"]).ljust(width)
+    changes = [{"added_lines": 0, "deleted_lines": 0, **c} for c in changes]
+    names = [quote_path(c["path"]) for c in changes]
+    name_width, number, graph, max_change = _stat_widths(changes, names)
+    out = []
+    for c, name in zip(changes, names, strict=True):
+        left = f" {_fit_name(name, name_width)} | "
         if c.get("binary"):
-            out.append(f" {name} | Bin {binary_change(c)}")
-        else:
-            a, d = c.get("added_lines", 0), c.get("deleted_lines", 0)
-            added, deleted = added + a, deleted + d
-            out.append(f" {name} | {a + d:>4} {'+' * min(a, 40)}{'-' * min(d, 40)}")
-    files = len(changes)
+            out.append(f"{left}{'Bin':>{number}} {binary_change(c)}")
+            continue
+        a, d = c["added_lines"], c["deleted_lines"]
+        bar = _graph(a, d, graph, max_change)
+        out.append(f"{left}{a + d:>{number}}{' ' if a + d else ''}{bar}")
+    added = sum(c["added_lines"] for c in changes if not c.get("binary"))
+    deleted = sum(c["deleted_lines"] for c in changes if not c.get("binary"))
+    return [*out, _stat_summary(len(changes), added, deleted)]
+
+
+def _stat_summary(files: int, added: int, deleted: int) -> str:
+    """git's ``print_stat_summary``: a zero count is left out, unless both are."""
     summary = f" {files} file{'s' if files != 1 else ''} changed"
-    if added:
+    if added or not deleted:
         summary += f", {added} insertion{'s' if added != 1 else ''}(+)"
-    if deleted:
+    if deleted or not added:
         summary += f", {deleted} deletion{'s' if deleted != 1 else ''}(-)"
-    return [*out, summary]
+    return summary
 
 
 def header_lines(info: dict[str, Any], deco: str) -> list[str]:

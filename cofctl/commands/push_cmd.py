@@ -1,4 +1,4 @@
-"""``cof push [REMOTE] [NAME] [--force] [-u] [--tags]``, ``cof push REMOTE BRANCH --delete``."""
+"""``cof push [REMOTE] [NAME] [--force] [-u] [--tags]``, ``cof push REMOTE NAME --delete``."""
 
 from __future__ import annotations
 
@@ -22,8 +22,11 @@ FAILED = ("rejected", "remote-rejected")
 @click.option(
     "-u", "--set-upstream", is_flag=True, help="Make BRANCH track REMOTE/BRANCH once pushed."
 )
-@click.option("-d", "--delete", is_flag=True, help="Delete BRANCH on REMOTE.")
+@click.option("-d", "--delete", is_flag=True, help="Delete the branch or tag NAME on REMOTE.")
 @click.option("--tags", is_flag=True, help="Push every tag (besides NAME, if given).")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print only errors (and the refs, if one is refused)."
+)
 @json_option
 def command(
     remote: str | None,
@@ -32,14 +35,15 @@ def command(
     set_upstream: bool,
     delete: bool,
     tags: bool,
+    quiet: bool,
     as_json: bool,
 ) -> None:
     """Offer NAME, a branch or a tag (default: the current branch), to REMOTE (default:
     the branch's upstream's, else origin); the remote daemon pulls what it lacks. A tag
     the remote has at another commit is replaced only with --force. With --delete,
-    delete REMOTE's branch NAME."""
+    delete REMOTE's branch or tag NAME."""
     if delete and (not name or force or set_upstream or tags):
-        raise click.UsageError("usage: cof push REMOTE BRANCH --delete (no -f, -u or --tags)")
+        raise click.UsageError("usage: cof push REMOTE NAME --delete (no -f, -u or --tags)")
     params = {
         "remote": remote,
         "branch": name,
@@ -48,9 +52,13 @@ def command(
         "delete": delete,
         "tags": tags,
     }
-    result = call("push", params)
+    result = call("push", params, progress=not quiet)
+    failed = any(row["status"] in FAILED for row in result.get("refs", []))
     if as_json:
         emit_json(result)
+    elif quiet:
+        if failed:  # as git's push -q: every ref's line once one is refused
+            _print_refs(result, sizes=False)
     elif result.get("deleted"):
         click.echo(f"To {result['url']}")
         click.echo(f"{summary_column('-', '[deleted]')}{result['branch']}")
@@ -60,14 +68,14 @@ def command(
     else:
         _print_refs(result)
         _upstream_line(result)
-    if any(row["status"] in FAILED for row in result.get("refs", [])):
+    if failed:
         # Some refs went, some did not: git's "failed to push some refs".
         raise ConflictError(f"failed to push some refs to {result['url']}")
 
 
-def _print_refs(result: dict[str, Any]) -> None:
+def _print_refs(result: dict[str, Any], sizes: bool = True) -> None:
     """git's lines: the refs that moved first, then those refused (up-to-date ones are
-    not shown); the transfer's size on stderr."""
+    not shown); with ``sizes``, the transfer's size on stderr."""
     click.echo(f"To {result['url']}")
     rows = [row for row in result["refs"] if row["status"] != "up-to-date"]
     for row in sorted(rows, key=lambda r: r["status"] in FAILED):  # stable: refs in order
@@ -75,6 +83,8 @@ def _print_refs(result: dict[str, Any]) -> None:
         flag, summary, note = ref_summary(row, row["ref"].startswith("refs/tags/"))
         line = f"{summary_column(flag, summary)}{name} -> {name}"
         click.echo(f"{line} ({note})" if note else line)
+    if not sizes:
+        return
     wire = result["wire"]
     click.echo(
         f"sent {format_bytes(wire['sent'])}, received {format_bytes(wire['received'])}", err=True

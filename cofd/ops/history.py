@@ -171,7 +171,9 @@ def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             continue
         info = commit_info(commit_id, commit)
         if params.get("stat"):
-            info["changes"] = changes_of(repo, commit, detail=True)
+            # As git's log: a merge shows no diff (nor diffstat) unless asked for one.
+            merge = len(commit.parents) > 1
+            info["changes"] = [] if merge else changes_of(repo, commit, detail=True)
         entries.append(info)
     return {
         "commits": entries,

@@ -137,13 +137,24 @@ def _apply_merge(repo: Repository, state: WorktreeState, merged: TreeMerge) -> N
             }
 
 
-def _message(name: str, repo: Repository) -> str:
-    kind = "branch" if repo.refs.read("refs/heads/" + name) is not None else "commit"
-    text = f"Merge {kind} '{name}'"
+def merge_message(repo: Repository, what: str) -> str:
+    """git's ``Merge WHAT``, with `` into BRANCH`` unless on main or master."""
+    text = f"Merge {what}"
     current = (repo.refs.head_target() or "").removeprefix("refs/heads/")
     if current and current not in DEFAULT_BRANCHES:
         text += f" into {current}"
     return text + "\n"
+
+
+def pull_message(repo: Repository, branch: str, url: str) -> str:
+    """git's message for pulling BRANCH from URL: ``Merge branch 'main' of URL``,
+    the URL without trailing slashes or ``.git`` (as git's fetch writes it)."""
+    return merge_message(repo, f"branch '{branch}' of {url.rstrip('/').removesuffix('.git')}")
+
+
+def _message(name: str, repo: Repository) -> str:
+    kind = "branch" if repo.refs.read("refs/heads/" + name) is not None else "commit"
+    return merge_message(repo, f"{kind} '{name}'")
 
 
 def _write_merge_state(

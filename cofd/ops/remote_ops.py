@@ -23,7 +23,7 @@ from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.branches import switch_to
 from cofd.ops.common import reflog_signature
-from cofd.ops.merge import merge
+from cofd.ops.merge import merge, pull_message
 from cofd.ops.repository import COF_DIR, Repository, create_layout
 from cofd.ops.sync_refs import (
     MOVED,
@@ -49,12 +49,13 @@ from cofd.sync.registry import (
     parse_key,
     parse_url,
 )
-from cofd.sync.serving import block_size_mismatch
+from cofd.sync.serving import block_size_mismatch, check_ref_name, ref_value_problem
 from cofd.sync.walk import ref_tips
 from protocol.errors import (
     CofError,
     ConfigError,
     ConflictError,
+    IntegrityError,
     PathError,
     RepositoryLockedError,
     RevisionError,
@@ -220,11 +221,13 @@ def fetch_over(
     _require_block_size(repo, f"cannot fetch from {remote.url.text()}", advertised)
     refs = remote_branches(advertised)
     taken, rejected = plan_fetch(repo, f"{REMOTES}{remote.name}/", refs, force)
+    _refuse_wrong_kinds(repo, remote, taken)  # those stored here already
     # What a refused tag names is not fetched: no ref would keep it.
     local = set(ref_tips(repo.refs))
     wants: list[bytes] = list(dict.fromkeys(new for _, _, new in taken if new not in local))
     stats = session.fetch(repo, wants, ctx.progress)
     wire = _wire(session)
+    _refuse_wrong_kinds(repo, remote, taken)  # all here now
     who = reflog_signature(ctx)
     # Only once the transfer succeeded (a failed fetch changes no ref), and before the
     # updates, in git's order.
@@ -243,6 +246,22 @@ def fetch_over(
         "stats": stats.to_dict(),
         "wire": wire,
     }
+
+
+def _refuse_wrong_kinds(repo: Repository, remote: Remote, changes: list[Change]) -> None:
+    """A fetch writes no ref to an object of the wrong kind (a branch at a tag object
+    or a tree, as a hostile or broken remote may list): refused whole, before any ref
+    moves, as the remote's history cannot be trusted (values not stored yet are
+    checked once the transfer brought them)."""
+    prefix = f"{REMOTES}{remote.name}/"
+    for ref, _, new in changes:
+        why = ref_value_problem(repo, ref, new)
+        if why is not None:
+            theirs = HEADS + ref.removeprefix(prefix) if ref.startswith(prefix) else ref
+            raise IntegrityError(
+                f"cannot fetch from {remote.url.text()}: its {theirs} ({new.hex()[:12]}) is "
+                f"{why}; no ref was updated"
+            )
 
 
 def _upstream_first(repo: Repository, remote: Remote, changed: list[Change]) -> list[Change]:
@@ -315,8 +334,11 @@ def merge_upstream(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     tracking = f"{REMOTES}{remote.name}/{branch}"
     if repo.refs.read(tracking) is None:
         raise RevisionError(f"the remote '{remote.name}' has no branch '{branch}'")
+    # git's wording (fmt-merge-msg): the remote's branch and URL (with no key).
+    message = pull_message(repo, branch, remote.url.text())
+    allow_unrelated = bool(params.get("allow_unrelated"))
     merged: dict[str, Any] = merge(
-        ctx, {"rev": tracking, "allow_unrelated": bool(params.get("allow_unrelated"))}
+        ctx, {"rev": tracking, "allow_unrelated": allow_unrelated, "message": message}
     )
     return merged
 
@@ -333,8 +355,15 @@ def push(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 
 def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
     remote = _remote(repo, params.get("remote"))
-    if params.get("delete"):
-        return _push_delete(ctx, repo, remote, str(params.get("branch") or ""))
+    name = str(params.get("branch") or "")
+    if params.get("delete") or name.startswith(":"):  # git's ``push REMOTE :NAME`` too
+        both = name.startswith(":") and params.get("delete")
+        if both or any(params.get(k) for k in ("force", "set_upstream", "tags")):
+            raise UsageError(
+                "usage: cof push REMOTE NAME --delete, or cof push REMOTE :NAME "
+                "(no -f, -u or --tags)"
+            )
+        return _push_delete(ctx, repo, remote, name.removeprefix(":"))
     named = _named_ref(repo, remote, params)
     sources = [named] if named is not None else []
     if params.get("tags"):  # every tag; an annotated tag's object travels with it
@@ -450,39 +479,63 @@ def _check_simple(repo: Repository, remote: Remote, branch: str) -> None:
     )
 
 
-def _push_delete(ctx: OpContext, repo: Repository, remote: Remote, branch: str) -> dict[str, Any]:
-    """``push --delete BRANCH``: delete the remote's branch by compare-and-swap against
-    the value it lists now (so a push that lands in between wins), then the local
-    remote-tracking branch (upstreams naming it are then "gone", as in git)."""
-    if not branch or ref_name_problem(branch) is not None:
-        raise UsageError("name the remote branch to delete")
-    name = HEADS + branch
+def _push_delete(ctx: OpContext, repo: Repository, remote: Remote, name: str) -> dict[str, Any]:
+    """``push --delete NAME``: delete the remote's branch or tag by compare-and-swap
+    against the value it lists now (so a push that lands in between wins), then the
+    local remote-tracking branch of a branch (upstreams naming it are then "gone", as
+    in git; a local tag stays, as git's)."""
+    full = name.startswith((HEADS, TAGS))
+    if not name or (check_ref_name(name) if full else ref_name_problem(name)) is not None:
+        raise UsageError("name the remote branch or tag to delete")
     with open_session(ctx, remote) as session:
-        current = remote_branches(session.list_refs()).get(name)
-        if current is None:
-            raise RevisionError(f"the remote '{remote.name}' has no branch '{branch}'")
-        result = session.push(repo, [m.RefUpdate(name, current, None)], False)
+        theirs = remote_branches(session.list_refs())
+        ref = _remote_ref_to_delete(remote, name, theirs)
+        current = CommitId(theirs[ref])
+        result = session.push(repo, [m.RefUpdate(ref, current, None)], False)
         wire = _wire(session)
     _raise_rejections(remote, result)
-    tracking = f"{REMOTES}{remote.name}/{branch}"
-    if repo.refs.read(tracking) is not None:
-        repo.refs.update(tracking, None, reflog_signature(ctx), f"push: deleted {branch}")
+    short = ref.removeprefix(HEADS).removeprefix(TAGS)
+    tracking = f"{REMOTES}{remote.name}/{short}"
+    if ref.startswith(HEADS) and repo.refs.read(tracking) is not None:
+        repo.refs.update(tracking, None, reflog_signature(ctx), f"push: deleted {short}")
     return {
         "remote": remote.name,
         "url": remote.url.text(),
-        "branch": branch,
+        "branch": short,
+        "ref": ref,
         "deleted": True,
         "old": current.hex(),
         "new": None,
-        "results": [{"ref": name, "ok": True, "message": "deleted"}],
+        "results": [{"ref": ref, "ok": True, "message": "deleted"}],
         "wire": wire,
     }
+
+
+def _remote_ref_to_delete(remote: Remote, name: str, theirs: dict[str, bytes]) -> str:
+    """The remote's ref ``push --delete NAME`` names: a full ``refs/heads/*`` or
+    ``refs/tags/*`` name, else the remote's branch or tag of that name (refused when it
+    has both, as git's "dst refspec matches more than one")."""
+    full = name.startswith((HEADS, TAGS))
+    found = [name] if full else [r for r in (HEADS + name, TAGS + name) if r in theirs]
+    if len(found) > 1:
+        raise UsageError(
+            f"the remote '{remote.name}' has both a branch and a tag '{name}': delete "
+            f"refs/heads/{name} or refs/tags/{name}"
+        )
+    if not found or found[0] not in theirs:
+        what = "tag" if name.startswith(TAGS) else "branch"
+        short = name.removeprefix(HEADS).removeprefix(TAGS)
+        tail = "" if full else " (nor a tag of that name)"
+        raise RevisionError(f"the remote '{remote.name}' has no {what} '{short}'{tail}")
+    return found[0]
 
 
 def _raise_rejections(remote: Remote, result: m.PushResult) -> None:
     refused = [(name, msg) for name, ok, msg in result.results if not ok]
     if refused:
-        reasons = "; ".join(f"{name.removeprefix(HEADS)}: {msg}" for name, msg in refused)
+        reasons = "; ".join(
+            f"{name.removeprefix(HEADS).removeprefix(TAGS)}: {msg}" for name, msg in refused
+        )
         raise ConflictError(f"push to {remote.url.text()} rejected: {reasons}")
 
 

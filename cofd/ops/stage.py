@@ -199,12 +199,17 @@ def add(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     raw: list[str] = list(params.get("paths") or [])
     add_all = bool(params.get("all"))
+    update = bool(params.get("update"))
     force = bool(params.get("force"))
-    if not raw and not add_all:
+    if add_all and update:
+        raise UsageError("options '-A' and '-u' cannot be used together")
+    if not raw and not add_all and not update:
         raise UsageError("nothing specified, nothing added (did you mean 'cof add -A'?)")
     state = repo.load_state()
-    specs = _resolve_specs(repo, ctx, raw, state, force) if raw else [""]
-    result = stage_paths(ctx, repo, state, specs, force)
+    # With -u (git's add -u) only tracked paths are staged: an ignored name among the
+    # paths is no error, as nothing new would be added under it.
+    specs = _resolve_specs(repo, ctx, raw, state, force or update) if raw else [""]
+    result = stage_paths(ctx, repo, state, specs, force, tracked_only=update)
     repo.save_state(state)
     return result
 

@@ -42,6 +42,7 @@ from cofd.sync.serving import (
     block_size_mismatch,
     check_ref_name,
     read_blocks,
+    ref_value_problem,
     refs_message,
     send_blocks,
     split_offered,
@@ -427,6 +428,10 @@ def _refusal(repo: Repository, update: m.RefUpdate, force: bool) -> str | None:
     if not force and current != update.old:
         where = current.hex()[:12] if current else "nothing"
         return f"stale: the remote ref is at {where} (fetch first)"
+    if update.new is not None:
+        # Checked before the transfer when the value is stored here already, else
+        # once the closure check has brought it.
+        return ref_value_problem(repo, update.name, update.new)
     return None
 
 
@@ -462,7 +467,9 @@ def apply_push(
     """Move each accepted ref by compare-and-swap (the caller holds the write lock).
 
     The refs are checked again: another push may have moved one since the transfer
-    began, and exactly one of two concurrent pushes to a ref wins.
+    began, and exactly one of two concurrent pushes to a ref wins. Each new value,
+    here now, must be of its ref's kind (a branch a commit; a tag a commit or an
+    annotated tag of one): refused for that ref otherwise.
     """
     results = dict(received.results)
     for update in received.accepted:

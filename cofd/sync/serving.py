@@ -11,11 +11,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 
+from cofd.objects.encoding import MAX_OBJECT_BYTES, object_tag
+from cofd.objects.model import CommitId, TagId, TreeId
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.repository import Repository
 from cofd.store.ids import BlockId
+from cofd.store.manifest import decode_node, is_node
 from cofd.sync.recent import RecentIds
-from cofd.sync.walk import MissingWalk
+from cofd.sync.walk import MAX_TAG_DEPTH, MissingWalk
 from protocol.errors import IntegrityError, ProtocolError
 from protocol.peer import messages as m
 from protocol.peer.connection import Connection
@@ -150,3 +153,59 @@ def check_ref_name(name: str) -> str | None:
     if not name.startswith(SHAREABLE_PREFIXES):
         return "only refs/heads/* and refs/tags/* are exchanged"
     return ref_name_problem(name.split("/", 2)[2])
+
+
+_KIND_TEXT = {"tag": "an annotated tag object", "tree": "a tree", "data": "file data"}
+
+
+def ref_value_problem(repo: Repository, name: str, value: bytes) -> str | None:
+    """Why ``value`` may not be the value of ref ``name`` (a peer's), or None.
+
+    As git refuses to write a non-commit object to a branch, a branch (any ref outside
+    ``refs/tags/``: remote-tracking ones too) must name a commit; a tag a commit or an
+    annotated tag of one (tags of tags, as :meth:`ObjectStore.peel` follows them).
+    None too while ``value``, or a tag's target, is not stored here: the closure check
+    of the transfer that brings it refuses what does not peel to a commit, and the
+    caller checks again once it is here.
+    """
+    kind = object_kind(repo, value)
+    if kind in (None, "commit"):
+        return None
+    if not name.startswith("refs/tags/"):
+        return f"not a commit: {_KIND_TEXT[kind]} (a branch must name a commit)"
+    if kind != "tag":
+        return f"not a commit or an annotated tag: {_KIND_TEXT[kind]}"
+    for _ in range(MAX_TAG_DEPTH):
+        value = repo.objects.read_tag(TagId(value)).target
+        kind = object_kind(repo, value)
+        if kind != "tag":
+            break
+    if kind in (None, "commit"):
+        return None
+    return f"an annotated tag of {_KIND_TEXT[kind]}, not of a commit"
+
+
+def object_kind(repo: Repository, object_id: bytes) -> str | None:
+    """What is stored under ``object_id``: "commit", "tag" or "tree" (one that decodes
+    as such), "data" for anything else (a file's block or manifest), None for nothing.
+    File content is never read whole: an object spanning a manifest is at most
+    ``MAX_OBJECT_BYTES``."""
+    block_id = BlockId(object_id)
+    if not repo.blocks.has(block_id):
+        return None
+    try:
+        first = repo.blocks.get(block_id)
+        if is_node(first) and decode_node(first).size > MAX_OBJECT_BYTES:
+            return "data"
+        kind = object_tag(repo.objects.read_object_bytes(object_id))
+        if kind == "commit":
+            repo.objects.read_commit(CommitId(object_id))
+        elif kind == "tag":
+            repo.objects.read_tag(TagId(object_id))
+        elif kind == "tree":
+            repo.objects.read_tree(TreeId(object_id))
+        else:
+            return "data"
+    except IntegrityError:
+        return "data"
+    return kind

@@ -430,7 +430,7 @@ def test_diff_stat_and_name_status(repo: Path, cof: CofRunner) -> None:
     ]
     stat_lines = cof("diff", "--stat", first, second).stdout.splitlines()
     assert " data.bin  | Bin 64.0 KiB -> 68.0 KiB (2 of 17 blocks changed)" in stat_lines
-    assert any(line.startswith(" text.txt  |    3 ++-") for line in stat_lines), stat_lines
+    assert any(line.startswith(" text.txt  |   3 ++-") for line in stat_lines), stat_lines
     assert stat_lines[-1] == " 4 files changed, 3 insertions(+), 2 deletions(-)"
     patch = cof("diff", first, second, "--", "data.bin").stdout
     assert patch.strip() == (
@@ -693,7 +693,7 @@ def test_diff_of_the_working_tree_reads_files_and_stores_nothing(
     assert "-b\n+B\n" in patch
     assert "Binary file data.bin differs: 64.0 KiB -> 64.0 KiB (1 of 16 blocks changed)" in patch
     stat = cof("diff", "--stat", "HEAD").stdout  # HEAD -> working tree, symlink included
-    assert " link     |    1 +" in stat.splitlines()
+    assert " link     |   1 +" in stat.splitlines()
     assert {p: p.stat().st_size for p in objects.rglob("*.pack")} == before
 
 
