@@ -41,8 +41,6 @@ SKIPS_KEPT = 8
 _DATA_TYPE = wire.type_byte(wire.DATA)
 _DATA_HEADER = wire.DATA_HEADER
 _MIN_DATA = limits.HEADER_SIZE + limits.AEAD_TAG_SIZE
-_FRAGMENT_HEADER = limits.BLOCK_FRAME_OVERHEAD
-_FRAGMENT_KINDS = (wire.BLOCK_PART, wire.BLOCK_END)
 
 
 class State(enum.Enum):
@@ -328,14 +326,14 @@ class Connection:
 
     def _receive_run(self, buffer: memoryview, size: int, segment: int, now: float) -> None:
         """The receiving hot path: nearly every datagram of a transfer is a DATA packet
-        carrying one block fragment. Those are opened where they lie in ``buffer``,
-        acknowledged and handed to the fetcher together, all in this one loop: a call
-        per layer per datagram (parse, open, decode, record, reassemble) cost more
-        than the opening itself. Anything else goes through :meth:`_receive_one` (and
-        :meth:`_receive_payload`), in order with the fragments around it."""
-        fragments: list[tuple[int, int, bool, bytes]] = []
-        unpack_header, unpack_fragment = _DATA_HEADER.unpack_from, wire.BLOCK_HEADER.unpack_from
-        replay, ranges, local_cid = self._replay, self._recv_ranges, self.local_cid
+        carrying one block fragment. Those are opened where they lie in ``buffer`` (no
+        copy of each datagram first) and their fragments handed to the fetcher in one
+        call per run, not one per datagram. Anything else goes through
+        :meth:`_receive_one` (and :meth:`_receive_payload`), in order with the
+        fragments around it."""
+        fragments: list[wire.Fragment] = []
+        unpack_header = _DATA_HEADER.unpack_from
+        replay, local_cid = self._replay, self.local_cid
         opened = 0  # bytes of the datagrams that authenticated
         for at in range(0, size, segment):
             end = min(at + segment, size)
@@ -362,32 +360,23 @@ class Connection:
                 continue
             replay.mark(pn)
             opened += end - at
-            if len(payload) >= _FRAGMENT_HEADER and payload[0] in _FRAGMENT_KINDS:
-                kind, slot, index, length = unpack_fragment(payload)
-                stop = _FRAGMENT_HEADER + length
-                if stop <= len(payload):
-                    last = kind == wire.BLOCK_END
-                    fragments.append((slot, index, last, payload[_FRAGMENT_HEADER:stop]))
-                    if ranges and pn == ranges[0][0] + 1:  # in order: _record_received's
-                        ranges[0][0] = pn  # common case, inline
-                        self._largest_rx_time = now
-                        self._ack_pending += 1
-                        if self._ack_at is None:
-                            self._ack_at = now + limits.MAX_ACK_DELAY
-                    else:
-                        self._record_received(pn, True, now)
-                    continue
-            fragments = self._take_fragments(fragments, now)
-            self._receive_payload(pn, payload, now)  # frames, or a malformed fragment
+            try:
+                block = wire.decode_block_frame(payload)
+            except wire.WireError:
+                block = None  # _receive_payload ends the session over it
+            if block is None:  # frames (or a malformed fragment): in order, after these
+                fragments = self._take_fragments(fragments, now)
+                self._receive_payload(pn, payload, now)
+                continue
+            fragments.append(block)
+            self._record_received(pn, True, now)
         if opened:
             self.confirmed = True
             self._last_rx = self._last_activity = now
             self._rx_bytes += opened
         self._take_fragments(fragments, now)
 
-    def _take_fragments(
-        self, fragments: list[tuple[int, int, bool, bytes]], now: float
-    ) -> list[tuple[int, int, bool, bytes]]:
+    def _take_fragments(self, fragments: list[wire.Fragment], now: float) -> list[wire.Fragment]:
         """Hand ``fragments`` to the fetcher; an empty list to collect the next ones."""
         if fragments and self.state is not State.CLOSED:
             self._emit_all(self._fetcher.on_fragments(fragments, now))

@@ -11,7 +11,7 @@ from protocol.errors import PeerError, PeerTimeoutError
 from protocol.peer import limits
 from protocol.peer.events import BlockFailed, Event
 from protocol.peer.messages import BlockId, GetBlocks
-from protocol.peer.wire import WireError
+from protocol.peer.wire import Fragment, WireError
 
 MIN_FRAGMENT = 64  # a message fragment smaller than this (but the last) is abuse
 MAX_FRAGMENTS = limits.MAX_BLOCK_BYTES // MIN_FRAGMENT  # fragments one block may have
@@ -144,16 +144,14 @@ class BlockFetcher:
             out.append(GetBlocks(first, tuple(ids)))
         return out
 
-    def on_fragments(
-        self, fragments: list[tuple[int, int, bool, bytes]], now: float
-    ) -> list[Event]:
-        """Take ``(slot, index, last, data)`` fragments, in arrival order. A block they
+    def on_fragments(self, fragments: list[Fragment], now: float) -> list[Event]:
+        """Take ``(last, slot, index, data)`` fragments, in arrival order. A block they
         complete and that hashes to its id goes to ``received``; BlockFailed for each
         block that fails for good. (One call per run of datagrams: this is the hot
         path of a transfer, hence the locals.)"""
         events: list[Event] = []
         slots, received, hash_block = self._slots, self.received, blake3.blake3
-        for slot, index, last, data in fragments:
+        for last, slot, index, data in fragments:
             state = slots.get(slot)
             if state is None:
                 continue  # a late duplicate, or a slot we no longer wait for

@@ -261,7 +261,7 @@ def parse_ack_ranges(ranges: object) -> list[tuple[int, int]]:
 # one datagram size (which lets the sender hand them to the kernel as one UDP GSO
 # batch). A msgpack payload never starts with byte 3 or 4 (a fixarray starts 0x9_).
 
-BLOCK_HEADER = struct.Struct(">BHBH")  # kind, slot, fragment index, data length
+_BLOCK_HEADER = struct.Struct(">BHBH")  # kind, slot, fragment index, data length
 _BLOCK_KINDS = (BLOCK_PART, BLOCK_END)
 
 
@@ -270,19 +270,22 @@ def encode_block_frame(last: bool, slot: int, index: int, data: bytes, size: int
     of fragment data (no padding when ``size <= len(data)``)."""
     if not (0 <= slot < limits.SLOT_SPACE and 0 <= index < 0x100 and len(data) < 0x10000):
         raise ValueError("block fragment out of range")
-    head = BLOCK_HEADER.pack(BLOCK_END if last else BLOCK_PART, slot, index, len(data))
+    head = _BLOCK_HEADER.pack(BLOCK_END if last else BLOCK_PART, slot, index, len(data))
     pad = size - len(data)
     return head + data + bytes(pad) if pad > 0 else head + data
 
 
-def decode_block_frame(payload: bytes) -> tuple[bool, int, int, bytes] | None:
+Fragment = tuple[bool, int, int, bytes]  # last, slot, fragment index, data
+
+
+def decode_block_frame(payload: bytes) -> Fragment | None:
     """``(last, slot, index, data)`` of a block fragment payload; None when the payload
     is msgpack frames instead (see :func:`decode_frames`); WireError when malformed."""
     if not payload or payload[0] not in _BLOCK_KINDS:
         return None
     if len(payload) < limits.BLOCK_FRAME_OVERHEAD:
         raise WireError("truncated block fragment")
-    kind, slot, index, size = BLOCK_HEADER.unpack_from(payload)
+    kind, slot, index, size = _BLOCK_HEADER.unpack_from(payload)
     end = limits.BLOCK_FRAME_OVERHEAD + size
     if end > len(payload):
         raise WireError("block fragment longer than its datagram")
