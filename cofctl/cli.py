@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "remote": "remote_cmd",
     "peer": "peer_cmd",
     "share": "share_cmd",
+    "config": "config_cmd",
 }
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 RESUMABLE_COMMANDS = frozenset({"clone", "fetch", "pull", "push"})  # stop early, keep what came

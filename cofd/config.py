@@ -185,7 +185,10 @@ def _validate(source: str, data: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     return out
 
 
-def _coerce_env(section: str, key: str, raw: str) -> Any:
+def coerce_text(section: str, key: str, raw: str) -> Any:
+    """A setting given as text (an environment variable, ``cof config KEY VALUE``) as
+    the type its default has: booleans as git spells them, integers in decimal; text
+    that does not parse stays text, for validation to report."""
     default = getattr(getattr(Config(), section), key)
     if isinstance(default, bool):
         lowered = raw.strip().lower()
@@ -202,20 +205,40 @@ def _coerce_env(section: str, key: str, raw: str) -> Any:
     return raw
 
 
-def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def env_key(name: str) -> tuple[str, str] | None:
+    """The setting an environment variable overrides (``COF_CORE_CACHE_SIZE_MB``:
+    ``("core", "cache_size_mb")``), or None for other variables (``COF_HOME``)."""
+    if name in _ENV_ALIASES:
+        return _ENV_ALIASES[name]
+    if not name.startswith("COF_") or name.count("_") < 2:
+        return None
+    section, _, key = name[4:].lower().partition("_")
+    if section not in _RULES or key not in _RULES[section]:
+        return None
+    return section, key
+
+
+def env_layer(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     layer: dict[str, dict[str, Any]] = {}
     for name, value in env.items():
-        if name in _ENV_ALIASES:
-            section, key = _ENV_ALIASES[name]
-        elif name.startswith("COF_") and name.count("_") >= 2:
-            rest = name[4:].lower()
-            section, _, key = rest.partition("_")
-            if section not in _RULES or key not in _RULES[section]:
-                continue  # COF_HOME and friends are not configuration keys
-        else:
-            continue
-        layer.setdefault(section, {})[key] = _coerce_env(section, key, value)
+        setting = env_key(name)
+        if setting is not None:
+            section, key = setting
+            layer.setdefault(section, {})[key] = coerce_text(section, key, value)
     return layer
+
+
+def parse_key(name: str) -> tuple[str, str]:
+    """``"section.key"`` as a known (section, key); ConfigError naming what exists."""
+    section, dot, key = name.partition(".")
+    if not dot or not section or not key:
+        raise ConfigError(f"{name}: a key is SECTION.KEY (sections: {', '.join(_RULES)})")
+    rules = _RULES.get(section)
+    if rules is None:
+        raise ConfigError(f"{name}: unknown section (expected one of {', '.join(_RULES)})")
+    if key not in rules:
+        raise ConfigError(f"{name}: unknown key (expected one of {', '.join(rules)})")
+    return section, key
 
 
 def load_config(
@@ -229,17 +252,34 @@ def load_config(
     when it leaves them out: what the repository was created with); without it
     (``cof init``, clone) every layer may set them.
     """
-    user = {} if user_config is None else _validate(str(user_config), read_toml(user_config))
-    repo = {} if repo_config is None else _validate(str(repo_config), read_toml(repo_config))
-    environment = _validate("environment", _env_layer(env)) if env else {}
+    user = {} if user_config is None else read_toml(user_config)
+    repo = None if repo_config is None else read_toml(repo_config)
+    return build_config(
+        user, str(user_config), repo, str(repo_config), env_layer(env) if env else {}
+    )
+
+
+def build_config(
+    user: Mapping[str, Any],
+    user_source: str,
+    repo: Mapping[str, Any] | None,
+    repo_source: str,
+    environment: Mapping[str, Any],
+) -> Config:
+    """:func:`load_config` over layers already read (``repo`` None: outside a
+    repository); each ``*_source`` names its layer in error messages."""
+    layers = [_validate(user_source, user)]
+    if repo is not None:
+        layers.append(_validate(repo_source, repo))
+    layers.append(_validate("environment", environment))
     merged: dict[str, dict[str, Any]] = {}
-    for layer in (user, repo, environment):
+    for layer in layers:
         for section, values in layer.items():
             merged.setdefault(section, {}).update(values)
-    if repo_config is not None:
+    if repo is not None:
         for section, key in FORMAT_KEYS:
             default = getattr(getattr(Config(), section), key)
-            merged.setdefault(section, {})[key] = repo.get(section, {}).get(key, default)
+            merged.setdefault(section, {})[key] = layers[1].get(section, {}).get(key, default)
     config = Config(
         **{
             section: type(getattr(Config(), section))(**values)

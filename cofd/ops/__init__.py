@@ -24,6 +24,7 @@ _MODULES = (
     "maintenance",
     "remote_ops",
     "peer_ops",
+    "config_op",
 )
 
 

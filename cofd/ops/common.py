@@ -51,8 +51,9 @@ def identity(ctx: OpContext, author: str | None) -> tuple[Signature, Signature]:
         name, email = user_name, user_email
     if not name:
         raise UsageError(
-            "author identity unknown: pass --author 'Name <email>', set COF_AUTHOR_NAME "
-            f"and COF_AUTHOR_EMAIL, or set [user] name and email in {ctx.home / 'config.toml'}"
+            "author identity unknown: run cof config --global user.name 'Your Name' and "
+            "cof config --global user.email you@example.com (or pass --author 'Name <email>', "
+            "or set COF_AUTHOR_NAME and COF_AUTHOR_EMAIL)"
         )
     author_sig = Repository.signature(name, email)
     committer = Repository.signature(user_name or name, user_email or email, author_sig.timestamp)

@@ -14,7 +14,6 @@ Writers take an flock next to the file and replace it atomically, so concurrent
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cofd.config import read_toml
+from cofd.files import locked, write_atomic
 from cofd.objects.refs import ref_name_problem
 from protocol.errors import ConfigError, UsageError
 from protocol.peer.crypto import Identity, is_valid_public_key
@@ -102,27 +102,6 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 # -- shares ---------------------------------------------------------------------------
 
 
@@ -167,10 +146,10 @@ def _dump_shares(shares: dict[str, Share]) -> str:
 def editing_shares(home: Path) -> Iterator[dict[str, Share]]:
     """Read-modify-write of the share registry under its lock."""
     path = home / SHARES_FILE
-    with _locked(path):
+    with locked(path):
         shares = load_shares(home)
         yield shares
-        _write_atomic(path, _dump_shares(shares))
+        write_atomic(path, _dump_shares(shares))
 
 
 # -- remotes --------------------------------------------------------------------------
@@ -288,7 +267,7 @@ def editing_remote_config(cof_dir: Path) -> Iterator[RemoteConfig]:
     """Read-modify-write of ``remotes.toml`` under its lock: concurrent edits (a
     ``cof push -u`` during a ``cof remote add``) never lose one another's update."""
     path = cof_dir / REMOTES_FILE
-    with _locked(path):
+    with locked(path):
         config = load_remote_config(cof_dir)
         yield config
-        _write_atomic(path, _dump_remote_config(config))
+        write_atomic(path, _dump_remote_config(config))
