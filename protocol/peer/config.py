@@ -39,6 +39,18 @@ class PeerConfig:
         """Seconds without progress after which a request or the connection fails."""
         return self.timeout * (self.max_retries + 1)
 
+    @property
+    def handshake_budget(self) -> float:
+        """Seconds the client keeps retrying its handshake before giving up.
+
+        One ``timeout`` (at least HANDSHAKE_MIN_BUDGET, at most :attr:`budget`): a
+        live server answers an INIT in one round trip, and the INIT is retransmitted
+        with backoff within that time (11 tries in the default 5 s), so more silence
+        means a wrong key or no server at that address; the user should not wait
+        the whole request budget (20 s by default) to hear it.
+        """
+        return min(self.budget, max(self.timeout, limits.HANDSHAKE_MIN_BUDGET))
+
 
 def addr_name(addr: object) -> str:
     if isinstance(addr, tuple) and len(addr) >= 2:

@@ -506,7 +506,14 @@ class Connection:
         if self._hs_started is None:
             self._hs_started = self._last_activity = now
         self._hs_attempts += 1
-        interval = min(self.config.timeout, 2 * self.config.initial_rtt * 2**self._hs_attempts)
+        # Backoff from the initial RTT, but never more than HANDSHAKE_MAX_INTERVAL
+        # apart: the whole handshake gets one timeout, and a lossy link needs many
+        # tries in it (an INIT is ~150 bytes; a silent address costs ~10 of them).
+        interval = min(
+            self.config.timeout,
+            limits.HANDSHAKE_MAX_INTERVAL,
+            2 * self.config.initial_rtt * 2**self._hs_attempts,
+        )
         self._hs_next = now + interval
         return [self._handshake.init_packet(self._cookie)]
 
@@ -635,7 +642,8 @@ class Connection:
         if self.state is State.CLOSED:
             return None
         if self._handshake is not None:
-            return min(self._hs_next, (self._hs_started or self._hs_next) + self.config.budget)
+            started = self._hs_next if self._hs_started is None else self._hs_started
+            return min(self._hs_next, started + self.config.handshake_budget)
         candidates = [
             self._recovery.timer(),
             self._ack_at if self._ack_pending else None,
@@ -659,8 +667,15 @@ class Connection:
         if self.state is State.CLOSED:
             return
         if self._handshake is not None:
-            if self._hs_started is not None and now >= self._hs_started + self.config.budget:
-                self._terminate(self._timeout_error("did not answer the handshake"))
+            if (
+                self._hs_started is not None
+                and now >= self._hs_started + self.config.handshake_budget
+            ):
+                self._terminate(
+                    self._timeout_error(
+                        "did not answer the handshake", self.config.handshake_budget
+                    )
+                )
             return
         recovery_at = self._recovery.timer()
         if recovery_at is not None and now >= recovery_at:
@@ -691,10 +706,10 @@ class Connection:
         elif now >= self._last_activity + self.config.idle_timeout:
             self.close()
 
-    def _timeout_error(self, what: str) -> PeerTimeoutError:
+    def _timeout_error(self, what: str, budget: float | None = None) -> PeerTimeoutError:
         cfg = self.config
         return PeerTimeoutError(
-            f"peer {self.peer_name} {what} within {cfg.budget:g} s "
+            f"peer {self.peer_name} {what} within {budget or cfg.budget:g} s "
             f"(timeout_ms={cfg.timeout_ms}, max_retries={cfg.max_retries})"
         )
 

@@ -55,6 +55,8 @@ IDLE_TIMEOUT = 30.0  # a connection with no traffic at all for this long is clos
 HANDSHAKE_TIMEOUT = 10.0  # a half-open server connection is forgotten after this
 COOKIE_PERIOD = 30.0  # cookie secret rotation; a cookie is valid for 1-2 periods
 INITIAL_RTT = 0.1  # RFC 9002 recommends 333 ms for the Internet; LAN peers answer faster
+HANDSHAKE_MIN_BUDGET = 2.0  # seconds: the least a handshake is retried for (PeerConfig)
+HANDSHAKE_MAX_INTERVAL = 0.5  # seconds: the most between two tries of a handshake
 MAX_ACK_DELAY = 0.005  # we ACK after 2 packets or within this delay
 TIMER_GRANULARITY = 0.001  # RFC 9002 kGranularity
 AMPLIFICATION_FACTOR = 3  # before a cookie is validated, reply <= 3x what was received

@@ -129,6 +129,20 @@ def test_handshake_gives_up_when_server_never_answers() -> None:
     assert h.wakeups < 20
 
 
+def test_handshake_with_default_settings_gives_up_after_one_timeout_of_tries() -> None:
+    # Silence (a wrong key, nobody at the address) is reported after timeout_ms, not
+    # after the whole request budget of timeout_ms x (max_retries + 1) = 20 s.
+    config = PeerConfig()
+    h = Harness(Link(loss=1.0), config=config)
+    h.run(lambda: bool(h.events_of(ev.ConnectionTerminated)), limit=60)
+    assert h.now == pytest.approx(config.timeout, abs=0.01) and config.budget == 20
+    [term] = h.events_of(ev.ConnectionTerminated)
+    assert isinstance(term.error, PeerTimeoutError)
+    assert "did not answer the handshake within 5 s" in term.error.message
+    # Backoff 0.4 s, then 0.5 s apart: enough tries to get through 30 % loss each way.
+    assert sum(1 for _, src, _ in h.net.sent if src == CLIENT_ADDR) == 11
+
+
 def test_client_with_wrong_server_key_never_connects() -> None:
     config = PeerConfig(timeout_ms=200, max_retries=1)
     h = Harness(config=config)
