@@ -12,8 +12,6 @@ optional:
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
@@ -33,6 +31,8 @@ json_option = click.option(
 
 def emit_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout (bytes as hex)."""
+    import json  # here, not at the top: most runs of most commands print no JSON
+
     click.echo(
         json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default)
     )
@@ -111,6 +111,8 @@ class ProgressLine:
         self._last_draw, self._last_phase = now, phase
         text = format_progress(data)
         if self._tty:
+            import shutil  # here, not at the top: only slow operations on a terminal draw
+
             text = text[: shutil.get_terminal_size().columns - 1]
             self._stream.write("\r" + text.ljust(self._width))
             self._width = len(text)

@@ -7,11 +7,13 @@ make us allocate more than a small multiple of its own size.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgpack
 
 from protocol.errors import ProtocolError
+
+TYPE_CHECKING = False  # not typing's: importing typing would slow every command's start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 # Largest single decoded message anywhere in cof: an RPC frame carrying a log page
 # or status listing. Objects in the store are far smaller (one block).

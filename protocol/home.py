@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import pwd
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+
+TYPE_CHECKING = False  # not typing's: importing typing would slow every command's start-up
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Final
 
 SOCKET_NAME: Final = "cofd.sock"
 PID_NAME: Final = "cofd.pid"

@@ -17,11 +17,13 @@ returns.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
 
 from protocol.codec import MAX_MESSAGE_BYTES, pack, unpack
 from protocol.errors import ProtocolError
+
+TYPE_CHECKING = False  # not typing's: importing typing would slow every command's start-up
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, Final
 
 # Bumped whenever a message's fields or meaning change incompatibly.
 PROTOCOL_VERSION: Final = 1
@@ -60,20 +62,68 @@ def _require_str_map(value: object, what: str) -> dict[str, Any]:
     return mapping
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class _Message:
+    """What ``@dataclass(frozen=True, slots=True)`` would give the message types:
+    fields (slots) that ``__init__`` sets once and nothing changes after, and
+    equality, hashing and ``repr`` by field values.
+
+    Written out because every ``cof`` command imports this module: importing
+    ``dataclasses`` (and with it ``inspect``, ``ast``, ``dis`` and ``tokenize``) and
+    generating the four classes' methods took a fifth of ``cof status``'s start-up.
+    """
+
+    __match_args__: tuple[str, ...] = ()  # the fields, in order (as in a dataclass)
+    __slots__ = ()
+    TYPE: ClassVar[str]
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):  # a field __init__ has set, or a class attribute
+            raise AttributeError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Message) and type(other) is type(self):
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{type(self).__qualname__}({fields})"
+
+
+class Request(_Message):
     """Client → daemon: run operation ``op`` with ``params``.
 
     ``cwd`` is the client's absolute working directory (the daemon resolves the
     repository from it); ``env`` holds the client's ``COF_*`` variables.
     """
 
+    __match_args__ = ("id", "op", "params", "cwd", "env")
+    __slots__ = __match_args__
     TYPE: ClassVar[str] = "request"
-    id: int
-    op: str
-    params: dict[str, Any] = field(default_factory=dict)
-    cwd: str = "/"
-    env: dict[str, str] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        id: int,
+        op: str,
+        params: dict[str, Any] | None = None,
+        cwd: str = "/",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.id: Final = id
+        self.op: Final = op
+        self.params: Final = {} if params is None else params
+        self.cwd: Final = cwd
+        self.env: Final = {} if env is None else env
 
     def to_wire(self) -> dict[str, Any]:
         return {"op": self.op, "params": self.params, "cwd": self.cwd, "env": self.env}
@@ -92,13 +142,16 @@ class Request:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class Progress(_Message):
     """Daemon → client: a progress report for request ``id`` (see ``cofctl.runner``)."""
 
+    __match_args__ = ("id", "data")
+    __slots__ = __match_args__
     TYPE: ClassVar[str] = "progress"
-    id: int
-    data: dict[str, Any]
+
+    def __init__(self, id: int, data: dict[str, Any]) -> None:
+        self.id: Final = id
+        self.data: Final = data
 
     def to_wire(self) -> dict[str, Any]:
         return {"data": self.data}
@@ -108,13 +161,16 @@ class Progress:
         return cls(id=request_id, data=_require_str_map(body.get("data"), "data"))
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(_Message):
     """Daemon → client: request ``id`` succeeded with ``value`` (any msgpack value)."""
 
+    __match_args__ = ("id", "value")
+    __slots__ = __match_args__
     TYPE: ClassVar[str] = "result"
-    id: int
-    value: Any
+
+    def __init__(self, id: int, value: Any) -> None:
+        self.id: Final = id
+        self.value: Final = value
 
     def to_wire(self) -> dict[str, Any]:
         return {"value": self.value}
@@ -126,14 +182,17 @@ class Result:
         return cls(id=request_id, value=body["value"])
 
 
-@dataclass(frozen=True, slots=True)
-class Error:
+class Error(_Message):
     """Daemon → client: request ``id`` failed; ``code`` names a ``CofError`` class."""
 
+    __match_args__ = ("id", "code", "message")
+    __slots__ = __match_args__
     TYPE: ClassVar[str] = "error"
-    id: int
-    code: str
-    message: str
+
+    def __init__(self, id: int, code: str, message: str) -> None:
+        self.id: Final = id
+        self.code: Final = code
+        self.message: Final = message
 
     def to_wire(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message}
