@@ -10,6 +10,9 @@ from cofctl.textfmt import quote_path, relative, short
 # git's -u modes: no untracked files, a new directory as one DIR/ line, every file.
 UNTRACKED_MODES = ("no", "normal", "all")
 _LABELS = {"A": "new file", "M": "modified", "D": "deleted", "T": "typechange"}
+# git's hint: before the first commit there is nothing to restore from.
+_UNSTAGE_HINT = '  (use "cof restore --staged <file>..." to unstage)'
+_UNSTAGE_UNBORN_HINT = '  (use "cof rm --cached <file>..." to unstage)'
 _UNMERGED_LABELS = {
     "UU": "both modified",
     "AA": "both added",
@@ -22,14 +25,29 @@ _UNMERGED_LABELS = {
 
 
 def porcelain_lines(result: dict[str, Any]) -> list[str]:
-    lines = [f"{code} {quote_path(path)}" for code, path in result["entries"]]
-    lines += [f"?? {quote_path(path)}" for path in result["untracked"]]
+    """git's porcelain v1: repository paths, quoted (a space too) as git quotes them."""
+    lines = [f"{code} {quote_path(path, quote_space=True)}" for code, path in result["entries"]]
+    lines += [f"?? {quote_path(path, quote_space=True)}" for path in result["untracked"]]
     return lines
 
 
-def _rel(result: dict[str, Any], path: str) -> str:
-    shown = relative(result["root"], path)
-    return shown + "/" if path.endswith("/") and not shown.endswith("/") else shown
+def _name(path: str | bytes) -> str:
+    """A path of the result as text: the daemon sends a name that is not UTF-8 (only
+    an untracked one can be) as bytes, which become ``os.fsdecode``'s surrogates."""
+    return path.decode("utf-8", "surrogateescape") if isinstance(path, bytes) else path
+
+
+def _rel(result: dict[str, Any], path: str | bytes) -> str:
+    """The path from the current directory (a directory keeps its ``/``)."""
+    name = _name(path)
+    shown = relative(result["root"], name)
+    return shown + "/" if name.endswith("/") and not shown.endswith("/") else shown
+
+
+def _quoted(result: dict[str, Any], path: str | bytes, quote_space: bool = False) -> str:
+    """The path from the current directory, quoted as git quotes it (``quote_space``:
+    the short format also quotes a name with a space, the long one does not)."""
+    return quote_path(_rel(result, path), quote_space=quote_space)
 
 
 def _commits(n: int) -> str:
@@ -107,7 +125,9 @@ def _entries_by_section(
 
 def _preamble(result: dict[str, Any]) -> list[str]:
     """Where HEAD is, how the branch stands against its upstream, a merge going on."""
-    if result["detached"]:
+    if result.get("no_branch"):
+        out = ["Not currently on any branch."]
+    elif result["detached"]:
         out = [f"HEAD detached at {short(result['head'])}"]
     else:
         out = [f"On branch {result['branch']}"]
@@ -149,8 +169,8 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
         out += _block(
             [
                 "Changes to be committed:",
-                '  (use "cof restore --staged <file>..." to unstage)',
-                *(f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in staged),
+                _UNSTAGE_HINT if result["head"] is not None else _UNSTAGE_UNBORN_HINT,
+                *(f"\t{_LABELS[c] + ':':<12}{_quoted(result, p)}" for c, p in staged),
             ]
         )
     if unmerged:
@@ -158,7 +178,7 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
             [
                 "Unmerged paths:",
                 '  (use "cof add <file>..." to mark resolution)',
-                *(f"\t{_UNMERGED_LABELS[c] + ':':<17}{_rel(result, p)}" for c, p in unmerged),
+                *(f"\t{_UNMERGED_LABELS[c] + ':':<17}{_quoted(result, p)}" for c, p in unmerged),
             ]
         )
     if unstaged:
@@ -167,7 +187,7 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
                 "Changes not staged for commit:",
                 '  (use "cof add <file>..." to update what will be committed)',
                 '  (use "cof restore <file>..." to discard changes in working directory)',
-                *(f"\t{_LABELS[c] + ':':<12}{_rel(result, p)}" for c, p in unstaged),
+                *(f"\t{_LABELS[c] + ':':<12}{_quoted(result, p)}" for c, p in unstaged),
             ]
         )
     if result["untracked"]:
@@ -175,7 +195,7 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
             [
                 "Untracked files:",
                 '  (use "cof add <file>..." to include in what will be committed)',
-                *(f"\t{_rel(result, p)}" for p in result["untracked"]),
+                *(f"\t{_quoted(result, p)}" for p in result["untracked"]),
             ]
         )
     elif untracked == "no" and staged:
@@ -186,8 +206,8 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
 
 
 def short_lines(result: dict[str, Any]) -> list[str]:
-    lines = [f"{code} {quote_path(_rel(result, path))}" for code, path in result["entries"]]
-    lines += [f"?? {quote_path(_rel(result, path))}" for path in result["untracked"]]
+    lines = [f"{code} {_quoted(result, path, True)}" for code, path in result["entries"]]
+    lines += [f"?? {_quoted(result, path, True)}" for path in result["untracked"]]
     return lines
 
 

@@ -5,37 +5,13 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta, timezone
 
+# git's quoting (core.quotePath): one function for every path cof prints, shared
+# with the daemon, which quotes the paths of patch headers.
+from protocol.quoting import quote_path
+
+__all__ = ["SHORT_ID", "format_date", "quote_path", "relative", "short", "upstream_set_line"]
+
 SHORT_ID = 12  # hex digits shown for abbreviated ids (48 bits: unique in practice)
-
-_ESCAPES = {
-    7: "\\a",
-    8: "\\b",
-    9: "\\t",
-    10: "\\n",
-    11: "\\v",
-    12: "\\f",
-    13: "\\r",
-    34: '\\"',
-    92: "\\\\",
-}
-
-
-def quote_path(path: str, quote_space: bool = True) -> str:
-    """Quote a path as git does with ``core.quotePath`` on: C escapes and octal for
-    control characters and non-ASCII bytes, double quotes around the whole."""
-    raw = os.fsencode(path)
-    needs = any(b < 0x20 or b >= 0x7F or b in (34, 92) or (quote_space and b == 32) for b in raw)
-    if not needs:
-        return path
-    out = []
-    for b in raw:
-        if b in _ESCAPES:
-            out.append(_ESCAPES[b])
-        elif b < 0x20 or b >= 0x7F:
-            out.append(f"\\{b:03o}")
-        else:
-            out.append(chr(b))
-    return '"' + "".join(out) + '"'
 
 
 def format_date(timestamp: int, tz_minutes: int) -> str:

@@ -29,7 +29,9 @@ from cofctl.runner import call
 )
 @click.option("--author", help="Override the author: 'Name <email>'.")
 @click.option("--allow-empty", is_flag=True, help="Commit even if nothing changed.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the commit id.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing, as git (errors still go to stderr)."
+)
 def command(
     messages: tuple[str, ...],
     stage_all: bool,
@@ -38,7 +40,8 @@ def command(
     allow_empty: bool,
     quiet: bool,
 ) -> None:
-    """Record the staged changes as a new commit and print its id."""
+    """Record the staged changes as a new commit and print [BRANCH ID] SUMMARY
+    (nothing with -q, as git; 'cof log -n 1 --json' gives the id)."""
     # cof has no editor: only --amend may go without -m (it keeps the old message).
     if not messages and not amend:
         raise click.UsageError("Missing option '-m' / '--message'.")
@@ -51,7 +54,6 @@ def command(
     }
     result = call("commit", params)
     if quiet:
-        click.echo(result["id"])
         return
     where = result["branch"] or "detached HEAD"
     root = " (root-commit)" if result["root"] else ""

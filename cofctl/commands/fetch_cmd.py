@@ -17,7 +17,7 @@ import click
 from cofctl.render import emit_json, format_bytes, json_option
 from cofctl.runner import call
 from cofctl.textfmt import SHORT_ID, short
-from protocol.errors import ConflictError
+from protocol.errors import ConflictError, IntegrityError
 
 SUMMARY_WIDTH = 2 * SHORT_ID + 3  # git's: two abbreviated ids and "..."
 REF_WIDTH = 10  # git's narrowest remote-ref column in fetch lines
@@ -25,6 +25,7 @@ REF_WIDTH = 10  # git's narrowest remote-ref column in fetch lines
 # the flag and summary at 21 columns (builtin/fetch.c, adjust_refcol_width).
 LINE_ESTIMATE = 21
 TAGS, REMOTES = "refs/tags/", "refs/remotes/"
+TAG_CLOBBER = "would clobber existing tag"  # the reason of a tag a fetch kept
 
 
 def ref_summary(row: dict[str, Any], tag: bool) -> tuple[str, str, str]:
@@ -93,6 +94,15 @@ def print_transfer(fetched: dict[str, Any]) -> None:
         click.echo(_fetch_line(row, fetched["remote"], width))
 
 
+def print_fetch(fetched: dict[str, Any]) -> None:
+    """What a fetch (or the fetch of a pull) says, as git: ``From URL`` when something
+    was listed or changed, the pruned branches, the transfer and the ref lines."""
+    if fetched["stats"]["listed"] or any(fetched[k] for k in ("updated", "pruned", "rejected")):
+        click.echo(f"From {fetched['url']}")
+    print_pruned(fetched)
+    print_transfer(fetched)
+
+
 def print_pruned(fetched: dict[str, Any]) -> None:
     """git's lines for deleted remote-tracking branches."""
     width = _ref_width(fetched)
@@ -101,16 +111,41 @@ def print_pruned(fetched: dict[str, Any]) -> None:
         click.echo(f"{summary_column('-', '[deleted]')}{'(none)':<{width}} -> {name}")
 
 
-def refuse_clobbered(fetched: dict[str, Any]) -> None:
-    """Exit non-zero, as git's ``fetch --tags`` does, when a tag was kept."""
-    kept = len(fetched["rejected"])
-    if kept == 1:
-        what = "a local tag differs from the remote's and was kept"
-    elif kept:
-        what = f"{kept} local tags differ from the remote's and were kept"
-    else:
+def refuse_rejected(fetched: dict[str, Any], pulling: bool = False) -> None:
+    """Exit non-zero when a ref was left alone, in one line saying why for each kind:
+    a tag kept (as git's ``fetch --tags``: exit 7), a ref naming an object of the
+    wrong kind (exit 10, as every integrity error). ``pulling``: nothing is merged,
+    as git's pull stops when its fetch fails (the tags kept are named then: its
+    ``-q`` shows no ref line)."""
+    kept = [row for row in fetched["rejected"] if row["reason"] == TAG_CLOBBER]
+    wrong = [row for row in fetched["rejected"] if row["reason"] != TAG_CLOBBER]
+    parts = []
+    if wrong:
+        parts.append("not fetched: " + "; ".join(_wrong_kind(row, fetched) for row in wrong))
+    if kept:
+        parts.append(_kept_tags([row["ref"].removeprefix(TAGS) for row in kept], pulling))
+    if not parts:
         return
-    raise ConflictError(f"{what} (cof fetch --force takes the remote's)")
+    message = "; ".join(parts) + (" (cof fetch --force takes the remote's)" if kept else "")
+    if pulling:
+        message = f"nothing merged: {message}"
+    raise (IntegrityError if wrong else ConflictError)(message)
+
+
+def _wrong_kind(row: dict[str, Any], fetched: dict[str, Any]) -> str:
+    theirs, _ = _names(row, fetched["remote"])
+    full = row["ref"] if row["ref"].startswith(TAGS) else f"refs/heads/{theirs}"
+    return f"{full} ({short(row['new'])}) of {fetched['url']} is {row['reason']}"
+
+
+def _kept_tags(names: list[str], named: bool) -> str:
+    if named:
+        if len(names) == 1:
+            return f"the local tag {names[0]} differs from the remote's and was kept"
+        return f"the local tags {', '.join(names)} differ from the remote's and were kept"
+    if len(names) == 1:
+        return "a local tag differs from the remote's and was kept"
+    return f"{len(names)} local tags differ from the remote's and were kept"
 
 
 @click.command("fetch")
@@ -140,8 +175,5 @@ def command(
     if as_json:
         emit_json(result)
     elif not quiet:  # as git's fetch -q: not even a kept tag's line, only the error
-        if result["stats"]["listed"] or result["updated"] or result["pruned"] or result["rejected"]:
-            click.echo(f"From {result['url']}")
-        print_pruned(result)
-        print_transfer(result)
-    refuse_clobbered(result)
+        print_fetch(result)
+    refuse_rejected(result)

@@ -128,7 +128,8 @@ def header_lines(info: dict[str, Any], deco: str) -> list[str]:
     lines.append(f"Author: {info['author']}")
     lines.append(f"Date:   {format_date(info['author_time'], info['author_tz'])}")
     lines.append("")
-    lines += [f"    {line}".rstrip() for line in info["message"].rstrip("\n").split("\n")]
+    # Indented as git's medium format: a blank line of the message is four spaces.
+    lines += [f"    {line.rstrip()}" for line in info["message"].rstrip("\n").split("\n")]
     return lines
 
 
@@ -154,7 +155,7 @@ def command(
         emit_json(result["commits"])
         return
     if graph:
-        _print_graph(result, oneline, limit)
+        _print_graph(result, oneline, stat, limit)
         return
     first = True
     for info in result["commits"]:
@@ -197,7 +198,9 @@ def topo_order(commits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _print_graph(result: dict[str, Any], oneline: bool, limit: int | None) -> None:
+def _print_graph(result: dict[str, Any], oneline: bool, stat: bool, limit: int | None) -> None:
+    """``log --graph``: the graph rows beside each commit's text, and its stat (none
+    for a merge, as git) under it, beside the lanes that continue."""
     commits = topo_order(result["commits"])
     by_id = {c["id"]: c for c in commits}
     rows = graph_lines([(c["id"], [p for p in c["parents"] if p in by_id]) for c in commits])
@@ -210,14 +213,18 @@ def _print_graph(result: dict[str, Any], oneline: bool, limit: int | None) -> No
         if info is None:  # -n reached: git stops drawing at the last commit shown
             return
         deco = decoration(info, result["refs"], result["head"], result["head_ref"])
+        # Every lane open at this row continues beside the commit's text.
+        pad = prefix.replace("*", "|" if info["parents"] else " ") + " "
         if oneline:
             click.echo(f"{prefix} {short(info['id'])}{deco} {info['message'].split(chr(10))[0]}")
         else:
             lines = header_lines(info, deco)
             click.echo(f"{prefix} {lines[0]}")
-            # Every lane open at this row continues beside the commit's text.
-            pad = prefix.replace("*", "|" if info["parents"] else " ") + " "
             for line in lines[1:]:
+                click.echo(f"{pad}{line}".rstrip())
+        changes = info.get("changes") or []
+        if stat and changes and len(info["parents"]) < 2:
+            for line in ([] if oneline else [""]) + stat_lines(changes):
                 click.echo(f"{pad}{line}".rstrip())
 
 

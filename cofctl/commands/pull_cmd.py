@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cofctl.commands.fetch_cmd import print_transfer
+from cofctl.commands.fetch_cmd import print_fetch, refuse_rejected
 from cofctl.commands.merge_cmd import stop_on_conflicts
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
@@ -26,10 +26,17 @@ def command(
     remote: str | None, branch: str | None, unrelated: bool, quiet: bool, as_json: bool
 ) -> None:
     """Fetch from REMOTE and merge its BRANCH (default: the current branch's upstream,
-    else origin and the current branch's name)."""
+    else origin and the current branch's name). As git's, nothing is merged when the
+    fetch leaves a ref alone (a tag the remote moved: cof fetch --force takes it)."""
     # Two requests, as git's fetch + merge: the fetch runs beside readers of the
     # repository, only the merge excludes them.
     fetched = call("fetch", {"remote": remote}, progress=not quiet)
+    if fetched["rejected"]:  # as git's pull: a failed fetch merges nothing
+        if as_json:
+            emit_json({"fetch": fetched, "merge": None})
+        elif not quiet:
+            print_fetch(fetched)
+        refuse_rejected(fetched, pulling=True)
     merged = call(
         "merge_upstream",
         {"remote": remote, "branch": branch, "allow_unrelated": unrelated},
@@ -39,7 +46,7 @@ def command(
         emit_json({"fetch": fetched, "merge": merged})
         return
     if not quiet:
-        print_transfer(fetched)
+        print_fetch(fetched)
     stop_on_conflicts(merged)
     if quiet:
         return

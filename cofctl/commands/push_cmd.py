@@ -53,12 +53,12 @@ def command(
         "tags": tags,
     }
     result = call("push", params, progress=not quiet)
-    failed = any(row["status"] in FAILED for row in result.get("refs", []))
+    error = result.get("error")
     if as_json:
         emit_json(result)
     elif quiet:
-        if failed:  # as git's push -q: every ref's line once one is refused
-            _print_refs(result, sizes=False)
+        if error:  # as git's push -q: the ref lines, on stderr, once one is refused
+            _print_refs(result, err=True)
     elif result.get("deleted"):
         click.echo(f"To {result['url']}")
         click.echo(f"{summary_column('-', '[deleted]')}{result['branch']}")
@@ -68,22 +68,23 @@ def command(
     else:
         _print_refs(result)
         _upstream_line(result)
-    if failed:
-        # Some refs went, some did not: git's "failed to push some refs".
-        raise ConflictError(f"failed to push some refs to {result['url']}")
+    if error:
+        # git's "failed to push some refs", or why when no ref went.
+        raise ConflictError(error)
 
 
-def _print_refs(result: dict[str, Any], sizes: bool = True) -> None:
+def _print_refs(result: dict[str, Any], err: bool = False) -> None:
     """git's lines: the refs that moved first, then those refused (up-to-date ones are
-    not shown); with ``sizes``, the transfer's size on stderr."""
-    click.echo(f"To {result['url']}")
+    not shown); on stdout, else (``-q``) on stderr as git's; the transfer's size on
+    stderr when something was sent and the lines went to stdout."""
+    click.echo(f"To {result['url']}", err=err)
     rows = [row for row in result["refs"] if row["status"] != "up-to-date"]
     for row in sorted(rows, key=lambda r: r["status"] in FAILED):  # stable: refs in order
         name = row["ref"].removeprefix("refs/heads/").removeprefix("refs/tags/")
         flag, summary, note = ref_summary(row, row["ref"].startswith("refs/tags/"))
         line = f"{summary_column(flag, summary)}{name} -> {name}"
-        click.echo(f"{line} ({note})" if note else line)
-    if not sizes:
+        click.echo(f"{line} ({note})" if note else line, err=err)
+    if err or all(row["status"] in FAILED for row in rows):
         return
     wire = result["wire"]
     click.echo(

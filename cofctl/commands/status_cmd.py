@@ -63,6 +63,14 @@ def command(
     params = {"paths": list(paths), "untracked": untracked}
     result = call("status", params, progress=False)
     if as_json:
+        # A name that is not UTF-8 comes as bytes: JSON shows it with \x escapes.
+        result["untracked"] = [_json_path(p) for p in result["untracked"]]
         emit_json(result)
     else:
         click.echo(render(result, porcelain, short_format, show_branch, untracked), nl=False)
+
+
+def _json_path(path: str | bytes) -> str:
+    if isinstance(path, bytes):
+        return path.decode("utf-8", "backslashreplace")
+    return path

@@ -161,10 +161,12 @@ class Refs:
         who: Signature,
         message: str,
         expected: CommitId | _Any | None = ANY,
+        log: bool = True,
     ) -> None:
         """Point ``name`` at ``new`` (None deletes it) if it still has ``expected``.
 
         ``HEAD`` means the branch HEAD is attached to, or HEAD itself when detached.
+        ``log=False`` writes no reflog line (a rename moves the log elsewhere).
         """
         if name == HEAD:
             name = self.head_target() or HEAD
@@ -186,8 +188,9 @@ class Refs:
             # rewrite (expiry) takes the same lock, so no line is lost between its read
             # and its rename. A crash right after leaves a line for an update that did
             # not happen, never an update without its line.
-            self._log(name, current, new, who, message)
-            if name != HEAD and name == self.head_target():
+            if log:
+                self._log(name, current, new, who, message)
+            if log and name != HEAD and name == self.head_target():
                 self._log(HEAD, current, new, who, message)
             if new is None:
                 path.unlink(missing_ok=True)
@@ -203,23 +206,81 @@ class Refs:
             lock.unlink(missing_ok=True)
             raise
 
-    def _make_room(self, name: str) -> None:
-        """Refs are files, so ``a`` and ``a/b`` cannot both exist (git's rule): refuse
-        a new ref that one in place would clash with; clear empty directories that
-        deleted refs left where it goes."""
-        path = self._path(name)
+    def clash(self, name: str, ignoring: str | None = None) -> str | None:
+        """The ref (or ref being written) that a new ref ``name`` would clash with, as
+        refs are files and ``a`` and ``a/b`` cannot both exist (git's rule); a clash
+        with ``ignoring`` (the ref a rename moves away) does not count."""
         for parent in Path(name).parents:
-            if self._path(parent.as_posix()).is_file():
-                raise ConflictError(f"cannot create {name}: {parent.as_posix()} exists")
+            if parent.as_posix() != ignoring and self._path(parent.as_posix()).is_file():
+                return parent.as_posix()
+        path = self._path(name)
         if path.is_dir():
             # Any file below is a ref, or the lock of one being written: both clash.
-            inside = sorted(p for p in path.rglob("*") if not p.is_dir())
-            if inside:
-                shown = inside[0].relative_to(self.cof_dir).as_posix().removesuffix(".lock")
-                raise ConflictError(f"cannot create {name}: {shown} exists")
+            for inside in sorted(p for p in path.rglob("*") if not p.is_dir()):
+                shown = inside.relative_to(self.cof_dir).as_posix().removesuffix(".lock")
+                if shown != ignoring:
+                    return shown
+        return None
+
+    def _make_room(self, name: str) -> None:
+        """Refuse a new ref that one in place would clash with; clear empty directories
+        that deleted refs left where it goes."""
+        clash = self.clash(name)
+        if clash is not None:
+            raise ConflictError(f"cannot create {name}: {clash} exists")
+        path = self._path(name)
+        if path.is_dir():
             for sub in sorted(path.rglob("*"), reverse=True):  # empty directories only
                 sub.rmdir()
             path.rmdir()
+
+    def rename(self, old: str, new: str, who: Signature, message: str) -> CommitId:
+        """Move ref ``old`` to ``new`` with its reflog, as git's ``branch -m``: ``new``
+        gets ``old``'s log and one ``message`` line, and HEAD follows if it was on
+        ``old``. ``new`` may lie below ``old`` (``a`` to ``a/b``) or above it (``a/b``
+        to ``a``): ``old`` goes first, as in git.
+
+        A crash between the removal of ``old`` and the creation of ``new`` leaves the
+        log in ``logs/deleted/``, where gc keeps its commits as roots (git leaves it
+        in ``logs/refs/.tmp-renamed-log``). The caller holds the repository's writer
+        lock (branches move under no other), so no update races the rename.
+        """
+        commit = self.read(old)
+        if commit is None:
+            raise UsageError(f"{old} not found")
+        if old == new:
+            self.update(new, commit, who, message, expected=commit)
+            return commit
+        clash = self.clash(new, ignoring=old)
+        if clash is not None:
+            raise ConflictError(f"cannot create {new}: {clash} exists")
+        on_head = self.head_target() == old
+        aside = self._log_aside(old)
+        self.update(old, None, who, message, expected=commit, log=False)
+        if aside is not None:
+            self._log_aside(new)  # a deleted ref's log under the new name stays a root
+            moved = self._log_path(new)  # and so do the others in the way
+            moved.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(aside, moved)
+            fsync_dir(moved.parent)
+            self._remove_empty_log_dirs(aside)
+        self.update(new, commit, who, message, expected=None)
+        if on_head:
+            self.set_head(new, who, message, previous=commit)
+        return commit
+
+    def _log_aside(self, name: str) -> Path | None:
+        """Move ``name``'s reflog to ``logs/deleted/`` (a gc root there); its new place."""
+        logs = self.cof_dir / "logs"
+        path = logs / name
+        if not path.is_file():
+            return None
+        aside = logs / "deleted" / f"{name}.{time.time_ns()}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, aside)
+        fsync_dir(aside.parent)
+        self._remove_empty_log_dirs(path)
+        return aside
 
     def _remove_empty_parents(self, path: Path) -> None:
         """After a delete: drop directories left empty below ``refs/<kind>/``."""
@@ -249,9 +310,18 @@ class Refs:
             os.replace(stale, aside)
         return path
 
-    def set_head(self, target: str | CommitId, who: Signature, message: str) -> None:
-        """Attach HEAD to a branch ref name, or detach it at a commit id."""
-        old = self.head()
+    def set_head(
+        self,
+        target: str | CommitId,
+        who: Signature,
+        message: str,
+        previous: CommitId | _Any | None = ANY,
+        log: bool = True,
+    ) -> None:
+        """Attach HEAD to a branch ref name, or detach it at a commit id. The reflog
+        line says HEAD named ``previous`` before (default: what it names now), unless
+        ``log`` is False (HEAD moved between unborn branches: no commit to log)."""
+        old = self.head() if isinstance(previous, _Any) else previous
         if isinstance(target, str):
             if not target.startswith("refs/heads/"):
                 raise UsageError(f"HEAD can only point at a branch, not {target}")
@@ -264,7 +334,8 @@ class Refs:
         _write_durably(tmp, text)
         os.replace(tmp, self.cof_dir / HEAD)
         fsync_dir(self.cof_dir)
-        self._log(HEAD, old, new, who, message)
+        if log:
+            self._log(HEAD, old, new, who, message)
 
     def _log(
         self, name: str, old: CommitId | None, new: CommitId | None, who: Signature, message: str

@@ -25,7 +25,7 @@ from cofd.ops.upstreams import (
     unset_upstream,
 )
 from cofd.sync.registry import Upstream
-from protocol.errors import PathError, RevisionError, UsageError
+from protocol.errors import ConflictError, PathError, RevisionError, UsageError
 
 HEADS = "refs/heads/"
 REMOTES = "refs/remotes/"  # remote-tracking branches, moved by fetch
@@ -90,7 +90,9 @@ def create_branch(
     commit = resolve(repo, start or "HEAD")
     if repo.refs.read(ref) is not None and not force:
         raise UsageError(f"a branch named '{name}' already exists")
-    repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start or 'HEAD'}")
+    # git names the current branch when no start is given (HEAD when detached).
+    source = start or _current_branch(repo) or "HEAD"
+    repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {source}")
     upstream = remote_tracking(repo, start) if start else None
     if upstream is not None:
         set_upstream(repo, name, upstream)
@@ -116,18 +118,23 @@ def _delete_branch(ctx: OpContext, repo: Repository, name: str, force: bool) -> 
 
 
 def _rename_branch(ctx: OpContext, repo: Repository, old: str, new: str) -> dict[str, Any]:
-    old_ref, new_ref = HEADS + old, _branch_ref(new)
+    """git's ``branch -m OLD NEW``: the branch keeps its reflog (with one more line),
+    its upstream and HEAD; NEW may be below OLD's name (``x`` to ``x/y``) or above it.
+    The current branch may be renamed before its first commit."""
+    old_ref, new_ref = _branch_ref(old), _branch_ref(new)
     commit = repo.refs.read(old_ref)
-    if commit is None:
+    if commit is None and _current_branch(repo) != old:
         raise UsageError(f"branch '{old}' not found")
-    if repo.refs.read(new_ref) is not None:
+    if old != new and repo.refs.read(new_ref) is not None:
         raise UsageError(f"a branch named '{new}' already exists")
     who = reflog_signature(ctx)
-    message = f"branch: renamed {old_ref} to {new_ref}"
-    repo.refs.update(new_ref, commit, who, message)
-    if _current_branch(repo) == old:
-        repo.refs.set_head(new_ref, who, message)
-    repo.refs.update(old_ref, None, who, message, expected=commit)
+    message = f"Branch: renamed {old_ref} to {new_ref}"  # git's words, capital B
+    if commit is not None:
+        repo.refs.rename(old_ref, new_ref, who, message)
+    elif clash := repo.refs.clash(new_ref):
+        raise ConflictError(f"cannot create {new_ref}: {clash} exists")
+    else:  # the current branch, before its first commit: HEAD alone moves
+        repo.refs.set_head(new_ref, who, message, log=False)
     rename_upstream(repo, old, new)
     return {"renamed": old, "to": new}
 

@@ -18,6 +18,7 @@ from cofd.objects.model import Kind
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
 from cofd.store.ids import BlockId, hash_block
+from protocol.quoting import quote_path
 
 # Text diffs are computed only for files up to this size; larger ones are reported
 # by size and changed blocks, which is what matters for the binaries cof is for.
@@ -99,7 +100,7 @@ def line_counts(repo: Repository, change: Change) -> tuple[int, int] | None:
 def git_header(change: Change) -> str:
     """git's extended header of a change: ``diff --git`` and its mode lines (git's
     ``index`` line is left out: cof has no git blob ids to put in it)."""
-    lines = [f"diff --git a/{change.path} b/{change.path}"]
+    lines = [f"diff --git {quote_path('a/' + change.path)} {quote_path('b/' + change.path)}"]
     old, new = change.old, change.new
     if old is None and new is not None:
         lines.append(f"new file mode {new.mode:o}")
@@ -116,12 +117,17 @@ def unified(repo: Repository, change: Change) -> str | None:
     lines = text_lines(repo, change)
     if lines is None:
         return None
-    a = "/dev/null" if change.old is None else f"a/{change.path}"
-    b = "/dev/null" if change.new is None else f"b/{change.path}"
+    a = "/dev/null" if change.old is None else quote_path(f"a/{change.path}")
+    b = "/dev/null" if change.new is None else quote_path(f"b/{change.path}")
     out = [git_header(change)]
-    for line in difflib.unified_diff(lines[0], lines[1], a, b):
+    # git ends a ---/+++ name holding a space with a tab, for patch(1).
+    for line in difflib.unified_diff(lines[0], lines[1], _tabbed(a), _tabbed(b)):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+def _tabbed(label: str) -> str:
+    return label + "\t" if " " in label else label
 
 
 def changed_blocks(repo: Repository, change: Change) -> tuple[int, int]:

@@ -26,15 +26,17 @@ from cofd.ops.common import reflog_signature
 from cofd.ops.merge import merge, pull_message
 from cofd.ops.repository import COF_DIR, Repository, create_layout
 from cofd.ops.sync_refs import (
+    FAILED,
     MOVED,
+    REJECTED,
     UP_TO_DATE,
     Change,
     RefMove,
     fetched_move,
     plan_fetch,
     plan_push,
+    push_failure,
     push_ref_name,
-    refuse_unless_some_moved,
     with_verdicts,
 )
 from cofd.ops.upstreams import set_upstream, upstream_of
@@ -55,7 +57,6 @@ from protocol.errors import (
     CofError,
     ConfigError,
     ConflictError,
-    IntegrityError,
     PathError,
     RepositoryLockedError,
     RevisionError,
@@ -221,13 +222,14 @@ def fetch_over(
     _require_block_size(repo, f"cannot fetch from {remote.url.text()}", advertised)
     refs = remote_branches(advertised)
     taken, rejected = plan_fetch(repo, f"{REMOTES}{remote.name}/", refs, force)
-    _refuse_wrong_kinds(repo, remote, taken)  # those stored here already
-    # What a refused tag names is not fetched: no ref would keep it.
+    taken, wrong = _skip_wrong_kinds(repo, taken)  # those stored here already
+    # What a refused ref names is not fetched: no ref would keep it.
     local = set(ref_tips(repo.refs))
     wants: list[bytes] = list(dict.fromkeys(new for _, _, new in taken if new not in local))
     stats = session.fetch(repo, wants, ctx.progress)
     wire = _wire(session)
-    _refuse_wrong_kinds(repo, remote, taken)  # all here now
+    taken, wrong_now = _skip_wrong_kinds(repo, taken)  # all here now
+    rejected = sorted(rejected + wrong + wrong_now, key=lambda mv: mv.ref)  # the remote's order
     who = reflog_signature(ctx)
     # Only once the transfer succeeded (a failed fetch changes no ref), and before the
     # updates, in git's order.
@@ -248,20 +250,23 @@ def fetch_over(
     }
 
 
-def _refuse_wrong_kinds(repo: Repository, remote: Remote, changes: list[Change]) -> None:
-    """A fetch writes no ref to an object of the wrong kind (a branch at a tag object
-    or a tree, as a hostile or broken remote may list): refused whole, before any ref
-    moves, as the remote's history cannot be trusted (values not stored yet are
-    checked once the transfer brought them)."""
-    prefix = f"{REMOTES}{remote.name}/"
-    for ref, _, new in changes:
-        why = ref_value_problem(repo, ref, new)
-        if why is not None:
-            theirs = HEADS + ref.removeprefix(prefix) if ref.startswith(prefix) else ref
-            raise IntegrityError(
-                f"cannot fetch from {remote.url.text()}: its {theirs} ({new.hex()[:12]}) is "
-                f"{why}; no ref was updated"
-            )
+def _skip_wrong_kinds(
+    repo: Repository, changes: list[Change]
+) -> tuple[list[Change], list[RefMove]]:
+    """The changes a fetch may write, and the refs it refuses: one naming an object of
+    the wrong kind (a branch at a tag object or a tree, as a hostile or broken remote
+    may list) is skipped with its reason, the others still move (as git updates the
+    refs it can and reports the others). Values not stored yet pass: they are checked
+    again once the transfer brought them."""
+    fine: list[Change] = []
+    wrong: list[RefMove] = []
+    for ref, old, new in changes:
+        why = ref_value_problem(repo, ref, new, explain=False)
+        if why is None:
+            fine.append((ref, old, new))
+        else:
+            wrong.append(RefMove(ref, old, new, REJECTED, why))
+    return fine, wrong
 
 
 def _upstream_first(repo: Repository, remote: Remote, changed: list[Change]) -> list[Change]:
@@ -373,7 +378,6 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
         moves, result = _offer(repo, remote, session, sources, force)
         wire = _wire(session)
     moves = with_verdicts(moves, result)
-    refuse_unless_some_moved(remote.url.text(), moves)
     _track_pushed(repo, remote, moves, reflog_signature(ctx))
     mine = next((mv for mv in moves if named is not None and mv.ref == named[0]), None)
     upstream = _upstream_once_pushed(repo, remote, mine, bool(params.get("set_upstream")))
@@ -388,6 +392,9 @@ def _push(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str,
         "up_to_date": all(mv.status == UP_TO_DATE for mv in moves),
         "results": [{"ref": n, "ok": ok, "message": msg} for n, ok, msg in result.results],
         "wire": wire,
+        # The refused refs are reported beside the others (git's lines, ``-q`` too),
+        # then the CLI exits 7 with this.
+        "error": push_failure(remote.url.text(), moves),
     }
 
 
@@ -423,8 +430,9 @@ def _offer(
     for ref, value in sources:
         old = theirs.get(ref)
         moves.append(plan_push(repo, ref, value, CommitId(old) if old else None, force))
-    # Refused before sending anything, as git does, when nothing could go.
-    refuse_unless_some_moved(remote.url.text(), moves)
+    # Nothing sent, as git, when nothing could go: the refusals are the answer.
+    if any(mv.status in FAILED for mv in moves) and not any(mv.status in MOVED for mv in moves):
+        return moves, m.PushResult(())
     # Nothing to send still offers nothing: a peer without a write grant is refused
     # (as git's receive-pack), not told "Everything up-to-date".
     updates = [mv.update() for mv in moves if mv.status in MOVED]
@@ -568,9 +576,16 @@ def _clone_target(target: Path, remote: Remote) -> bool:
         origin = remotes.get(DEFAULT_REMOTE)
         same = origin is not None and origin.url == remote.url and origin.key == remote.key
         heads = any(True for _ in _iter_heads(cof_dir))
-        if same and not heads:
+        if same and not heads and not _detached(cof_dir):  # clone -b TAG made no branch
             return True
     raise PathError(f"destination path '{target}' already exists and is not an empty directory")
+
+
+def _detached(cof_dir: Path) -> bool:
+    try:
+        return not (cof_dir / "HEAD").read_text(encoding="utf-8").startswith("ref: ")
+    except OSError:
+        return False
 
 
 def _iter_heads(cof_dir: Path) -> Any:
@@ -594,14 +609,12 @@ def clone(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 
 def _clone_into(ctx: OpContext, remote: Remote, target: Path, branch: str | None) -> dict[str, Any]:
     """Clone into ``target`` and check out ``branch`` (default: the one the remote's
-    HEAD names)."""
+    HEAD names; a tag of that name, detached, when the remote has no such branch)."""
     resume = _clone_target(target, remote)
     created = not target.exists()
     with open_session(ctx, remote) as session:
         advertised = session.list_refs()
-        if branch is not None and HEADS + branch not in remote_branches(advertised):
-            # As git clone -b: refused before anything is made or transferred.
-            raise RevisionError(f"remote branch '{branch}' not found in {remote.url.text()}")
+        head = _clone_head(remote, advertised, branch)
         repo = _create_clone(ctx, target, advertised.block_size)
         try:
             with editing_remote_config(repo.cof_dir) as config:
@@ -617,7 +630,6 @@ def _clone_into(ctx: OpContext, remote: Remote, target: Path, branch: str | None
     # The session is closed: the checkout holds no connection (nor a serving slot).
     try:
         started = time.monotonic()
-        head = HEADS + branch if branch is not None else fetched["head"]
         checkout = _checkout_head(ctx, repo, remote, head)
         checkout_seconds = time.monotonic() - started
     finally:
@@ -629,6 +641,19 @@ def _clone_into(ctx: OpContext, remote: Remote, target: Path, branch: str | None
         "checkout": checkout,
         "checkout_seconds": round(checkout_seconds, 4),
     }
+
+
+def _clone_head(remote: Remote, advertised: m.Refs, branch: str | None) -> str:
+    """The ref a clone checks out: the remote's HEAD, else ``-b NAME``'s branch, else
+    its tag (checked out detached, as git's ``clone -b TAG``)."""
+    if branch is None:
+        return advertised.head
+    listed = remote_branches(advertised)
+    for ref in (HEADS + branch, TAGS + branch):  # git's order: a branch first
+        if ref in listed:
+            return ref
+    # As git clone -b: refused before anything is made or transferred.
+    raise RevisionError(f"remote branch '{branch}' not found in {remote.url.text()}")
 
 
 def _create_clone(ctx: OpContext, target: Path, block_size: int) -> Repository:
@@ -668,11 +693,15 @@ def _failed_clone(exc: CofError, target: Path, created: bool, kept: bool) -> Cof
 def _checkout_head(
     ctx: OpContext, repo: Repository, remote: Remote, head: str
 ) -> dict[str, Any] | None:
+    if head.startswith(TAGS):
+        return _checkout_tag(ctx, repo, remote, head)
     tracking = dict(repo.refs.iter_refs(f"{REMOTES}{remote.name}/"))
     branch = head.removeprefix(HEADS) if head.startswith(HEADS) else ""
     if f"{REMOTES}{remote.name}/{branch}" not in tracking:
         branch = "main" if f"{REMOTES}{remote.name}/main" in tracking else ""
     if not branch:
+        if not tracking:
+            _wait_on_unborn(ctx, repo, remote, head)
         return None
     commit = tracking[f"{REMOTES}{remote.name}/{branch}"]
     message = f"clone: from {remote.url.text()}"
@@ -683,3 +712,33 @@ def _checkout_head(
     repo.refs.set_head(HEADS + branch, reflog_signature(ctx), message)
     set_upstream(repo, branch, Upstream(remote.name, branch))  # as git clone
     return result
+
+
+def _checkout_tag(
+    ctx: OpContext, repo: Repository, remote: Remote, tag: str
+) -> dict[str, Any] | None:
+    """``clone -b TAG``, as git's: HEAD detached at the tag's commit, no branch made
+    and no upstream (HEAD's only reflog entry is the clone's, so status says "Not
+    currently on any branch.", as git's)."""
+    value = repo.refs.read(tag)
+    if value is None:  # refused by the fetch (it names no commit): nothing to check out
+        return None
+    commit = repo.objects.peel(value)
+    result = switch_to(ctx, repo, commit, None, False, f"clone: from {remote.url.text()}")
+    return {**result, "detached": True, "tag": tag.removeprefix(TAGS)}
+
+
+def _wait_on_unborn(ctx: OpContext, repo: Repository, remote: Remote, head: str) -> None:
+    """The clone of an empty repository: HEAD names the branch the remote's HEAD names
+    (unborn here too) and that branch tracks origin's, as git's clone sets
+    ``branch.<name>.remote`` and ``.merge``: the first push then makes origin/<name>
+    and status compares with it, a pull merges it."""
+    if not head.startswith(HEADS) or check_ref_name(head) is not None:
+        head = repo.refs.head_target() or ""
+    if not head.startswith(HEADS):
+        return
+    if repo.refs.head_target() != head:
+        message = f"clone: from {remote.url.text()}"
+        repo.refs.set_head(head, reflog_signature(ctx), message)
+    branch = head.removeprefix(HEADS)
+    set_upstream(repo, branch, Upstream(remote.name, branch))

@@ -3,8 +3,9 @@
 Opening takes an exclusive ``flock`` on ``.cof/locks/daemon.lock`` for as long as
 the repository stays open, so two daemons never write the same store. Opening also
 finishes crash recovery: the block store truncates uncommitted pack bytes, and stale
-ref locks and the temp files of working files being written (``.cof/tmp``) that a
-killed writer left are removed.
+ref locks and the temp files of working files being written (``.cof/tmp``, and the
+``.<name>.cof-<pid>.tmp`` files older versions wrote beside them) that a killed writer
+left are removed.
 """
 
 from __future__ import annotations
@@ -12,20 +13,22 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from cofd.config import Config, load_config, repo_config_text
-from cofd.objects.ignore import is_write_temp
+from cofd.objects.ignore import RESERVED_DIRS, is_write_temp
 from cofd.objects.model import CommitId, Signature, TreeId
 from cofd.objects.odb import ObjectStore
 from cofd.objects.refs import Refs
 from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.trees import FlatEntry
 from cofd.store.blockstore import BlockStore
-from protocol.errors import NotARepositoryError, RepositoryLockedError
+from cofd.store.pack import fsync_dir
+from protocol.errors import IntegrityError, NotARepositoryError, RepositoryLockedError
 
 COF_DIR = ".cof"
 DEFAULT_BRANCH = "main"
@@ -35,6 +38,9 @@ TEMP_DIR = "tmp"
 # written beside its destination instead, so that a kill leaves nothing in the
 # working tree that the next open cannot find and remove.
 BESIDE_NOTE = ".beside"
+# What versions before TEMP_DIR named the temp file of every working file they wrote,
+# beside it: ".<name>.cof-<pid>.tmp" (one of the names ``is_write_temp`` knows).
+LEGACY_TEMP = re.compile(r"\..+\.cof-[0-9]+\.tmp")
 
 
 def create_layout(root: Path, config: Config | None = None) -> bool:
@@ -85,6 +91,7 @@ class Repository:
         # Flattened trees by tree id (immutable, so never stale); bounded by callers.
         self.flat_trees: dict[TreeId, dict[str, FlatEntry]] = {}
         self._state_cache: tuple[tuple[int, int, int, int], WorktreeState] | None = None
+        self._clear_legacy_temps()
         # Transfers (fetch, push) run beside readers, not under the exclusive lock, so
         # `cof log` or `cof status` need not wait minutes for a big fetch; they take
         # turns among themselves here instead (a second fetch waiting for the store's
@@ -151,6 +158,65 @@ class Repository:
                 self._remove_noted_temp(Path(entry.path))
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 os.unlink(entry.path)
+
+    def write_beside_note(self, note: Path, rel: str) -> None:
+        """Write ``note``, naming the temp file ``rel`` about to be written beside a
+        working file, durably: the note and its entry in ``temp_dir`` reach the disk
+        before the temp file is made, so power lost while it is written cannot leave a
+        temp file that no note names for the next open to remove."""
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, os.fsencode(rel))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_dir(note.parent)
+
+    def _clear_legacy_temps(self) -> None:
+        """Remove the ``.<name>.cof-<pid>.tmp`` files that versions before ``temp_dir``
+        left beside working files when a write was killed (status hides them).
+
+        All of them, whatever their pid: every version wrote them only while holding
+        this repository's lock (the flock of :meth:`open`, which the first version
+        took already), and this daemon holds it now, so no writer of one is alive. A
+        pid would prove nothing anyway: pids are reused, and the writer may have run
+        on another machine sharing the file system. A tracked file of that name is
+        kept, and nested repositories (their own daemon's) and ``.git`` are not
+        entered. The walk reads directory listings only, once per open.
+        """
+        found: list[str] = []
+        stack = [""]
+        while stack:
+            rel_dir = stack.pop()
+            try:
+                with os.scandir(self.root / rel_dir) as listing:
+                    entries = list(listing)
+            except OSError:  # gone meanwhile, or unreadable: nothing of ours to remove
+                continue
+            if rel_dir and any(e.name == COF_DIR for e in entries):
+                continue  # a repository of its own
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name.lower() not in RESERVED_DIRS:
+                            stack.append(rel)
+                    elif LEGACY_TEMP.fullmatch(entry.name):
+                        found.append(rel)
+        tracked = self._tracked_paths() if found else None
+        for rel in found:
+            if tracked is not None and rel not in tracked:
+                with contextlib.suppress(OSError):  # gone, or not ours to remove
+                    os.unlink(self.root / rel)
+
+    def _tracked_paths(self) -> set[str] | None:
+        """Paths the staging area names; None when it cannot be read (then nothing is
+        removed: fsck and the next command report the damage)."""
+        try:
+            state = self.load_state()
+        except (IntegrityError, ValueError, OSError):
+            return None
+        return set(state.entries) | set(state.conflicts)
 
     def _remove_noted_temp(self, note: Path) -> None:
         """Remove the temp file ``note`` names, if its name is one cof gives temp files

@@ -1,13 +1,25 @@
-"""``dedup-stats``: how much the store saves.
+"""``dedup-stats``: how much the store saves, and what else it holds.
 
-Definitions (also in docs/format.md):
+Definitions (also in the README, "Reading dedup-stats"). The history is every commit
+reachable from a ref or HEAD; the other figures are of the blocks that history
+references, so a ratio never mixes in blocks it does not use:
+
     logical_bytes   sizes of all distinct file versions -- (path, content) pairs --
-                    referenced by the commits reachable from any ref.
-    unique_bytes    raw bytes of the distinct blocks in the store (data, manifests,
-                    trees and commits).
-    stored_bytes    bytes of the pack files on disk.
-    dedup_ratio     logical_bytes / unique_bytes.
-    savings_percent 100 * (1 - stored_bytes / logical_bytes).
+                    in the history: what checking out every version would write.
+    data_bytes      raw bytes of the distinct data blocks of those versions.
+    unique_bytes    raw bytes of every block the history references: data, content
+                    manifests, trees, commits and tags (metadata_bytes: all but data).
+    history_stored_bytes  what those blocks take in the packs (compressed).
+    dedup_ratio     logical_bytes / data_bytes (1.0 without repeated data).
+    savings_percent 100 * (1 - history_stored_bytes / logical_bytes).
+    outside_history blocks the history does not reference, each group with its
+                    blocks, raw and stored bytes: staged (the staging area's, not
+                    committed yet), reflogs (reached only from reflogs, MERGE_HEAD or a
+                    push being received: gc keeps them), unreferenced (gc deletes them
+                    once older than gc.unreachable_days).
+    pack_overhead_bytes  pack bytes that are no block's: headers, and records of
+                    deleted blocks until compaction drops them.
+    stored_bytes    bytes of the pack files on disk: the groups above, all together.
     compression_ratio  per tier: raw bytes of its blocks / bytes of its live records.
     pending_migration  blocks (and their raw bytes) whose age calls for a colder tier.
     projected_stored_bytes  live record bytes once those have moved, estimated with
@@ -17,31 +29,50 @@ Definitions (also in docs/format.md):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from cofd.objects.model import Kind, TreeId
+from cofd.objects.model import CommitId, Kind, TreeId
 from cofd.ops.api import OpContext, op
 from cofd.ops.history import walk_commits
-from cofd.ops.maintenance import head_generation, policy_of
+from cofd.ops.maintenance import Walker, head_generation, policy_of, root_commits
 from cofd.ops.repository import Repository
+from cofd.store.gc import LiveSet
+from cofd.store.ids import BlockId
 from cofd.store.pack import Tier
+from cofd.store.stats import BlockSet, Totals, live_totals
 
 # Ratios assumed for a tier that holds nothing yet (measured ratios on binaries are
 # higher: see docs/benchmarks.md), so the projection errs on the large side.
 DEFAULT_RATIO = {Tier.HOT: 1.0, Tier.WARM: 1.3, Tier.COLD: 2.0}
 
 
-def logical_bytes(repo: Repository) -> tuple[int, int, int]:
-    """(bytes of distinct file versions, number of them, number of commits)."""
-    starts = [commit for _, commit in repo.refs.iter_refs()]
+@dataclass(slots=True)
+class History:
+    """What the history holds, file by file."""
+
+    logical_bytes: int = 0
+    versions: int = 0
+    commits: int = 0
+    contents: dict[BlockId, int] = field(default_factory=dict)  # content id -> size
+
+
+def history_roots(repo: Repository) -> list[tuple[str, CommitId]]:
+    """The refs and HEAD: what the history is reachable from."""
+    roots: list[tuple[str, CommitId]] = list(repo.refs.iter_refs())
     head = repo.refs.head()
     if head is not None:
-        starts.append(head)
+        roots.append(("HEAD", head))
+    return roots
+
+
+def logical_bytes(repo: Repository) -> History:
+    """Every distinct file version of the history, with its size."""
+    history = History()
     seen_trees: set[tuple[str, bytes]] = set()
     versions: set[tuple[str, bytes]] = set()
-    total = commits = 0
-    for _, commit in walk_commits(repo, starts):
-        commits += 1
+    for _, commit in walk_commits(repo, [c for _, c in history_roots(repo)]):
+        history.commits += 1
         stack: list[tuple[str, TreeId]] = [("", commit.tree)]
         while stack:
             prefix, tree_id = stack.pop()
@@ -55,30 +86,81 @@ def logical_bytes(repo: Repository) -> tuple[int, int, int]:
                     stack.append((path + "/", TreeId(entry.id)))
                 elif (path, entry.id) not in versions:
                     versions.add((path, entry.id))
-                    total += entry.size
-    return total, len(versions), commits
+                    history.logical_bytes += entry.size
+                    history.contents[BlockId(entry.id)] = entry.size
+    history.versions = len(versions)
+    return history
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    history: Totals  # every block the history references
+    data: Totals  # of those, the data blocks of its files
+    staged: Totals
+    reflogs: Totals
+    unreferenced: Totals
+
+
+def breakdown(repo: Repository, history: History) -> Breakdown:
+    """The store's blocks by what reaches them: marked from the history first, then
+    from the staging area, then from every other gc root; the rest reaches nothing.
+    Raises IntegrityError on a missing or corrupt object, as gc does."""
+    live = LiveSet(repo.blocks)
+    data = BlockSet(repo.blocks)
+    try:
+        walker = Walker(repo, live)
+        bounds = []
+        for roots in (history_roots(repo), None, root_commits(repo)):
+            if roots is None:
+                walker.mark_staging()
+            else:
+                for commit_id, _ in walker.all_commits(roots):
+                    walker.mark_commit_tree(commit_id)
+            bounds.append(live.last_rowid())
+        (in_history, staged, reflogs), unreferenced = live_totals(repo.blocks, bounds)
+        for content_id, size in history.contents.items():
+            data.add_many(repo.objects.iter_content_blocks(content_id, size))
+        return Breakdown(in_history, data.totals(), staged, reflogs, unreferenced)
+    finally:
+        data.close()
+        live.close()
 
 
 @op("dedup_stats", writes=False)
 def dedup_stats(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    logical, versions, commits = logical_bytes(repo)
+    history = logical_bytes(repo)
+    parts = breakdown(repo, history)
     stats = repo.blocks.stats()
-    unique, stored = stats.unique_bytes, stats.stored_bytes
+    logical, stored = history.logical_bytes, parts.history.stored_bytes
+    in_blocks = sum(
+        t.stored_bytes for t in (parts.history, parts.staged, parts.reflogs, parts.unreferenced)
+    )
     return {
         "logical_bytes": logical,
-        "file_versions": versions,
-        "commits": commits,
-        "unique_bytes": unique,
-        "stored_bytes": stored,
+        "file_versions": history.versions,
+        "commits": history.commits,
+        "data_bytes": parts.data.raw_bytes,
+        "data_blocks": parts.data.blocks,
+        "unique_bytes": parts.history.raw_bytes,
+        "metadata_bytes": parts.history.raw_bytes - parts.data.raw_bytes,
+        "history_blocks": parts.history.blocks,
+        "history_stored_bytes": stored,
+        "dedup_ratio": round(logical / parts.data.raw_bytes, 4) if parts.data.raw_bytes else 1.0,
+        "savings_percent": round(100.0 * (1 - stored / logical), 2) if logical else 0.0,
+        "outside_history": {
+            "staged": parts.staged.to_dict(),
+            "reflogs": parts.reflogs.to_dict(),
+            "unreferenced": parts.unreferenced.to_dict(),
+        },
+        "pack_overhead_bytes": max(stats.stored_bytes - in_blocks, 0),
+        "stored_bytes": stats.stored_bytes,
         "blocks": stats.blocks,
         "tier_bytes": {
             t.dirname: stats.stored_bytes_by_tier[t] for t in stats.stored_bytes_by_tier
         },
         "tier_blocks": {t.dirname: stats.blocks_by_tier[t] for t in stats.blocks_by_tier},
         "tier_raw_bytes": {t.dirname: stats.raw_bytes_by_tier[t] for t in stats.raw_bytes_by_tier},
-        "dedup_ratio": round(logical / unique, 4) if unique else 0.0,
-        "savings_percent": round(100.0 * (1 - stored / logical), 2) if logical else 0.0,
         **tier_projection(ctx, repo, stats.raw_bytes_by_tier),
     }
 

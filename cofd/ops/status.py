@@ -7,7 +7,7 @@ from typing import Any
 from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree
-from cofd.ops.paths import Scope, repo_relative, shown
+from cofd.ops.paths import Scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import tracking_state
@@ -44,9 +44,16 @@ def branch_info(repo: Repository) -> dict[str, Any]:
         "branch": branch,
         "head": head.hex() if head is not None else None,
         "detached": target is None,
+        # git's "Not currently on any branch.": detached by no checkout (clone -b TAG).
+        "no_branch": target is None and not _checked_out(repo),
         "upstream": tracking_state(repo, branch),
         "root": str(repo.root),
     }
+
+
+def _checked_out(repo: Repository) -> bool:
+    """Whether HEAD's reflog records a checkout (what git names a detached HEAD by)."""
+    return any(e.message.startswith("checkout: ") for e in repo.refs.reflog("HEAD"))
 
 
 def _changed_paths(
@@ -67,7 +74,7 @@ def _changed_paths(
 UNTRACKED_MODES = ("no", "normal", "all")
 
 
-def _untracked_listing(worktree: WorktreeDiff, mode: str) -> list[str]:
+def _untracked_listing(worktree: WorktreeDiff, mode: str) -> list[str | bytes]:
     """Untracked files as ``status -u<mode>`` lists them: none, a directory holding no
     tracked file once as ``dir/`` (git's default), or every file."""
     if mode == "no":
@@ -77,7 +84,18 @@ def _untracked_listing(worktree: WorktreeDiff, mode: str) -> list[str]:
         paths.sort(key=lambda p: p.encode("utf-8", "surrogateescape"))
     else:
         paths = collapse_untracked(paths, worktree.tracked_dirs)
-    return [shown(path) for path in paths]  # a name that is not UTF-8: escaped, listed
+    return [_wire_path(path) for path in paths]
+
+
+def _wire_path(path: str) -> str | bytes:
+    """A name as the client gets it: text, or its bytes when it is not UTF-8 (which
+    cof cannot track but lists, as git does), so that the client quotes the bytes
+    themselves (``\\377``) and no other name can be mistaken for it."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+    return path
 
 
 def compute(

@@ -24,7 +24,7 @@ from cofd.objects.model import CommitId
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.repository import Repository
 from cofd.sync.serving import check_ref_name
-from protocol.errors import CofError, ConflictError, RevisionError, UsageError
+from protocol.errors import CofError, RevisionError, UsageError
 from protocol.peer import messages as m
 
 HEADS, TAGS = "refs/heads/", "refs/tags/"
@@ -129,14 +129,16 @@ def with_verdicts(moves: list[RefMove], result: m.PushResult) -> list[RefMove]:
     ]
 
 
-def refuse_unless_some_moved(url: str, moves: list[RefMove]) -> None:
-    """One error for the refusals of a push when no ref moved (or may move): nothing
-    changed. When some did, the refusals are reported beside them instead (git's
-    "failed to push some refs")."""
+def push_failure(url: str, moves: list[RefMove]) -> str | None:
+    """The one-line error of a push some refs of which were refused, None when none
+    was: the reasons when no ref moved (nothing changed there), else git's "failed to
+    push some refs" (the ref lines say which went and which did not)."""
     failed = [mv for mv in moves if mv.status in FAILED]
-    if failed and not any(mv.status in MOVED for mv in moves):
-        reasons = "; ".join(mv.explained() for mv in failed)
-        raise ConflictError(f"push to {url} rejected: {reasons}")
+    if not failed:
+        return None
+    if any(mv.status in MOVED for mv in moves):
+        return f"failed to push some refs to {url}"
+    return f"push to {url} rejected: " + "; ".join(mv.explained() for mv in failed)
 
 
 def push_ref_name(repo: Repository, name: str) -> str:

@@ -158,7 +158,9 @@ def check_ref_name(name: str) -> str | None:
 _KIND_TEXT = {"tag": "an annotated tag object", "tree": "a tree", "data": "file data"}
 
 
-def ref_value_problem(repo: Repository, name: str, value: bytes) -> str | None:
+def ref_value_problem(
+    repo: Repository, name: str, value: bytes, explain: bool = True
+) -> str | None:
     """Why ``value`` may not be the value of ref ``name`` (a peer's), or None.
 
     As git refuses to write a non-commit object to a branch, a branch (any ref outside
@@ -166,13 +168,15 @@ def ref_value_problem(repo: Repository, name: str, value: bytes) -> str | None:
     annotated tag of one (tags of tags, as :meth:`ObjectStore.peel` follows them).
     None too while ``value``, or a tag's target, is not stored here: the closure check
     of the transfer that brings it refuses what does not peel to a commit, and the
-    caller checks again once it is here.
+    caller checks again once it is here. With ``explain``, a branch's reason ends
+    with the rule it breaks (a fetch's ref line keeps it short).
     """
     kind = object_kind(repo, value)
     if kind in (None, "commit"):
         return None
     if not name.startswith("refs/tags/"):
-        return f"not a commit: {_KIND_TEXT[kind]} (a branch must name a commit)"
+        why = f"not a commit: {_KIND_TEXT[kind]}"
+        return f"{why} (a branch must name a commit)" if explain else why
     if kind != "tag":
         return f"not a commit or an annotated tag: {_KIND_TEXT[kind]}"
     for _ in range(MAX_TAG_DEPTH):

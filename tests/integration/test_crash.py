@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.integration.crashkit import kill_daemon_during
-from tests.integration.treekit import sha256_file, write_random
+from tests.integration.treekit import head_id, sha256_file, write_random
 
 if TYPE_CHECKING:
     from conftest import CofSandbox
@@ -76,7 +76,8 @@ def test_sigkill_during_add_and_commit(sandbox: CofSandbox, delay: float) -> Non
     for name, data in baseline.items():
         (work / name).write_bytes(data)
     cof("add", "-A")
-    base_id = cof("commit", "-q", "-m", "baseline").stdout.strip()
+    cof("commit", "-q", "-m", "baseline")
+    base_id = head_id(cof)
     big_hash = write_random(work / "big.bin", BIG_SIZE)
     pid = sandbox.daemon_pid()
     assert pid is not None

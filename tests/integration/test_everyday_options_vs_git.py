@@ -10,8 +10,6 @@ masked, git's hints naming ``git`` read as ``cof``). Refusals are one line
 
 Differences from git, documented rather than matched:
 
-- ``commit -q`` prints the new commit's id (cof's long-standing behaviour, which
-  scripts use), where git prints nothing.
 - git 2.39 words ``checkout -`` without a previous branch as a pathspec error
   ("pathspec '-' did not match"), ``switch -`` as "invalid reference: @{-1}"; cof
   says "invalid reference: @{-1}: no previous branch (...)".

@@ -26,6 +26,7 @@ from cofd.objects.model import CommitId, Kind, TreeId
 from cofd.ops.repository import Repository
 from tests.integration.conftest import CofSandbox, make_sandbox
 from tests.integration.crashkit import kill_daemon_during
+from tests.integration.treekit import head_id
 
 AUTHOR = {"COF_AUTHOR_NAME": "Tess Ter", "COF_AUTHOR_EMAIL": "tess@example.com"}
 FILES = 4
@@ -77,7 +78,8 @@ def template() -> Iterator[Template]:
                     (box.work / f"f{i}.bin").write_bytes(data)
                 files[f"f{i}.bin"] = hashlib.sha256((box.work / f"f{i}.bin").read_bytes())
             box.cof("add", "-A")
-            commit = box.cof("commit", "-q", "-m", f"c{n}").stdout.strip()
+            box.cof("commit", "-q", "-m", f"c{n}")
+            commit = head_id(box.cof)
             expected[commit] = {k: v.hexdigest() for k, v in files.items()}
         box.stop_daemon()
         yield Template(box.work, expected)

@@ -114,7 +114,8 @@ def share_and_clone(
 def commit_file(peer: Peer, repo: Path, rel: str, data: bytes, message: str) -> str:
     (repo / rel).write_bytes(data)
     peer.cof("add", rel, cwd=repo)
-    return peer.cof("commit", "-q", "-m", message, cwd=repo).stdout.strip()
+    peer.cof("commit", "-q", "-m", message, cwd=repo)
+    return head_of(peer, repo)
 
 
 def head_of(peer: Peer, repo: Path) -> str:

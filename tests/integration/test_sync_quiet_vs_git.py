@@ -4,8 +4,8 @@ makes, each next to git doing the same against a bare repository.
 As git: ``-q`` prints nothing when all went well (no progress, no transfer summary,
 no ref lines, no "Everything up-to-date", no upstream line for ``push -u``); errors
 are kept (a refused push, a tag ``fetch`` kept), and so is ``clone``'s warning about
-a remote with no branch. git's ``push -q`` also prints the ref lines when a ref was
-refused; cof's daemon refuses such a push whole, with the reason in its one error line.
+a remote with no branch. git's ``push -q`` also prints the ref lines (on stderr) when
+a ref was refused, and so does cof's, before its one error line.
 
 ``pull`` records git's ``Merge branch 'B' of URL`` (``into CURRENT`` unless on main),
 the URL being the remote's (for cof without its key; git drops a trailing ``.git``).
@@ -85,13 +85,14 @@ def test_quiet_clone_fetch_and_push_print_only_errors(
     silent(bob.cof("push", "-q", "-u", "origin", "topic", cwd=copy))
     assert "[origin/topic]" in bob.cof("branch", "-vv", cwd=copy).stdout
 
-    # A refused push still says why, and fails.
+    # A refused push still says why (git's ref lines on stderr, then the error), and fails.
     commit_file(alice, origin, "f.txt", b"alice again\n", "again")
     bob.cof("checkout", "-q", "main", cwd=copy)
     commit_file(bob, copy, "f.txt", b"bob on main\n", "bob on main")
     refused = bob.cof("push", "-q", cwd=copy, check=False)
     assert refused.returncode == 7 and refused.stdout == "", refused
-    assert refused.stderr.startswith("cof: ") and "rejected" in refused.stderr, refused.stderr
+    assert refused.stderr.startswith("To cof://") and " ! [rejected]" in refused.stderr
+    assert refused.stderr.splitlines()[-1].startswith("cof: push to "), refused.stderr
 
     # A tag kept by fetch: git -q prints nothing and fails; cof fails with its error.
     alice.cof("tag", "-d", "v1", cwd=origin)

@@ -1,8 +1,9 @@
 """A synced ref must name an object of its kind, as git's: a branch a commit, a tag a
 commit or an annotated tag of one. Hostile peers, against real daemons: a pusher
 offering a branch at a tag object or at a tree (refused for that ref, nothing
-written, the daemon keeps serving), and a server listing such refs (the fetch is
-refused, no ref written, ``cof fsck`` passes).
+written, the daemon keeps serving), and a server listing such refs (the fetch skips
+them, each with its rejected line, moves the others and exits 10; ``cof fsck``
+passes).
 """
 
 from __future__ import annotations
@@ -143,9 +144,9 @@ def test_a_fetch_writes_no_ref_to_an_object_of_the_wrong_kind(
     sandbox_factory: Callable[[], CofSandbox],
 ) -> None:
     """A server listing a branch at an annotated tag object, at a tree (one stored
-    here already), or a tag at a tree: the fetch is refused in one line naming the
-    ref, before any ref moves (the good branch listed beside it included); a later
-    fetch of good refs works and ``cof fsck`` passes."""
+    here already), or a tag at a tree: the fetch skips that ref with its line (the
+    good branch listed beside it moves) and exits 10 with one error line naming it;
+    ``cof fsck`` passes."""
     bob = Peer(sandbox_factory(), "Bob")
     mine = bob.box.work / "mine"
     bob.cof("init", mine)
@@ -169,14 +170,14 @@ def test_a_fetch_writes_no_ref_to_an_object_of_the_wrong_kind(
     for failed, why in (
         (
             at_tag,
-            f"its refs/heads/x ({hash_block(tag).hex()[:12]}) is not a commit: an "
-            "annotated tag object (a branch must name a commit); no ref was updated",
+            f"cof: not fetched: refs/heads/x ({hash_block(tag).hex()[:12]}) of cof://127.0.0.1:"
+            f"{fake.port}/evil is not a commit: an annotated tag object",
         ),
-        (at_tree, f"its refs/heads/t ({tree.hex()[:12]}) is not a commit: a tree"),
-        (tag_at_tree, "its refs/tags/t ("),
+        (at_tree, f"not fetched: refs/heads/t ({tree.hex()[:12]}) of "),
+        (tag_at_tree, "not fetched: refs/tags/t ("),
     ):
         assert failed.returncode == 10 and why in failed.stderr, failed.stderr
-        assert len(failed.stderr.splitlines()) == 1, failed.stderr
+        assert failed.stderr.count("cof: ") == 1 and " ! [rejected]" in failed.stdout
     assert "not a commit or an annotated tag: a tree" in tag_at_tree.stderr
     assert bob.cof("branch", "-r", cwd=mine).stdout == "  evil/main\n"
     assert bob.cof("tag", cwd=mine).stdout == ""

@@ -9,6 +9,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.integration.treekit import head_id
+
 if TYPE_CHECKING:
     from conftest import CofSandbox
 
@@ -51,7 +53,8 @@ def test_thresholds_migrate_stats_fsck_and_restore(sandbox: CofSandbox) -> None:
     first = compressible(rng, 60_000)
     (work / "a.bin").write_bytes(first)
     cof("add", "a.bin")
-    first_id = cof("commit", "-q", "-m", "v1").stdout.strip()
+    cof("commit", "-q", "-m", "v1")
+    first_id = head_id(cof)
     seen = []
     for n in range(2, 8):
         (work / "b.bin").write_bytes(compressible(rng, 9000) + bytes([n]))

@@ -5,6 +5,7 @@ to compare before and after a command."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,14 @@ def write(root: Path, rel: str, data: bytes | str) -> Path:
 def commit(cof: CofRunner, message: str) -> str:
     """``add -A`` and commit; the new commit's id."""
     cof("add", "-A")
-    return cof("commit", "-q", "-m", message).stdout.strip()
+    cof("commit", "-q", "-m", message)
+    return head_id(cof)
+
+
+def head_id(cof: CofRunner, cwd: Path | None = None) -> str:
+    """The full id of the commit HEAD names (``commit -q`` prints nothing, as git's)."""
+    commits = json.loads(cof("log", "-n", "1", "--json", cwd=cwd).stdout)
+    return str(commits[0]["id"])
 
 
 def listing(

@@ -1,0 +1,73 @@
+"""Local commands where cof and git disagreed, each run on git too (``gitpair``):
+``branch -m`` to a name below or above the old one, ``commit -q``.
+
+Differences from git, documented rather than matched:
+
+- Renaming the current branch logs one HEAD reflog line (old commit to the same
+  commit), where git logs two (the commit to zero, zero to the commit).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.gitpair import GitPair
+from tests.integration.test_merge_conflicts import apply, commit_both, pair
+
+__all__ = ["pair"]  # a fixture, used by name
+
+_IDS = re.compile(r"\b[0-9a-f]{7,12}\b")
+
+
+def same_output(pair: GitPair, git_args: list[str], cof_args: list[str] | None = None) -> str:
+    """Run a command in both; stdout must match once ids are masked and git's hints
+    ("git add") read as cof's. Returns cof's."""
+    g, c = pair.both(git_args, cof_args)
+    masked_git = _IDS.sub("<id>", g.stdout.replace('"git ', '"cof '))
+    masked_cof = _IDS.sub("<id>", c.stdout)
+    assert masked_cof == masked_git, f"git:\n{g.stdout}cof:\n{c.stdout}"
+    return c.stdout
+
+
+def test_branch_rename_below_and_above_its_old_name(pair: GitPair) -> None:
+    apply(pair, {"a.txt": b"a\n"})
+    commit_both(pair, "base")
+    pair.both(["branch", "x/y"])
+    # Below its own name: the old ref goes first, the reflog moves with the branch.
+    same_output(pair, ["branch", "-m", "x/y", "x/y/z"])
+    same_output(pair, ["reflog", "show", "x/y/z"], ["reflog", "x/y/z"])
+    # And back above it, nothing else being under x/y.
+    same_output(pair, ["branch", "-m", "x/y/z", "x/y"])
+    same_output(pair, ["reflog", "show", "x/y"], ["reflog", "x/y"])
+    pair.sync_refs()
+    # Not when another branch is in the way.
+    pair.both(["branch", "x/q/r"])
+    pair.both(["branch", "-m", "x/q/r", "x/y/w"])  # both refuse: x/y exists
+    pair.both(["branch", "-m", "x/y", "x"])  # both refuse: x/q/r exists
+    # The current branch: HEAD follows it, and it keeps its log.
+    same_output(pair, ["branch", "-m", "main", "main/sub"])
+    same_output(pair, ["reflog", "show", "main/sub"], ["reflog", "main/sub"])
+    same_output(pair, ["branch"])
+    apply(pair, {"a.txt": b"a2\n"})
+    commit_both(pair, "on the renamed branch")
+    same_output(pair, ["reflog", "show", "main/sub"], ["reflog", "main/sub"])
+    same_output(pair, ["status"])
+
+
+def test_branch_rename_of_an_unborn_branch(pair: GitPair) -> None:
+    same_output(pair, ["branch", "-m", "main", "trunk"])
+    same_output(pair, ["status", "--porcelain", "-b"])
+    apply(pair, {"a.txt": b"a\n"})
+    commit_both(pair, "first")
+    same_output(pair, ["reflog", "show", "trunk"], ["reflog", "trunk"])
+
+
+def test_commit_quiet_prints_nothing(pair: GitPair) -> None:
+    apply(pair, {"a.txt": b"a\n"})
+    pair.both(["add", "-A"])
+    g, c = pair.both(["commit", "-q", "-m", "first"])
+    assert c.stdout == g.stdout == ""
+    apply(pair, {"a.txt": b"b\n"})
+    g, c = pair.both(["commit", "-q", "-a", "-m", "second"])
+    assert c.stdout == g.stdout == ""
+    pair.sync_refs()
