@@ -34,9 +34,13 @@ COMMANDS: dict[str, str] = {
     "log": "log_cmd",
     "show": "show_cmd",
     "restore": "restore_cmd",
+    "reset": "reset_cmd",
+    "mv": "mv_cmd",
+    "clean": "clean_cmd",
     "branch": "branch_cmd",
     "checkout": "checkout_cmd",
     "merge": "merge_cmd",
+    "stash": "stash_cmd",
     "tag": "tag_cmd",
     "diff": "diff_cmd",
     "reflog": "reflog_cmd",
@@ -53,6 +57,8 @@ COMMANDS: dict[str, str] = {
     "peer": "peer_cmd",
     "share": "share_cmd",
     "config": "config_cmd",
+    "rev-parse": "rev_parse_cmd",
+    "ls-files": "ls_files_cmd",
 }
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 RESUMABLE_COMMANDS = frozenset({"clone", "fetch", "pull", "push"})  # stop early, keep what came

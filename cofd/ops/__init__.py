@@ -18,13 +18,19 @@ _MODULES = (
     "reflogs",
     "branches",
     "merge",
+    "stash",
     "diff_op",
     "restore",
+    "reset",
+    "mv",
+    "clean",
     "stats",
     "maintenance",
     "remote_ops",
     "peer_ops",
     "config_op",
+    "rev_parse",
+    "ls_files",
 )
 
 

@@ -110,7 +110,7 @@ def _write_beside(
     number = f"{os.getpid()}-{next(_temp_numbers)}"
     tmp_path = posixpath.join(posixpath.dirname(path), f".cof-{number}.tmp")
     note = repo.temp_dir / (number + BESIDE_NOTE)
-    note.write_bytes(os.fsencode(tmp_path))
+    repo.write_beside_note(note, tmp_path)
     try:
         _write_and_rename(repo, repo.root / tmp_path, repo.root / path, entry, on_bytes)
     finally:
@@ -125,24 +125,70 @@ def _write_and_rename(
     on_bytes: Callable[[int], None] | None,
 ) -> None:
     try:
-        if entry.kind.name == "SYMLINK":
-            target = b"".join(repo.objects.iter_content(entry.id, entry.size))
-            tmp.unlink(missing_ok=True)
-            os.symlink(os.fsdecode(target), tmp)
-        else:
-            _write_regular(repo, tmp, entry, on_bytes)
-        # Unlink, then rename: on ext4, renaming over an existing file makes the
-        # kernel start writeback of the new data at once (auto_da_alloc), which
-        # made replacing 500 files take seconds. The new file is complete before
-        # the old one goes; a crash in between leaves the path missing, which
-        # status reports and restore (or running the checkout again) repairs,
-        # never a torn file.
-        if os.path.lexists(full):
-            os.unlink(full)
-        os.rename(tmp, full)
+        _write_content(repo, tmp, entry, on_bytes)
+        _replace(tmp, full)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_content(
+    repo: Repository, tmp: Path, entry: FlatEntry, on_bytes: Callable[[int], None] | None
+) -> None:
+    """Make ``tmp`` the symlink or regular file ``entry`` records."""
+    if entry.kind.name == "SYMLINK":
+        target = b"".join(repo.objects.iter_content(entry.id, entry.size))
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.fsdecode(target), tmp)
+    else:
+        _write_regular(repo, tmp, entry, on_bytes)
+
+
+def _replace(tmp: Path, full: Path) -> None:
+    # Unlink, then rename: on ext4, renaming over an existing file makes the
+    # kernel start writeback of the new data at once (auto_da_alloc), which
+    # made replacing 500 files take seconds. The new file is complete before
+    # the old one goes; a crash in between leaves the path missing, which
+    # status reports and restore (or running the checkout again) repairs,
+    # never a torn file.
+    if os.path.lexists(full):
+        os.unlink(full)
+    os.rename(tmp, full)
+
+
+def write_temp(
+    repo: Repository, entry: FlatEntry, on_bytes: Callable[[int], None] | None = None
+) -> Path:
+    """Write ``entry`` to a new temp file in ``.cof/tmp`` for :func:`place_temp` to
+    move into the working tree later: a command that must not touch the working tree
+    before its commit point (``stash push``) writes the data first. A kill in between
+    leaves only the temp file, which the next open removes."""
+    _temp_device(repo)  # makes .cof/tmp again if it was removed by hand
+    tmp = repo.temp_dir / f"{os.getpid()}-{next(_temp_numbers)}"
+    try:
+        _write_content(repo, tmp, entry, on_bytes)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def place_temp(repo: Repository, path: str, tmp: Path, entry: FlatEntry) -> StatInfo:
+    """Rename a :func:`write_temp` file of ``entry`` to ``path`` (replacing what is
+    there) and return its stat; where ``.cof/tmp`` is on another file system than the
+    destination, ``entry`` is written there as :func:`write_entry` writes it."""
+    full = repo.root / path
+    check_writable((path,))
+    _prepare_parent(repo.root, path)
+    _clear_destination(full, path)
+    try:
+        _replace(tmp, full)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp.unlink(missing_ok=True)
+        return write_entry(repo, path, entry)
+    return StatInfo.of(os.lstat(full))
 
 
 def _write_regular(

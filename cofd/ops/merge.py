@@ -72,7 +72,9 @@ def _staged_changes(repo: Repository, state: WorktreeState, head: CommitId) -> l
     return sorted(p for p in set(head_files) | set(staged) if head_files.get(p) != staged.get(p))
 
 
-def _check_worktree(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
+def check_worktree(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
+    """Refuse, in git's words, a merge result that would overwrite local changes to
+    tracked files (against the staging area) or untracked files (also ``stash apply``)."""
     touched = [p for p, m in merged.paths.items() if _wanted(m) != merged.ours.get(p)]
     worktree = scan(repo, state, touched) if touched else WorktreeDiff()
     dirty = {
@@ -91,8 +93,8 @@ def _check_worktree(repo: Repository, state: WorktreeState, merged: TreeMerge) -
         if _wanted(merged.paths[path]) is not None and (blocker := parents.blocker(path)):
             (dirty if blocker in state.entries else in_way).add(blocker)
     for kind, found in (
-        ("local changes to these files", dirty),
-        ("untracked working tree files", in_way),
+        ("Your local changes to the following files", dirty),
+        ("The following untracked working tree files", in_way),
     ):
         if found:
             listed = ", ".join(sorted(found)[:MAX_LISTED])
@@ -117,7 +119,9 @@ def _wanted(m: PathMerge) -> FlatEntry | None:
     return m.worktree if m.conflict else m.result
 
 
-def _apply_merge(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
+def apply_merge(repo: Repository, state: WorktreeState, merged: TreeMerge) -> None:
+    """Write a checked merge result into the working tree and the staging area (its
+    conflicts as stages 1-3)."""
     check_writable(p for p, m in merged.paths.items() if _wanted(m) is not None)
     for path, m in sorted(merged.paths.items()):
         want = _wanted(m)
@@ -212,8 +216,8 @@ def _start(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str
         merged = merge_trees(
             repo, txn, base_tree, tree_of(repo, head), tree_of(repo, theirs), ("HEAD", name)
         )
-    _check_worktree(repo, state, merged)
-    _apply_merge(repo, state, merged)
+    check_worktree(repo, state, merged)
+    apply_merge(repo, state, merged)
     repo.save_state(state)
     conflicts = merged.conflicts
     _write_merge_state(repo, head, theirs, message, [p for p, _ in conflicts])

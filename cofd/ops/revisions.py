@@ -15,6 +15,7 @@ it (``checkout -``, ``merge -``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from cofd.objects.model import CommitId
 from cofd.ops.repository import Repository
@@ -48,15 +49,19 @@ def _split(rev: str) -> tuple[str, list[tuple[str, int]]]:
     return base, suffixes
 
 
+def refs_named(repo: Repository, name: str) -> Iterator[str]:
+    """The existing refs a short name could mean, in the order they are searched."""
+    for prefix in REF_PREFIXES:
+        candidate = prefix + name
+        if candidate.startswith(("refs/", "HEAD")) and repo.refs.read(candidate) is not None:
+            yield candidate
+
+
 def full_ref(repo: Repository, name: str) -> str | None:
     """The full ref a short name means (``main`` -> ``refs/heads/main``), or None."""
     if name == "HEAD":
         return "HEAD"
-    for prefix in REF_PREFIXES:
-        candidate = prefix + name
-        if candidate.startswith(("refs/", "HEAD")) and repo.refs.read(candidate) is not None:
-            return candidate
-    return None
+    return next(refs_named(repo, name), None)
 
 
 def previous_checkout(repo: Repository, n: int) -> str:
@@ -87,14 +92,20 @@ def expand_previous(repo: Repository, name: str) -> str:
     return previous_checkout(repo, int(match["n"])) if match is not None else name
 
 
-def commits_with_prefix(repo: Repository, prefix_hex: str) -> list[CommitId]:
-    """Commit ids starting with ``prefix_hex``, found by a range scan of the index."""
+def ids_with_prefix(repo: Repository, prefix_hex: str, limit: int = 64) -> list[bytes]:
+    """Stored ids (of any block: objects and file data) starting with ``prefix_hex``,
+    at most ``limit``, found by a range scan of the index."""
     lo = bytes.fromhex(prefix_hex.ljust(ID_LEN * 2, "0"))
     hi = bytes.fromhex(prefix_hex.ljust(ID_LEN * 2, "f"))
     rows = repo.blocks.index.conn.execute(
-        "SELECT id FROM block_map WHERE id >= ? AND id <= ? LIMIT 64", (lo, hi)
+        "SELECT id FROM block_map WHERE id >= ? AND id <= ? LIMIT ?", (lo, hi, limit)
     ).fetchall()
-    return [CommitId(r[0]) for r in rows if repo.objects.is_commit(r[0])]
+    return [r[0] for r in rows]
+
+
+def commits_with_prefix(repo: Repository, prefix_hex: str) -> list[CommitId]:
+    """Commit ids starting with ``prefix_hex``."""
+    return [CommitId(i) for i in ids_with_prefix(repo, prefix_hex) if repo.objects.is_commit(i)]
 
 
 def _resolve_base(repo: Repository, base: str, rev: str) -> CommitId:

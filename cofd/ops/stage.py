@@ -143,7 +143,7 @@ def stage_paths(
                 found.path, content.mode, content.id, content.size, content.stat
             )
             state.conflicts.pop(found.path, None)
-        removed += _drop_displaced(state, [f.path for f in to_read])
+        removed += drop_displaced(state, [f.path for f in to_read])
         scope = Scope(specs)
         for path in [p for p in state.entries if p in scope]:
             if path not in files:
@@ -171,7 +171,7 @@ def stage_tracked(ctx: OpContext, repo: Repository, state: WorktreeState) -> dic
     return stage_paths(ctx, repo, state, [""], force=False, tracked_only=True)
 
 
-def _drop_displaced(state: WorktreeState, staged: list[str]) -> int:
+def drop_displaced(state: WorktreeState, staged: list[str]) -> int:
     """Unstage what a newly staged path displaces, as git's index does: a file ``p``
     when ``p/f`` is staged (a directory replaced it), and everything under ``p/``
     when the file ``p`` is. Both in one tree would be a corrupt tree (a name that is

@@ -225,7 +225,11 @@ def apply(
 
 
 def force_reset(
-    repo: Repository, state: WorktreeState, target: TreeId | None, current: TreeId | None
+    repo: Repository,
+    state: WorktreeState,
+    target: TreeId | None,
+    current: TreeId | None,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> SwitchResult:
     """Make staging area and working tree equal ``target`` for every tracked path,
     discarding local changes (``checkout --force``); untracked files are kept."""
@@ -235,14 +239,22 @@ def force_reset(
         want = target_files.get(path)
         if _flat(entry) != want or entry.stat is None:
             todo[path] = (_flat(entry), want)
+    for path, want in target_files.items():
+        if path not in state.entries and path not in todo:  # a staged deletion (cof rm)
+            todo[path] = (None, want)
     for path in state.conflicts:
         todo[path] = (None, target_files.get(path))
     state.conflicts.clear()
     modified = scan(repo, state, sorted(p for p in target_files if p in state.entries)).modified
     for path in modified:
         todo[path] = (None, target_files.get(path))
-    # Untracked files are kept, so a directory holding some cannot become a file:
-    # refuse before anything changes rather than fail half-way.
+    refuse_kept_directories(repo, todo)
+    return apply(repo, state, todo, on_bytes)
+
+
+def refuse_kept_directories(repo: Repository, todo: dict[str, Change]) -> None:
+    """Untracked files are kept, so a directory holding some cannot become a file:
+    refuse before anything changes rather than fail half-way."""
     leaving = {p for p, (_, new) in todo.items() if new is None}
     for path, (_, new) in sorted(todo.items()):
         if (
@@ -256,4 +268,3 @@ def force_reset(
                     f"cannot replace the directory '{path}' with a file: it holds "
                     f"untracked '{kept}' (move or remove it first)"
                 )
-    return apply(repo, state, todo)

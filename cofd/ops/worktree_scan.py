@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cofd.objects.ignore import IgnoreRules
@@ -49,11 +50,15 @@ def _start_dirs(specs: list[str]) -> list[str]:
     return [""] if not specs or "" in specs else specs
 
 
-def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDiff:
-    rules = IgnoreRules(repo.root)
-    tracked = set(state.entries) | set(state.conflicts)
-    tracked_dirs = tracked_dirs_of(tracked)
-    diff = WorktreeDiff(tracked_dirs=tracked_dirs)
+def walk_specs(
+    repo: Repository,
+    rules: IgnoreRules,
+    tracked_dirs: set[str],
+    tracked: set[str],
+    specs: list[str],
+) -> Iterator[Found]:
+    """What :func:`walk` finds under each spec (a spec naming a file: that file, if
+    it is one), each path once."""
     seen: set[str] = set()
     for start in _start_dirs(specs):
         full = repo.root / start
@@ -63,14 +68,24 @@ def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDi
         else:
             items = list(walk(repo.root, rules, tracked_dirs, tracked, start))
         for found in items:
-            if found.path in seen:
-                continue
-            seen.add(found.path)
-            if found.path in state.entries:
-                diff.present[found.path] = found
-                _compare(repo, state, found, diff)
-            elif found.path not in state.conflicts:
-                diff.untracked.append(found)
+            if found.path not in seen:
+                seen.add(found.path)
+                yield found
+
+
+def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDiff:
+    rules = IgnoreRules(repo.root)
+    tracked = set(state.entries) | set(state.conflicts)
+    tracked_dirs = tracked_dirs_of(tracked)
+    diff = WorktreeDiff(tracked_dirs=tracked_dirs)
+    seen: set[str] = set()
+    for found in walk_specs(repo, rules, tracked_dirs, tracked, specs):
+        seen.add(found.path)
+        if found.path in state.entries:
+            diff.present[found.path] = found
+            _compare(repo, state, found, diff)
+        elif found.path not in state.conflicts:
+            diff.untracked.append(found)
     scope = Scope(specs)
     for path in state.entries:
         if path not in seen and path in scope:
