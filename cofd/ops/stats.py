@@ -40,7 +40,7 @@ from cofd.ops.repository import Repository
 from cofd.store.gc import LiveSet
 from cofd.store.ids import BlockId
 from cofd.store.pack import Tier
-from cofd.store.stats import BlockSet, Totals, live_totals
+from cofd.store.stats import Totals, live_totals, set_totals
 
 # Ratios assumed for a tier that holds nothing yet (measured ratios on binaries are
 # higher: see docs/benchmarks.md), so the projection errs on the large side.
@@ -106,7 +106,7 @@ def breakdown(repo: Repository, history: History) -> Breakdown:
     from the staging area, then from every other gc root; the rest reaches nothing.
     Raises IntegrityError on a missing or corrupt object, as gc does."""
     live = LiveSet(repo.blocks)
-    data = BlockSet(repo.blocks)
+    data = LiveSet(repo.blocks, "stats_data")
     try:
         walker = Walker(repo, live)
         bounds = []
@@ -117,10 +117,10 @@ def breakdown(repo: Repository, history: History) -> Breakdown:
                 for commit_id, _ in walker.all_commits(roots):
                     walker.mark_commit_tree(commit_id)
             bounds.append(live.last_rowid())
-        (in_history, staged, reflogs), unreferenced = live_totals(repo.blocks, bounds)
+        (in_history, staged, reflogs), unreferenced = live_totals(repo.blocks, live, bounds)
         for content_id, size in history.contents.items():
             data.add_many(repo.objects.iter_content_blocks(content_id, size))
-        return Breakdown(in_history, data.totals(), staged, reflogs, unreferenced)
+        return Breakdown(in_history, set_totals(repo.blocks, data), staged, reflogs, unreferenced)
     finally:
         data.close()
         live.close()

@@ -25,37 +25,40 @@ _BATCH = 500
 class LiveSet:
     """Reachable block ids, in a temporary table of this thread's index connection."""
 
-    def __init__(self, store: BlockStore) -> None:
+    def __init__(self, store: BlockStore, name: str = "gc_live") -> None:
+        """``name``: the temporary table's (a constant: it is spliced into SQL), so
+        several sets can live at once (``dedup-stats`` keeps two)."""
         self._conn = store.index.conn
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS gc_live (id BLOB PRIMARY KEY)")
-        self._conn.execute("DELETE FROM temp.gc_live")
+        self.table = f"temp.{name}"
+        self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (id BLOB PRIMARY KEY)")
+        self._conn.execute(f"DELETE FROM {self.table}")
 
     def add_many(self, ids: Iterable[BlockId]) -> None:
         self._conn.executemany(
-            "INSERT OR IGNORE INTO temp.gc_live (id) VALUES (?)", ((i,) for i in ids)
+            f"INSERT OR IGNORE INTO {self.table} (id) VALUES (?)", ((i,) for i in ids)
         )
 
     def add(self, block_id: BlockId) -> bool:
         """Add one id; False if it was already there (its subtree is marked)."""
         cursor = self._conn.execute(
-            "INSERT OR IGNORE INTO temp.gc_live (id) VALUES (?)", (block_id,)
+            f"INSERT OR IGNORE INTO {self.table} (id) VALUES (?)", (block_id,)
         )
         return cursor.rowcount == 1
 
     def __contains__(self, block_id: object) -> bool:
-        row = self._conn.execute("SELECT 1 FROM temp.gc_live WHERE id = ?", (block_id,)).fetchone()
+        row = self._conn.execute(f"SELECT 1 FROM {self.table} WHERE id = ?", (block_id,)).fetchone()
         return row is not None
 
     def last_rowid(self) -> int:
         """Rows are numbered in insertion order: ids added later have larger rowids."""
-        row = self._conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM temp.gc_live").fetchone()
+        row = self._conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {self.table}").fetchone()
         return int(row[0])
 
     def __len__(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM temp.gc_live").fetchone()[0])
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0])
 
     def close(self) -> None:
-        self._conn.execute("DROP TABLE IF EXISTS temp.gc_live")
+        self._conn.execute(f"DROP TABLE IF EXISTS {self.table}")
 
 
 @dataclass(frozen=True, slots=True)

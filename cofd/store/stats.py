@@ -10,15 +10,13 @@ deleted blocks that compaction has not dropped yet) belongs to no block.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cofd.store.blockstore import BlockStore
-from cofd.store.ids import BlockId
+from cofd.store.gc import LiveSet
 
-# The table of cofd.store.gc.LiveSet, whose rowids number the ids in the order added.
-LIVE_TABLE = "temp.gc_live"
 _FRAMES = (
     "(SELECT pack, offset, MAX(frame_off + raw_len) AS frame_raw FROM block_map "
     "WHERE frame_off >= 0 GROUP BY pack, offset)"
@@ -48,41 +46,26 @@ def _totals(row: Sequence[Any]) -> Totals:
     return Totals(int(row[0]), int(row[1]), int(row[2]))
 
 
-def live_totals(store: BlockStore, bounds: Sequence[int]) -> tuple[list[Totals], Totals]:
-    """The indexed blocks of a :class:`~cofd.store.gc.LiveSet` split at rowid
-    ``bounds`` (ascending): group ``k`` holds the ids added after ``bounds[k-1]`` up
-    to ``bounds[k]``. Also the indexed blocks that are in no group."""
+def live_totals(
+    store: BlockStore, live: LiveSet, bounds: Sequence[int]
+) -> tuple[list[Totals], Totals]:
+    """The indexed blocks of ``live`` split at rowid ``bounds`` (ascending; its rowids
+    number the ids in the order added): group ``k`` holds the ids added after
+    ``bounds[k-1]`` up to ``bounds[k]``. Also the indexed blocks that are in no group."""
     groups = " ".join(f"WHEN l.rowid <= {int(b)} THEN {k}" for k, b in enumerate(bounds))
     rows = store.index.conn.execute(
         f"SELECT CASE WHEN l.rowid IS NULL THEN -1 {groups} ELSE -1 END AS grp, {_TOTALS} "
-        f"FROM block_map b LEFT JOIN {LIVE_TABLE} l ON l.id = b.id "
+        f"FROM block_map b LEFT JOIN {live.table} l ON l.id = b.id "
         f"LEFT JOIN {_FRAMES} f ON f.pack = b.pack AND f.offset = b.offset GROUP BY grp"
     ).fetchall()
     found = {int(row[0]): _totals(row[1:]) for row in rows}
     return [found.get(k, Totals()) for k in range(len(bounds))], found.get(-1, Totals())
 
 
-class BlockSet:
-    """A set of block ids in a temporary table of this thread's index connection, so
-    millions of ids never sit in a Python set."""
-
-    def __init__(self, store: BlockStore) -> None:
-        self._conn = store.index.conn
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS stats_set (id BLOB PRIMARY KEY)")
-        self._conn.execute("DELETE FROM temp.stats_set")
-
-    def add_many(self, ids: Iterable[BlockId]) -> None:
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO temp.stats_set (id) VALUES (?)", ((i,) for i in ids)
-        )
-
-    def totals(self) -> Totals:
-        """Of the set's blocks that are indexed."""
-        row = self._conn.execute(
-            f"SELECT {_TOTALS} FROM temp.stats_set s JOIN block_map b ON b.id = s.id "
-            f"LEFT JOIN {_FRAMES} f ON f.pack = b.pack AND f.offset = b.offset"
-        ).fetchone()
-        return _totals(row)
-
-    def close(self) -> None:
-        self._conn.execute("DROP TABLE IF EXISTS temp.stats_set")
+def set_totals(store: BlockStore, blocks: LiveSet) -> Totals:
+    """Of the blocks of ``blocks`` that are indexed."""
+    row = store.index.conn.execute(
+        f"SELECT {_TOTALS} FROM {blocks.table} s JOIN block_map b ON b.id = s.id "
+        f"LEFT JOIN {_FRAMES} f ON f.pack = b.pack AND f.offset = b.offset"
+    ).fetchone()
+    return _totals(row)

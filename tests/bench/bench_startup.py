@@ -26,13 +26,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.bench.harness import CofRunner, GitRunner, Timing, log, scratch_dir, tool_versions
+from tests.bench.harness import (
+    CofRunner,
+    GitRunner,
+    Timing,
+    log,
+    run_measured,
+    scratch_dir,
+    tool_versions,
+)
 
 # (label, cof arguments, git arguments): the same question asked of both.
 COMMANDS: list[tuple[str, list[str], list[str]]] = [
@@ -49,20 +56,7 @@ def run_once(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float
     CPU time (user + system, from ``wait4``) hardly changes when other work competes
     for the processors, so it still compares runs when the wall clock does not.
     """
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, list(argv))
+    wall, usage = run_measured(argv, cwd, env)
     return wall, usage.ru_utime + usage.ru_stime
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import sqlite3
@@ -213,9 +214,18 @@ def run_with_rusage(
 ) -> tuple[float, int]:
     """Run a command to completion; return (wall seconds, its peak RSS in bytes).
 
-    Uses ``wait4`` so the peak is that of this child alone (``ru_maxrss``, which Linux
-    reports in KiB). Output is discarded; a non-zero exit raises.
+    The peak is that of this child alone (``ru_maxrss``, which Linux reports in KiB).
+    Output is discarded; a non-zero exit raises.
     """
+    elapsed, usage = run_measured(argv, cwd, env)
+    return elapsed, usage.ru_maxrss * KiB
+
+
+def run_measured(
+    argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, resource.struct_rusage]:
+    """Run a command to completion; return (wall seconds, its own resource usage, from
+    ``wait4``: this child alone). Output is discarded; a non-zero exit raises."""
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: no deadlock on output
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -233,7 +243,7 @@ def run_with_rusage(
             errors.seek(0)
             stderr = errors.read().decode(errors="replace")
             raise CommandFailedError(f"{' '.join(argv)} exited {proc.returncode}\n{stderr[-4000:]}")
-    return elapsed, usage.ru_maxrss * KiB
+    return elapsed, usage
 
 
 def cof_argv() -> list[str]:

@@ -6,7 +6,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -47,3 +49,30 @@ def kill_daemon_during(
             proc.wait()
     wait_gone(daemon_pid)
     return out, err
+
+
+def kill_daemon_when(
+    work: Path,
+    env: Mapping[str, str],
+    daemon_pid: int,
+    args: list[str],
+    ready: Callable[[], bool],
+    timeout: float = 60.0,
+) -> None:
+    """Run ``cof ARGS`` in ``work`` and SIGKILL the daemon as soon as ``ready()`` holds
+    (polled every 2 ms); the command must not have finished and must fail in one line."""
+    client = subprocess.Popen(
+        [sys.executable, "-m", "cofctl", *args],
+        cwd=work,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert client.poll() is None and time.monotonic() < deadline, "the moment never came"
+        time.sleep(0.002)
+    out, err = kill_daemon_during(client, daemon_pid, 0, timeout=30)
+    assert client.returncode != 0, f"{args} finished before the kill: {out}"
+    assert err is not None and "Traceback" not in err and err.count("cof: ") == 1, err

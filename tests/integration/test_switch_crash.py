@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.crashkit import kill_daemon_during
+from tests.integration.crashkit import kill_daemon_when
 from tests.integration.treekit import MIB, commit, listing, sha256_file, write, write_random
 
 if TYPE_CHECKING:
@@ -70,21 +67,11 @@ def kill_once_files_land(sandbox: CofSandbox, *args: str) -> None:
     files are in place (renamed there whole); the client must fail in one line."""
     pid = sandbox.daemon_pid()
     assert pid is not None
-    client = subprocess.Popen(
-        [sys.executable, "-m", "cofctl", *args],
-        cwd=sandbox.work,
-        env=sandbox.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while sum((sandbox.work / name).exists() for name in NEW_FILES) < WRITTEN_BEFORE_KILL:
-        assert client.poll() is None and time.monotonic() < deadline, "no file was written"
-        time.sleep(0.002)
-    out, err = kill_daemon_during(client, pid, 0, timeout=30)
-    assert client.returncode != 0, f"{args} finished before the kill: {out}"
-    assert "Traceback" not in err and err.count("cof: ") == 1, err
+
+    def landed() -> bool:
+        return sum((sandbox.work / name).exists() for name in NEW_FILES) >= WRITTEN_BEFORE_KILL
+
+    kill_daemon_when(sandbox.work, sandbox.env, pid, list(args), landed)
 
 
 def assert_no_temp_files(work: Path, names: set[str]) -> None:
