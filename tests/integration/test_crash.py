@@ -94,13 +94,13 @@ def test_sigkill_during_add_and_commit(sandbox: CofSandbox, delay: float) -> Non
     out, err = kill_daemon_during(background, pid, delay, timeout=30)
     completed = background.returncode == 0
     left_over = uncommitted_pack_bytes(work / ".cof")
-    if delay >= 1.0 and not completed:
-        # Killed mid-add: the writer had flushed pack bytes the index never committed,
-        # so the recovery below has real work to do.
-        assert left_over > 0
 
     # The next command starts a new daemon, which recovers the store.
     status = cof("status", "--porcelain").stdout
+    if delay >= 1.0 and status == "?? big.bin\n":
+        # Killed mid-add (not in the commit after a finished one): the writer had
+        # flushed pack bytes the index never committed, so recovery had real work to do.
+        assert left_over > 0
     assert sandbox.daemon_pid() not in (None, pid)
     log = json.loads(cof("log", "--json").stdout)
     head = log[0]["id"]
