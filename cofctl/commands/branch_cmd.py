@@ -17,7 +17,10 @@ from cofctl.textfmt import short, upstream_set_line
 @click.argument("start", required=False)
 @click.option("-d", "--delete", "delete", is_flag=True, help="Delete a merged branch.")
 @click.option("-D", "force_delete", is_flag=True, help="Delete a branch even if unmerged.")
-@click.option("-m", "--move", "move", is_flag=True, help="Rename branch NAME to START.")
+@click.option("-m", "--move", "move", is_flag=True, help="Rename [OLD] NEW (OLD: current).")
+@click.option("-M", "force_move", is_flag=True, help="Rename even over an existing NEW.")
+@click.option("-c", "--copy", "copy", is_flag=True, help="Copy [OLD] NEW (OLD: current).")
+@click.option("-C", "force_copy", is_flag=True, help="Copy even over an existing NEW.")
 @click.option("-f", "--force", is_flag=True, help="Reset NAME to START if it exists.")
 @click.option(
     "-v",
@@ -45,6 +48,9 @@ def command(
     delete: bool,
     force_delete: bool,
     move: bool,
+    force_move: bool,
+    copy: bool,
+    force_copy: bool,
     force: bool,
     verbose: int,
     remotes: bool,
@@ -54,12 +60,15 @@ def command(
     show_current: bool,
     as_json: bool,
 ) -> None:
-    """List branches, or create, delete (-d/-D) or rename (-m OLD NEW) one, or set
-    what it tracks (-u REMOTE/BRANCH, --unset-upstream)."""
+    """List branches, or create, delete (-d/-D), rename (-m [OLD] NEW) or copy
+    (-c [OLD] NEW) one, or set what it tracks (-u REMOTE/BRANCH, --unset-upstream)."""
     if show_current:
         _show_current(name, as_json)
         return
-    if (remotes or list_all) and (name or delete or force_delete or move):
+    moving = move or force_move or copy or force_copy
+    if (move or force_move) and (copy or force_copy):
+        raise click.UsageError("-m/-M and -c/-C cannot be combined")
+    if (remotes or list_all) and (name or delete or force_delete or moving):
         raise click.UsageError("-r and -a only list branches")
     if upstream is not None or unset_upstream:
         _edit_upstream(name, start, upstream, unset_upstream)
@@ -70,10 +79,8 @@ def command(
         result = call("branch", {"action": "delete", "name": name, "force": force_delete})
         click.echo(f"Deleted branch {name} (was {short(result['commit'])}).")
         return
-    if move:
-        if not name or not start:
-            raise click.UsageError("usage: cof branch -m OLD NEW")
-        call("branch", {"action": "rename", "name": name, "new_name": start})
+    if moving:
+        _move_or_copy(name, start, copying=copy or force_copy, force=force_move or force_copy)
         return
     if name:
         params = {"action": "create", "name": name, "start": start, "force": force}
@@ -88,6 +95,16 @@ def command(
         return
     for line in _listing(result, verbose, list_all, remotes):
         click.echo(line)
+
+
+def _move_or_copy(name: str | None, start: str | None, copying: bool, force: bool) -> None:
+    """``-m|-M|-c|-C [OLD] NEW``: with one name, OLD is the current branch (git)."""
+    flag = ("-C" if force else "-c") if copying else ("-M" if force else "-m")
+    if not name:
+        raise click.UsageError(f"branch name required (cof branch {flag} [OLD] NEW)")
+    old, new = (name, start) if start else (None, name)
+    action = "copy" if copying else "rename"
+    call("branch", {"action": action, "name": old, "new_name": new, "force": force})
 
 
 def _show_current(name: str | None, as_json: bool) -> None:

@@ -16,7 +16,7 @@ from cofctl.textfmt import short, upstream_set_line
 @click.argument("args", nargs=-1)
 @click.option("-b", "new_branch", help="Create branch NEW_BRANCH and switch to it.")
 @click.option("-f", "--force", is_flag=True, help="Discard local changes in the way.")
-@click.option("--detach", is_flag=True, help="Detach HEAD at the named commit.")
+@click.option("--detach", is_flag=True, help="Detach HEAD at the named commit (default: HEAD).")
 @click.option("--ours", "side", flag_value="ours", help="Check out our side of conflicts.")
 @click.option("--theirs", "side", flag_value="theirs", help="Check out their side.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")

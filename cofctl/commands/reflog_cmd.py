@@ -33,13 +33,15 @@ def command() -> None:
 def show(ref: str | None, limit: int | None, as_json: bool) -> None:
     """Show where REF (default HEAD) has pointed, newest first: REF@{N}."""
     result = call("reflog", {"ref": ref})
-    entries = result["entries"][:limit] if limit is not None else result["entries"]
     if as_json:
-        emit_json(entries)
+        entries = result["entries"]
+        emit_json(entries[:limit] if limit is not None else entries)
         return
-    for n, entry in enumerate(entries):
-        shown = short(entry["new"]) if entry["new"] else "0" * 12
-        click.echo(f"{shown} {result['ref']}@{{{n}}}: {entry['message']}")
+    # As git: a line that left the ref pointing at nothing (the first half of a
+    # current branch's rename) is not shown, but it keeps its number.
+    shown = [(n, e) for n, e in enumerate(result["entries"]) if e["new"]]
+    for n, entry in shown[:limit] if limit is not None else shown:
+        click.echo(f"{short(entry['new'])} {result['ref']}@{{{n}}}: {entry['message']}")
 
 
 @command.command("expire")

@@ -96,7 +96,9 @@ def _take_lock(path: Path, name: str) -> tuple[Path, int]:
 def _write_durably(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, text.encode())
+        data = memoryview(text.encode())
+        while data:  # a long reflog may take more than one write
+            data = data[os.write(fd, data) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -136,7 +138,9 @@ class Refs:
             return None
         if raw.startswith("ref: "):
             return self.read(raw[5:].strip())
-        return _parse_id(raw, name)
+        # The first line: MERGE_HEAD lists one merged commit per line (git reads the
+        # first as the revision too).
+        return _parse_id(raw.partition("\n")[0], name)
 
     def head(self) -> CommitId | None:
         return self.read(HEAD)
@@ -234,7 +238,9 @@ class Refs:
                 sub.rmdir()
             path.rmdir()
 
-    def rename(self, old: str, new: str, who: Signature, message: str) -> CommitId:
+    def rename(
+        self, old: str, new: str, who: Signature, message: str, replace: bool = False
+    ) -> CommitId:
         """Move ref ``old`` to ``new`` with its reflog, as git's ``branch -m``: ``new``
         gets ``old``'s log and one ``message`` line, and HEAD follows if it was on
         ``old``. ``new`` may lie below ``old`` (``a`` to ``a/b``) or above it (``a/b``
@@ -244,6 +250,9 @@ class Refs:
         log in ``logs/deleted/``, where gc keeps its commits as roots (git leaves it
         in ``logs/refs/.tmp-renamed-log``). The caller holds the repository's writer
         lock (branches move under no other), so no update races the rename.
+
+        ``replace``: an existing ``new`` is deleted first (``branch -M``); its reflog
+        goes to ``logs/deleted/``.
         """
         commit = self.read(old)
         if commit is None:
@@ -254,6 +263,8 @@ class Refs:
         clash = self.clash(new, ignoring=old)
         if clash is not None:
             raise ConflictError(f"cannot create {new}: {clash} exists")
+        if replace:
+            self._drop_for_replacement(new, who, message)
         on_head = self.head_target() == old
         aside = self._log_aside(old)
         self.update(old, None, who, message, expected=commit, log=False)
@@ -266,8 +277,48 @@ class Refs:
             self._remove_empty_log_dirs(aside)
         self.update(new, commit, who, message, expected=None)
         if on_head:
-            self.set_head(new, who, message, previous=commit)
+            # git logs HEAD leaving the old branch and arriving on the new one (the
+            # first line's new side is null: `reflog` skips it but counts it).
+            self.set_head(new, who, message, log=False)
+            self._log(HEAD, commit, None, who, message)
+            self._log(HEAD, None, commit, who, message)
         return commit
+
+    def copy(
+        self, old: str, new: str, who: Signature, message: str, replace: bool = False
+    ) -> CommitId:
+        """Create ``new`` at ``old``'s commit with a copy of ``old``'s reflog and one
+        ``message`` line, as git's ``branch -c``; ``replace``: an existing ``new`` is
+        deleted first (``-C``), its reflog kept in ``logs/deleted/``. A crash before the
+        ref is written leaves at most the copied log, under ``new``'s name: a gc root
+        for commits ``old`` names anyway."""
+        commit = self.read(old)
+        if commit is None:
+            raise UsageError(f"{old} not found")
+        clash = self.clash(new)
+        if clash is not None:
+            raise ConflictError(f"cannot create {new}: {clash} exists")
+        if replace:
+            self._drop_for_replacement(new, who, message)
+        source = self.cof_dir / "logs" / old
+        if source.is_file():
+            target = self._log_path(new)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".copy.tmp")
+            _write_durably(tmp, source.read_text(encoding="utf-8"))
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+        self.update(new, commit, who, message, expected=None)
+        return commit
+
+    def _drop_for_replacement(self, name: str, who: Signature, message: str) -> None:
+        """Delete ref ``name`` (if present) so another takes its place; its reflog goes
+        to ``logs/deleted/``, where gc still keeps what it names."""
+        current = self.read(name)
+        if current is None:
+            return
+        self._log_aside(name)
+        self.update(name, None, who, message, expected=current, log=False)
 
     def _log_aside(self, name: str) -> Path | None:
         """Move ``name``'s reflog to ``logs/deleted/`` (a gc root there); its new place."""
@@ -374,7 +425,8 @@ class Refs:
         return sorted(
             p.relative_to(logs).as_posix()
             for p in logs.rglob("*")
-            if p.is_file() and not p.name.endswith(".expire.tmp")  # a rewrite a crash cut
+            # A rewrite or a copy a crash cut short is no reflog.
+            if p.is_file() and not p.name.endswith((".expire.tmp", ".copy.tmp"))
         )
 
     def rewrite_reflog(self, name: str, keep: Callable[[int, ReflogEntry], bool]) -> int:

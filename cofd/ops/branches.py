@@ -16,6 +16,7 @@ from cofd.ops.revisions import expand_previous, resolve
 from cofd.ops.switch import apply, check, force_reset, plan
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import (
+    copy_upstream,
     guess_remote_branch,
     remote_tracking,
     rename_upstream,
@@ -117,26 +118,78 @@ def _delete_branch(ctx: OpContext, repo: Repository, name: str, force: bool) -> 
     return {"deleted": name, "commit": commit.hex()}
 
 
-def _rename_branch(ctx: OpContext, repo: Repository, old: str, new: str) -> dict[str, Any]:
-    """git's ``branch -m OLD NEW``: the branch keeps its reflog (with one more line),
-    its upstream and HEAD; NEW may be below OLD's name (``x`` to ``x/y``) or above it.
-    The current branch may be renamed before its first commit."""
+def _old_and_new(repo: Repository, params: dict[str, Any], verb: str) -> tuple[str, str]:
+    """``branch -m|-c [OLD] NEW``: OLD defaults to the current branch (git)."""
+    new = params.get("new_name")
+    old = params.get("name")
+    if not isinstance(new, str) or not new:
+        raise UsageError("branch name required")
+    if old is None:
+        old = _current_branch(repo)
+        if old is None:
+            raise UsageError(f"cannot {verb} the current branch while not on any branch")
+    if not isinstance(old, str) or not old:
+        raise UsageError("branch name required")
+    return old, new
+
+
+def _check_target(repo: Repository, old: str, new: str, force: bool) -> None:
+    """NEW must not exist (``-M``/``-C``: may, unless it is checked out elsewhere)."""
+    if old == new or repo.refs.read(_branch_ref(new)) is None:
+        return
+    if not force:
+        raise UsageError(f"a branch named '{new}' already exists")
+    if new == _current_branch(repo):
+        raise UsageError(f"cannot force update the branch '{new}': it is checked out")
+
+
+def _rename_branch(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
+    """git's ``branch -m [OLD] NEW`` (``-M``: over an existing NEW): the branch keeps
+    its reflog (with one more line), its upstream and HEAD; NEW may be below OLD's
+    name (``x`` to ``x/y``) or above it. The current branch may be renamed before its
+    first commit."""
+    old, new = _old_and_new(repo, params, "rename")
+    force = bool(params.get("force"))
     old_ref, new_ref = _branch_ref(old), _branch_ref(new)
     commit = repo.refs.read(old_ref)
     if commit is None and _current_branch(repo) != old:
         raise UsageError(f"branch '{old}' not found")
-    if old != new and repo.refs.read(new_ref) is not None:
-        raise UsageError(f"a branch named '{new}' already exists")
+    _check_target(repo, old, new, force)
     who = reflog_signature(ctx)
     message = f"Branch: renamed {old_ref} to {new_ref}"  # git's words, capital B
     if commit is not None:
-        repo.refs.rename(old_ref, new_ref, who, message)
+        replaced = force and old != new and repo.refs.read(new_ref) is not None
+        repo.refs.rename(old_ref, new_ref, who, message, replace=replaced)
+        if replaced:
+            unset_upstream(repo, new)  # NEW is OLD now, upstream included
     elif clash := repo.refs.clash(new_ref):
         raise ConflictError(f"cannot create {new_ref}: {clash} exists")
     else:  # the current branch, before its first commit: HEAD alone moves
         repo.refs.set_head(new_ref, who, message, log=False)
     rename_upstream(repo, old, new)
     return {"renamed": old, "to": new}
+
+
+def _copy_branch(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
+    """git's ``branch -c [OLD] NEW`` (``-C``: over an existing NEW): NEW starts at
+    OLD's commit with a copy of its reflog and its upstream; HEAD stays where it is."""
+    old, new = _old_and_new(repo, params, "copy")
+    force = bool(params.get("force"))
+    old_ref, new_ref = _branch_ref(old), _branch_ref(new)
+    if repo.refs.read(old_ref) is None:
+        if _current_branch(repo) == old:
+            raise UsageError(f"no commit on branch '{old}' yet")
+        raise UsageError(f"branch '{old}' not found")
+    _check_target(repo, old, new, force)
+    message = f"Branch: copied {old_ref} to {new_ref}"  # git's words
+    if old == new:  # git logs the no-op copy too
+        commit = repo.refs.read(old_ref)
+        repo.refs.update(old_ref, commit, reflog_signature(ctx), message, expected=commit)
+        return {"copied": old, "to": new}
+    replaced = repo.refs.read(new_ref) is not None
+    repo.refs.copy(old_ref, new_ref, reflog_signature(ctx), message, replace=replaced)
+    copy_upstream(repo, old, new)
+    return {"copied": old, "to": new}
 
 
 def _branch_writes(params: dict[str, Any]) -> bool:
@@ -155,6 +208,10 @@ def branch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"branch": _current_branch(repo)}
     if action in ("set_upstream", "unset_upstream"):
         return _edit_upstream(repo, action, params)
+    if action == "rename":
+        return _rename_branch(ctx, repo, params)
+    if action == "copy":
+        return _copy_branch(ctx, repo, params)
     name = params.get("name")
     if not isinstance(name, str) or not name:
         raise UsageError("a branch name is required")
@@ -166,8 +223,6 @@ def branch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"created": name, "commit": commit.hex(), "upstream": tracks}
     if action == "delete":
         return _delete_branch(ctx, repo, name, bool(params.get("force")))
-    if action == "rename":
-        return _rename_branch(ctx, repo, name, str(params.get("new_name") or ""))
     raise UsageError(f"unknown branch action {action!r}")
 
 
@@ -319,6 +374,8 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             return {"branch": new_branch, "created": True, "written": 0, "removed": 0}
         upstream = remote_tracking(repo, start) if target_name else None
         return _switch_to_new_branch(ctx, repo, new_branch, start, force, from_name, upstream)
+    if not target_name and params.get("detach"):
+        target_name = "HEAD"  # `checkout --detach`: where HEAD is (git)
     if not target_name:
         raise UsageError("checkout needs a branch, a revision or paths")
     ref = HEADS + target_name

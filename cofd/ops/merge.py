@@ -249,6 +249,8 @@ def _fast_forward(
     total = sum(new.size for _, new in todo.values() if new is not None)
     result = apply(repo, state, todo, ByteProgress(ctx, "updating", total).add)
     repo.save_state(state)
+    # As git: `reset --hard ORIG_HEAD` undoes a fast-forward merge or pull too.
+    (repo.cof_dir / "ORIG_HEAD").write_text(head.hex() + "\n")
     repo.refs.update(
         "HEAD", theirs, reflog_signature(ctx), f"merge {name}: Fast-forward", expected=head
     )

@@ -3,7 +3,8 @@
 Grammar (a subset of gitrevisions(7))::
 
     rev     := base suffix*
-    base    := HEAD | @ | <full or >=4-digit hex prefix> | <ref name>
+    base    := HEAD | @ | ORIG_HEAD | MERGE_HEAD | <full or >=4-digit hex prefix>
+               | <ref name>
                | <ref name>@{N} | @{-N}
     suffix  := ~[N] | ^[N]
 
@@ -30,6 +31,10 @@ _PREVIOUS = re.compile(r"^@\{-(?P<n>\d+)\}$")
 # names never hold a space or "{" (ref names cannot, a detached HEAD is written as
 # hex), so a line naming "@{-1}" (hand-edited) cannot send @{-N} round in a loop.
 _CHECKOUT_MOVE = re.compile(r"^checkout: moving from (?P<source>[^\s{]+) to ")
+# Files directly in .cof that name a commit: HEAD, and what commands leave for the
+# user (ORIG_HEAD before a reset or merge, MERGE_HEAD during one), as git's
+# all-capitals pseudo-refs; any other name is looked up under refs/ only.
+_PSEUDO_REF = re.compile(r"^(?:[A-Z]+_)*HEAD$")
 # Refs are searched in this order for a short name, as git does.
 REF_PREFIXES = ("", "refs/", "refs/tags/", "refs/heads/", "refs/remotes/")
 
@@ -53,7 +58,8 @@ def refs_named(repo: Repository, name: str) -> Iterator[str]:
     """The existing refs a short name could mean, in the order they are searched."""
     for prefix in REF_PREFIXES:
         candidate = prefix + name
-        if candidate.startswith(("refs/", "HEAD")) and repo.refs.read(candidate) is not None:
+        searched = candidate.startswith("refs/") or _PSEUDO_REF.match(candidate)
+        if searched and repo.refs.read(candidate) is not None:
             yield candidate
 
 
@@ -140,12 +146,12 @@ def _resolve_base(repo: Repository, base: str, rev: str) -> CommitId:
 def _resolve_reflog(repo: Repository, name: str, n: int, rev: str) -> CommitId:
     ref = full_ref(repo, name) or (f"refs/heads/{name}" if name != "HEAD" else "HEAD")
     entries = repo.refs.reflog(ref)
-    if n >= len(entries) or entries[n].new is None:
+    # A line whose new side is null (a rename's first half) names what it left, as git.
+    commit = (entries[n].new or entries[n].old) if n < len(entries) else None
+    if commit is None:
         raise RevisionError(
             f"unknown revision '{rev}': {name} has only {len(entries)} reflog entries"
         )
-    commit = entries[n].new
-    assert commit is not None
     return commit
 
 

@@ -47,6 +47,17 @@ def rename_upstream(repo: Repository, old: str, new: str) -> None:
             config.upstreams[new] = upstream
 
 
+def copy_upstream(repo: Repository, old: str, new: str) -> None:
+    """A copied branch tracks what its original tracks (git copies the section);
+    NEW's own upstream, if it had one, is replaced or dropped."""
+    with editing_remote_config(repo.cof_dir) as config:
+        upstream = config.upstreams.get(old)
+        if upstream is not None:
+            config.upstreams[new] = upstream
+        else:
+            config.upstreams.pop(new, None)
+
+
 def remote_tracking(repo: Repository, name: str) -> Upstream | None:
     """The upstream ``name`` designates when it names an existing remote-tracking
     branch of a configured remote (``origin/main``, ``remotes/origin/main`` or

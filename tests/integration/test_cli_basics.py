@@ -295,7 +295,10 @@ def test_dedup_stats(repo: Path, cof: CofRunner) -> None:
         (("nosuch",), "cof: no such command 'nosuch' (see 'cof --help')"),
         (("clone",), "cof: missing argument 'URL' (see 'cof clone --help')"),
         (("checkout", "-b"), "cof: option '-b' requires an argument (see 'cof checkout --help')"),
-        (("branch", "-m", "x"), "cof: usage: cof branch -m OLD NEW (see 'cof branch --help')"),
+        (
+            ("branch", "-m"),
+            "cof: branch name required (cof branch -m [OLD] NEW) (see 'cof branch --help')",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_2(

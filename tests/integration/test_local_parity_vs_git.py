@@ -1,10 +1,11 @@
 """Local commands where cof and git disagreed, each run on git too (``gitpair``):
-``branch -m`` to a name below or above the old one, ``commit -q``.
+``branch -m`` to a name below or above the old one, ``-m NEW`` (the current branch),
+``-M``, ``-c``/``-C``, ``commit -q``.
 
 Differences from git, documented rather than matched:
 
-- Renaming the current branch logs one HEAD reflog line (old commit to the same
-  commit), where git logs two (the commit to zero, zero to the commit).
+- Renaming or copying a branch onto itself while it is checked out logs one HEAD
+  reflog line where git logs two.
 """
 
 from __future__ import annotations
@@ -52,6 +53,52 @@ def test_branch_rename_below_and_above_its_old_name(pair: GitPair) -> None:
     commit_both(pair, "on the renamed branch")
     same_output(pair, ["reflog", "show", "main/sub"], ["reflog", "main/sub"])
     same_output(pair, ["status"])
+
+
+def test_branch_rename_and_copy_of_the_current_branch_and_over_others(pair: GitPair) -> None:
+    apply(pair, {"a.txt": b"a\n"})
+    commit_both(pair, "base")
+    pair.both(["branch", "other"])
+    # One name: the current branch is renamed; HEAD's log gets git's two lines (the
+    # first, to nothing, is hidden but keeps its number).
+    same_output(pair, ["branch", "-m", "trunk"])
+    same_output(pair, ["branch"])
+    same_output(pair, ["reflog", "show", "HEAD"], ["reflog", "HEAD"])
+    same_output(pair, ["reflog", "show", "trunk"], ["reflog", "trunk"])
+    g, c = pair.both(["rev-parse", "HEAD@{1}"])
+    assert c.stdout.strip() == pair.cof("rev-parse", "HEAD").stdout.strip()
+    assert g.returncode == c.returncode == 0
+    # Onto an existing branch: refused by -m, done by -M (its log goes aside).
+    g, c = pair.both(["branch", "-m", "other"])
+    assert g.returncode != 0 and c.returncode != 0 and "already exists" in c.stderr
+    same_output(pair, ["branch", "-M", "other"])
+    same_output(pair, ["branch"])
+    same_output(pair, ["reflog", "show", "other"], ["reflog", "other"])
+    # Copies: NEW gets OLD's commit and log plus git's line; HEAD stays.
+    same_output(pair, ["branch", "-c", "copy"])
+    same_output(pair, ["branch", "-c", "other", "copy2"])
+    same_output(pair, ["reflog", "show", "copy2"], ["reflog", "copy2"])
+    same_output(pair, ["reflog", "show", "HEAD"], ["reflog", "HEAD"])
+    same_output(pair, ["branch", "--show-current"])
+    apply(pair, {"a.txt": b"a2\n"})
+    commit_both(pair, "moves other only")
+    g, c = pair.both(["branch", "-c", "other", "copy"])
+    assert g.returncode != 0 and c.returncode != 0 and "already exists" in c.stderr
+    same_output(pair, ["branch", "-C", "other", "copy"])
+    same_output(pair, ["reflog", "show", "copy"], ["reflog", "copy"])
+    same_output(pair, ["branch", "-v"])
+    # Never over the checked-out branch, nor from a detached HEAD.
+    for args in (["branch", "-M", "copy", "other"], ["branch", "-C", "copy", "other"]):
+        g, c = pair.both(args)
+        assert g.returncode != 0 and c.returncode != 0 and "checked out" in c.stderr, c.stderr
+    pair.both(["checkout", "-q", "--detach"])
+    for flag, verb in (("-m", "rename"), ("-c", "copy")):
+        g, c = pair.both(["branch", flag, "loose"])
+        assert g.returncode != 0 and c.returncode != 0
+        assert f"cannot {verb} the current branch while not on any branch" in c.stderr
+    same_output(pair, ["branch"])
+    same_output(pair, ["reflog", "show", "HEAD"], ["reflog", "HEAD"])
+    pair.sync_refs()
 
 
 def test_branch_rename_of_an_unborn_branch(pair: GitPair) -> None:

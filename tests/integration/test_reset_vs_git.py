@@ -14,6 +14,7 @@ Differences from git, documented rather than matched:
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.integration.gitpair import GitPair
@@ -146,3 +147,34 @@ def test_hard_reset_and_forced_checkout_bring_back_a_staged_deletion(pair: GitPa
         same_refs_and_graph(pair)
         assert (pair.cof_root / "a.txt").read_bytes() == b"a2\n"
         assert (pair.cof_root / "d" / "x.txt").read_bytes() == b"x3\n"
+
+
+def test_orig_head_and_merge_head_are_revisions_as_in_git(pair: GitPair) -> None:
+    def named(rev: str) -> tuple[str, str]:
+        """What ``rev`` names in each repository, as the subject of its commit."""
+        g = pair.git("log", "-n", "1", "--format=%s", rev).stdout.strip()
+        c = pair.cof("log", "-n", "1", "--json", rev).stdout
+        return g, json.loads(c)[0]["message"].strip()
+
+    fork(pair, {"a.txt": lines("base")}, {"a.txt": lines("ours")}, {"a.txt": lines("theirs")})
+    # A stopped merge: MERGE_HEAD is the other side, ORIG_HEAD where HEAD was.
+    merge_both(pair)
+    assert named("MERGE_HEAD") == ("theirs", "theirs")
+    assert named("ORIG_HEAD") == ("ours", "ours")
+    g, c = pair.both(["rev-parse", "-q", "--verify", "MERGE_HEAD"])
+    assert g.returncode == c.returncode == 0
+    assert c.stdout.strip() == pair.cof("rev-parse", "side").stdout.strip()
+    same_output(pair, ["merge", "--abort"])
+    g, c = pair.both(["rev-parse", "-q", "--verify", "MERGE_HEAD"])  # scripts' "merging?"
+    assert (g.returncode, c.returncode, c.stdout) == (1, 1, "")
+
+    # A fast-forward records ORIG_HEAD too, so `reset --hard ORIG_HEAD` undoes it.
+    pair.both(
+        ["checkout", "-q", "-b", "behind", "HEAD~1"], ["checkout", "-q", "-b", "behind", "HEAD~1"]
+    )
+    same_output(pair, ["merge", "-q", "side"])
+    assert named("HEAD") == ("theirs", "theirs")
+    same_output(pair, ["reset", "--hard", "ORIG_HEAD"])
+    assert named("HEAD") == ("base", "base")
+    same_refs_and_graph(pair)
+    pair.assert_same_status()
