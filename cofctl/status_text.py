@@ -83,6 +83,12 @@ def tracking_lines(upstream: dict[str, Any] | None) -> list[str]:
     return [f"Your branch is up to date with '{name}'."]
 
 
+def detached_label(result: dict[str, Any]) -> str:
+    """git's ``HEAD detached at v1`` / ``HEAD detached from 1a2b3c4d5e6f``."""
+    name = result.get("detached_name") or short(result["head"])
+    return f"HEAD detached {'at' if result.get('detached_at', True) else 'from'} {name}"
+
+
 def tracking_counts(upstream: dict[str, Any]) -> str:
     """``ahead 1, behind 2``, ``gone`` or nothing: the bracketed part of git's
     ``status -sb`` header and ``branch -v`` lines."""
@@ -128,7 +134,7 @@ def _preamble(result: dict[str, Any]) -> list[str]:
     if result.get("no_branch"):
         out = ["Not currently on any branch."]
     elif result["detached"]:
-        out = [f"HEAD detached at {short(result['head'])}"]
+        out = [detached_label(result)]
     else:
         out = [f"On branch {result['branch']}"]
         if result["head"] is not None:

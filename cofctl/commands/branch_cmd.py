@@ -8,7 +8,7 @@ import click
 
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
-from cofctl.status_text import tracking_counts
+from cofctl.status_text import detached_label, tracking_counts
 from cofctl.textfmt import short, upstream_set_line
 
 
@@ -134,7 +134,7 @@ def _listing(result: dict[str, Any], verbose: int, list_all: bool, remotes: bool
     label included), then the short commit, the upstream state and the summary."""
     rows: list[tuple[str, str, str, str, dict[str, Any] | None]] = []
     if result["detached"] and result["head"] and not remotes:
-        label = f"(HEAD detached at {short(result['head'])})"
+        label = "(no branch)" if result.get("no_branch") else f"({detached_label(result)})"
         rows.append(("*", label, result["head"], result["head_summary"], None))
     for b in result["branches"]:
         # As git: -a shows remote-tracking branches as remotes/NAME, -r as NAME.

@@ -9,6 +9,7 @@ from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.common import ByteProgress, flat_tree, identity, reflog_signature, tree_of
+from cofd.ops.detached import detached_fields
 from cofd.ops.materialize import write_entry
 from cofd.ops.paths import in_scope, repo_relative, under
 from cofd.ops.repository import Repository
@@ -75,6 +76,7 @@ def _list_branches(repo: Repository, which: str, tracking: bool) -> dict[str, An
             )
     head = repo.refs.head()
     return {
+        **detached_fields(repo),
         "branches": branches,
         "detached": current is None,
         "head": head.hex() if head else None,
@@ -310,7 +312,9 @@ def switch_to(
     repo.save_state(state)
     end_merge(repo)
     if move_head:
-        repo.refs.set_head(ref if ref else target, reflog_signature(ctx), message)
+        # As git: staying detached at the same commit moves nothing and logs nothing.
+        stays = ref is None and repo.refs.head_target() is None and head == target
+        repo.refs.set_head(ref if ref else target, reflog_signature(ctx), message, log=not stays)
     return {
         "written": result.written,
         "removed": result.removed,

@@ -7,6 +7,7 @@ from typing import Any
 from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree
+from cofd.ops.detached import detached_fields
 from cofd.ops.paths import Scope, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
@@ -44,16 +45,10 @@ def branch_info(repo: Repository) -> dict[str, Any]:
         "branch": branch,
         "head": head.hex() if head is not None else None,
         "detached": target is None,
-        # git's "Not currently on any branch.": detached by no checkout (clone -b TAG).
-        "no_branch": target is None and not _checked_out(repo),
+        **detached_fields(repo),
         "upstream": tracking_state(repo, branch),
         "root": str(repo.root),
     }
-
-
-def _checked_out(repo: Repository) -> bool:
-    """Whether HEAD's reflog records a checkout (what git names a detached HEAD by)."""
-    return any(e.message.startswith("checkout: ") for e in repo.refs.reflog("HEAD"))
 
 
 def _changed_paths(

@@ -128,9 +128,10 @@ def test_checkout_branch_detached_and_new_branch(repo: Path, cof: CofRunner) -> 
     assert branches(cof)[0] == f"* (HEAD detached at {first[:12]})"
     assert head_id(cof) == first
 
-    # --detach on a branch name.
+    # --detach on a branch name: named by the branch's full name, as git.
     cof("checkout", "--detach", "main")
-    assert cof("status").stdout.startswith(f"HEAD detached at {second[:12]}")
+    assert head_id(cof) == second
+    assert cof("status").stdout.startswith("HEAD detached at refs/heads/main\n")
     assert (repo / "a.txt").read_text() == "two\n"
     cof("checkout", "main")
     assert cof("status").stdout.startswith("On branch main")

@@ -118,3 +118,37 @@ def test_commit_quiet_prints_nothing(pair: GitPair) -> None:
     g, c = pair.both(["commit", "-q", "-a", "-m", "second"])
     assert c.stdout == g.stdout == ""
     pair.sync_refs()
+
+
+def test_detached_head_is_named_after_its_checkout_as_git_does(pair: GitPair) -> None:
+    apply(pair, {"a.txt": b"a\n"})
+    commit_both(pair, "one")
+    apply(pair, {"a.txt": b"b\n"})
+    commit_both(pair, "two")
+    pair.both(["tag", "v1", "HEAD~1"])
+    pair.both(["checkout", "-q", "v1"])  # a tag: by its name, "at" it
+    same_output(pair, ["status"])
+    same_output(pair, ["branch"])
+    assert pair.cof("branch").stdout.startswith("* (HEAD detached at v1)\n")
+    apply(pair, {"a.txt": b"c\n"})
+    commit_both(pair, "on top")  # moved on: "from" it
+    same_output(pair, ["status"])
+    same_output(pair, ["branch", "-v"])
+    assert pair.cof("status").stdout.startswith("HEAD detached from v1\n")
+    for rev in ("main~1", "--detach"):  # an expression or HEAD: by the commit's id
+        pair.both(["checkout", "-q", "main"])
+        pair.both(["checkout", "-q", rev])
+        same_output(pair, ["status"])
+        same_output(pair, ["branch"])
+    # Detached again at the same commit: nothing logged, the name stays (git).
+    pair.both(["checkout", "-q", "--detach", "main"])
+    same_output(pair, ["status"])
+    g, c = pair.both(["reflog", "show", "HEAD"], ["reflog", "HEAD"])
+    # (a detached HEAD's "from" is logged by 12 digits, by git by 40)
+    assert re.sub(r"\b[0-9a-f]{7,40}\b", "<id>", c.stdout) == re.sub(
+        r"\b[0-9a-f]{7,40}\b", "<id>", g.stdout
+    )
+    pair.both(["checkout", "-q", "main"])
+    pair.both(["checkout", "-q", "--detach", "main"])  # a branch: by its full name
+    same_output(pair, ["status"])
+    assert pair.cof("branch").stdout.startswith("* (HEAD detached at refs/heads/main)\n")

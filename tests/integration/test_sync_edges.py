@@ -69,6 +69,7 @@ def test_clone_b_tag_checks_out_a_detached_head_as_git_does(
     branches = json.loads(bob.cof("branch", "--json", cwd=copy).stdout)["branches"]
     assert [b["name"] for b in branches if not b["remote"]] == []
     assert bob.cof("branch", "--show-current", cwd=copy).stdout == ""
+    assert bob.cof("branch", cwd=copy).stdout == _git("branch", cwd=git_copy) == "* (no branch)\n"
     assert _git_run("config", "--get-regexp", "^branch[.]", cwd=git_copy, check=False).stdout == ""
     assert "[branch" not in (copy / ".cof" / "remotes.toml").read_text()
 
