@@ -429,14 +429,18 @@ class Refs:
             if p.is_file() and not p.name.endswith((".expire.tmp", ".copy.tmp"))
         )
 
-    def rewrite_reflog(self, name: str, keep: Callable[[int, ReflogEntry], bool]) -> int:
+    def rewrite_reflog(
+        self, name: str, keep: Callable[[int, ReflogEntry], bool], rewrite: bool = False
+    ) -> int:
         """Keep the entries of ``name``'s reflog for which ``keep(n, entry)`` holds (``n``
         counts newest first, as ``name@{n}``); unreadable lines go too. Returns how many
         entries were dropped. The file is replaced atomically, under the ref's lock; a
         reflog left empty is removed when its ref no longer exists. The caller holds the
-        repository's writer lock (HEAD's log has no lock of its own)."""
+        repository's writer lock (HEAD's log has no lock of its own). ``rewrite`` (git's
+        ``reflog delete --rewrite``): each kept line's old id becomes the new id of the
+        kept line before it (none for the oldest), so no line names a dropped entry."""
         with self._reflog_lock(name):
-            return self._rewrite_reflog(name, keep)
+            return self._rewrite_reflog(name, keep, rewrite)
 
     @contextlib.contextmanager
     def _reflog_lock(self, name: str) -> Iterator[None]:
@@ -458,18 +462,23 @@ class Refs:
             if made:
                 self._remove_empty_parents(path)
 
-    def _rewrite_reflog(self, name: str, keep: Callable[[int, ReflogEntry], bool]) -> int:
+    def _rewrite_reflog(
+        self, name: str, keep: Callable[[int, ReflogEntry], bool], rewrite: bool
+    ) -> int:
         lines = self._reflog_lines(name)
         readable = sum(entry is not None for _, entry in lines)
         kept: list[str] = []
         n = readable
+        before: CommitId | None = None  # the new id of the last line kept
         for line, entry in lines:
             if entry is None:
                 continue
             n -= 1
             if keep(n, entry):
-                kept.append(line)
-        if len(kept) == len(lines):
+                # A line starts with its old id, in hex (all lines parsed did).
+                kept.append(_hex(before) + line[len(ZERO_HEX) :] if rewrite else line)
+                before = entry.new
+        if kept == [line for line, _ in lines]:
             return 0
         path = self.cof_dir / "logs" / name
         if not kept and (name != HEAD and self.read_raw(name) is None):

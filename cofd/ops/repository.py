@@ -5,7 +5,8 @@ the repository stays open, so two daemons never write the same store. Opening al
 finishes crash recovery: the block store truncates uncommitted pack bytes, and stale
 ref locks and the temp files of working files being written (``.cof/tmp``, and the
 ``.<name>.cof-<pid>.tmp`` files older versions wrote beside them) that a killed writer
-left are removed.
+left are removed, once a ``stash push`` a kill cut short is finished or rolled back
+(``cofd.ops.stash_push``).
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class Repository:
         # is writing now, and this one starts no command here before the open returns).
         for stray in self.cof_dir.glob(self.state_path.name + ".*.tmp"):
             stray.unlink(missing_ok=True)
+        # A `stash push` a kill cut short: finished or rolled back (it needs its temp
+        # files, so before they are removed).
+        from cofd.ops.stash_push import finish_interrupted_push
+
+        finish_interrupted_push(self)
         self._clear_write_temps()
         # Flattened trees by tree id (immutable, so never stale); bounded by callers.
         self.flat_trees: dict[TreeId, dict[str, FlatEntry]] = {}

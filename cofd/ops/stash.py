@@ -2,9 +2,11 @@
 
 The list of stashes is the reflog of ``refs/stash``, newest first (``stash@{0}``);
 the ref names the newest. Dropping an entry rewrites the reflog (one atomic rename:
-the drop happens or not) and then moves the ref to the new newest entry, deleting
-both with the last one. Reflogs are gc roots, so every listed stash keeps its
-content. See ``stash_push`` and ``stash_apply`` for the two halves that do the work.
+the drop happens or not; as git's, each line's old side becomes the new side of the
+line below it, so no line names the dropped stash) and then moves the ref to the new
+newest entry, deleting both with the last one. Reflogs are gc roots (old and new
+sides), so every listed stash keeps its content, and a dropped one does not. See
+``stash_push`` and ``stash_apply`` for the two halves that do the work.
 """
 
 from __future__ import annotations
@@ -79,7 +81,10 @@ def drop(ctx: OpContext, repo: Repository, stash: Stash) -> dict[str, str]:
     if len(remaining) <= 1:
         clear(ctx, repo)
     else:
-        repo.refs.rewrite_reflog(STASH_REF, lambda n, _: n != number)
+        # As git's ``reflog delete --rewrite``: the line above the dropped one takes
+        # the line below's id as its old side, so no line names the dropped stash
+        # (reflogs are gc roots, old side and new: it would be kept until expiry).
+        repo.refs.rewrite_reflog(STASH_REF, lambda n, _: n != number, rewrite=True)
         if number == 0:
             repo.refs.update(STASH_REF, remaining[1].new, who, "", log=False)
     return {"name": stash.name, "commit": stash.commit.hex()}
