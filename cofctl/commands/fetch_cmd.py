@@ -111,19 +111,21 @@ def print_pruned(fetched: dict[str, Any]) -> None:
         click.echo(f"{summary_column('-', '[deleted]')}{'(none)':<{width}} -> {name}")
 
 
-def refuse_rejected(fetched: dict[str, Any], pulling: bool = False) -> None:
+def refuse_rejected(fetched: dict[str, Any], pulling: bool = False, quiet: bool = False) -> None:
     """Exit non-zero when a ref was left alone, in one line saying why for each kind:
     a tag kept (as git's ``fetch --tags``: exit 7), a ref naming an object of the
     wrong kind (exit 10, as every integrity error). ``pulling``: nothing is merged,
-    as git's pull stops when its fetch fails (the tags kept are named then: its
-    ``-q`` shows no ref line)."""
+    as git's pull stops when its fetch fails. The tags kept are named when no ref line
+    did (``pulling`` or ``quiet``: git's ``fetch -q`` prints none, not even the
+    rejected one, and says nothing at all; cof's one error line names them)."""
     kept = [row for row in fetched["rejected"] if row["reason"] == TAG_CLOBBER]
     wrong = [row for row in fetched["rejected"] if row["reason"] != TAG_CLOBBER]
     parts = []
     if wrong:
         parts.append("not fetched: " + "; ".join(_wrong_kind(row, fetched) for row in wrong))
     if kept:
-        parts.append(_kept_tags([row["ref"].removeprefix(TAGS) for row in kept], pulling))
+        names = [row["ref"].removeprefix(TAGS) for row in kept]
+        parts.append(_kept_tags(names, pulling or quiet))
     if not parts:
         return
     message = "; ".join(parts) + (" (cof fetch --force takes the remote's)" if kept else "")
@@ -176,4 +178,4 @@ def command(
         emit_json(result)
     elif not quiet:  # as git's fetch -q: not even a kept tag's line, only the error
         print_fetch(result)
-    refuse_rejected(result)
+    refuse_rejected(result, quiet=quiet and not as_json)

@@ -40,6 +40,7 @@ from cofd.ops.sync_refs import (
     with_verdicts,
 )
 from cofd.ops.upstreams import set_upstream, upstream_of
+from cofd.store.ids import BlockId
 from cofd.sync.client import ClientSession, remote_branches
 from cofd.sync.registry import (
     Remote,
@@ -228,7 +229,9 @@ def fetch_over(
     wants: list[bytes] = list(dict.fromkeys(new for _, _, new in taken if new not in local))
     stats = session.fetch(repo, wants, ctx.progress)
     wire = _wire(session)
-    taken, wrong_now = _skip_wrong_kinds(repo, taken)  # all here now
+    # All here now: a value naming no commit (a branch at a tree) was brought alone,
+    # its object only, and is refused here; the closure of the others was checked.
+    taken, wrong_now = _skip_wrong_kinds(repo, taken, arrived=True)
     rejected = sorted(rejected + wrong + wrong_now, key=lambda mv: mv.ref)  # the remote's order
     who = reflog_signature(ctx)
     # Only once the transfer succeeded (a failed fetch changes no ref), and before the
@@ -251,17 +254,20 @@ def fetch_over(
 
 
 def _skip_wrong_kinds(
-    repo: Repository, changes: list[Change]
+    repo: Repository, changes: list[Change], arrived: bool = False
 ) -> tuple[list[Change], list[RefMove]]:
     """The changes a fetch may write, and the refs it refuses: one naming an object of
     the wrong kind (a branch at a tag object or a tree, as a hostile or broken remote
     may list) is skipped with its reason, the others still move (as git updates the
-    refs it can and reports the others). Values not stored yet pass: they are checked
-    again once the transfer brought them."""
+    refs it can and reports the others). Values not stored yet pass unless the
+    transfer has ``arrived``: they are checked again once it brought them."""
     fine: list[Change] = []
     wrong: list[RefMove] = []
     for ref, old, new in changes:
-        why = ref_value_problem(repo, ref, new, explain=False)
+        if arrived and not repo.blocks.has(BlockId(new)):
+            why: str | None = "missing (the remote did not send it)"
+        else:
+            why = ref_value_problem(repo, ref, new, explain=False)
         if why is None:
             fine.append((ref, old, new))
         else:

@@ -182,7 +182,9 @@ class ClientSession:
         if not set(message.wants) <= serving.wants:
             return m.ErrorReply(AccessDeniedError.code, "only the offered commits are served")
         try:
-            page = serving.lacking.page(serving.repo, message)
+            # An offered value naming no commit (a branch at a tree) is listed alone:
+            # the remote sees what it is and refuses that ref, the others land.
+            page = serving.lacking.page(serving.repo, message, serving.wants)
         except CofError as exc:
             return m.ErrorReply(exc.code, exc.message)
         return page

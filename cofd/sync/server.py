@@ -36,6 +36,7 @@ from cofd.objects.model import CommitId
 from cofd.ops.common import tree_of
 from cofd.ops.repository import Repository
 from cofd.ops.switch import apply, check, plan
+from cofd.store.ids import BlockId
 from cofd.sync.registry import READ, WRITE, Share, load_shares
 from cofd.sync.serving import (
     LackingPages,
@@ -420,7 +421,11 @@ class ReceivedPush:
         self.pinned.clear()
 
 
-def _refusal(repo: Repository, update: m.RefUpdate, force: bool) -> str | None:
+def _refusal(
+    repo: Repository, update: m.RefUpdate, force: bool, received: bool = False
+) -> str | None:
+    """Why ``update`` is refused, or None. ``received``: its transfer is over, so its
+    value must be here."""
     problem = check_ref_name(update.name)
     if problem is not None:
         return f"invalid ref name: {problem}"
@@ -430,7 +435,10 @@ def _refusal(repo: Repository, update: m.RefUpdate, force: bool) -> str | None:
         return f"stale: the remote ref is at {where} (fetch first)"
     if update.new is not None:
         # Checked before the transfer when the value is stored here already, else
-        # once the closure check has brought it.
+        # once the closure check has brought it (a value naming no commit is brought
+        # alone, and refused here).
+        if received and not repo.blocks.has(BlockId(update.new)):
+            return "not received (the pusher did not send it)"
         return ref_value_problem(repo, update.name, update.new)
     return None
 
@@ -456,9 +464,20 @@ def receive_push_data(channel: LoopChannel, repo: Repository, offer: m.PushOffer
     if wants:
         with repo.transfer_lock:
             received.stats = pull(channel, repo, "", wants, None, lambda _e: None)
-        received.pinned = [CommitId(w) for w in wants]
+        # A value naming no commit (refused by apply_push) is not a gc root: gc walks
+        # its roots to commits. Should gc delete it meanwhile, apply_push refuses it
+        # as not received.
+        received.pinned = [CommitId(w) for w in wants if _names_a_commit(repo, w)]
         repo.gc_pins.extend(received.pinned)
     return received
+
+
+def _names_a_commit(repo: Repository, value: bytes) -> bool:
+    """Whether ``value`` is a commit, or an annotated tag (of tags) of one."""
+    try:
+        return repo.objects.is_commit(repo.objects.peel(value))
+    except CofError:
+        return False
 
 
 def apply_push(
@@ -473,7 +492,7 @@ def apply_push(
     """
     results = dict(received.results)
     for update in received.accepted:
-        why = _refusal(repo, update, offer.force)
+        why = _refusal(repo, update, offer.force, received=True)
         if why is None:
             results[update.name] = _apply_update(repo, update, offer.force, who)
         else:

@@ -9,7 +9,7 @@ receiving half is :mod:`cofd.sync.transfer`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 from cofd.objects.encoding import MAX_OBJECT_BYTES, object_tag
 from cofd.objects.model import CommitId, TagId, TreeId
@@ -42,6 +42,15 @@ def block_size_mismatch(here: int, there: int) -> str:
     return (
         f"the repositories use different block sizes ({there} bytes there, {here} "
         "here): they cannot share history; clone into a new directory instead"
+    )
+
+
+def shared_values(repo: Repository) -> frozenset[bytes]:
+    """The values of the refs a peer is shown (branches and tags)."""
+    return frozenset(
+        bytes(value)
+        for name, value in repo.refs.iter_refs("refs/")
+        if name.startswith(SHAREABLE_PREFIXES)
     )
 
 
@@ -84,14 +93,23 @@ class LackingPages:
         """Whether this session has listed anything (and so holds listing memory)."""
         return self._key is not None or len(self.offered) > 0
 
-    def page(self, repo: Repository, want: m.Want) -> m.Lacking:
+    def page(
+        self, repo: Repository, want: m.Want, loose: Collection[bytes] | None = None
+    ) -> m.Lacking:
+        """The page ``want`` asks for. A want naming no commit (a branch at a tree) is
+        listed alone, for the peer to see what it is and refuse that ref, when it is in
+        ``loose``: by default the value of one of ``repo``'s shareable refs (as git
+        serves only what it advertised: an object no ref names is not served by its
+        id). Any other want must lead to a commit."""
         key = (want.repo, want.wants, want.haves)
         last = self._last
         if last is not None and key == self._key and want.offset == last.offset:
             return last
         if want.offset == 0:
             self._key, self._sent = key, 0
-            self._walk = MissingWalk(repo.objects).iter(want.wants, want.haves)
+            if loose is None:
+                loose = shared_values(repo)
+            self._walk = MissingWalk(repo.objects).iter(want.wants, want.haves, loose)
         elif key != self._key or want.offset != self._sent or self._walk is None:
             raise ProtocolError("Want pages must be asked in order, starting at offset 0")
         try:
@@ -166,10 +184,11 @@ def ref_value_problem(
     As git refuses to write a non-commit object to a branch, a branch (any ref outside
     ``refs/tags/``: remote-tracking ones too) must name a commit; a tag a commit or an
     annotated tag of one (tags of tags, as :meth:`ObjectStore.peel` follows them).
-    None too while ``value``, or a tag's target, is not stored here: the closure check
-    of the transfer that brings it refuses what does not peel to a commit, and the
-    caller checks again once it is here. With ``explain``, a branch's reason ends
-    with the rule it breaks (a fetch's ref line keeps it short).
+    None too while ``value``, or a tag's target, is not stored here: the caller checks
+    again once the transfer brought it (a value that does not peel to a commit comes
+    alone, its own object only: ``transfer.pull``), and must refuse a value still
+    absent then. With ``explain``, a branch's reason ends with the rule it breaks (a
+    fetch's ref line keeps it short).
     """
     kind = object_kind(repo, value)
     if kind in (None, "commit"):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar, cast
 
@@ -365,6 +365,7 @@ def verify_closure(
     wants: list[bytes],
     haves: list[bytes],
     known: RecentIds | None = None,
+    loose: Container[bytes] = (),
 ) -> int:
     """Check that everything reachable from ``wants`` is here and well-formed.
 
@@ -373,6 +374,10 @@ def verify_closure(
     against its id on arrival), except those in ``known``: ids known to be stored
     (found in the store, or written by this transaction). The walk streams, so memory
     stays bounded. Returns the highest commit ``sequence`` among the new commits.
+
+    A want in ``loose`` may name something else than a commit: its object must be
+    here, but what it reaches is not checked, so the caller must refuse such a value
+    (``serving.ref_value_problem``) rather than write it to a ref.
     """
     walk = MissingWalk(repo.objects)
     batch: list[BlockId] = []
@@ -387,7 +392,7 @@ def verify_closure(
             )
         batch.clear()
 
-    for leaf in walk.iter(wants, haves):
+    for leaf in walk.iter(wants, haves, loose):
         if known is None or leaf not in known:
             batch.append(leaf)
             if len(batch) >= EXISTING_BATCH:
@@ -404,7 +409,12 @@ def pull(
     progress: Progress | None,
     other: OtherEvent,
 ) -> TransferStats:
-    """Fetch everything reachable from ``wants`` that ``repo`` lacks, verified."""
+    """Fetch everything reachable from ``wants`` that ``repo`` lacks, verified.
+
+    A want that turns out to name no commit (a branch at a tree, listed by the peer
+    alone) passes with its own object fetched and checked, nothing more: the caller
+    decides each ref by what its value is here (``serving.ref_value_problem``), so one
+    such ref is refused alone instead of failing the whole transfer."""
     stats = TransferStats()
     started = time.monotonic()
     if not wants:
@@ -427,7 +437,8 @@ def pull(
             # Every id in ``known`` is stored now: those found present were in the store
             # (only gc and fsck delete blocks, and they take the prune lock exclusively,
             # which every transfer holds shared), the others were just written.
-            generation = verify_closure(repo, wants, list(ref_tips(repo.refs)), receiver.known)
+            tips = list(ref_tips(repo.refs))
+            generation = verify_closure(repo, wants, tips, receiver.known, frozenset(wants))
             if generation:
                 txn.assign_generation(generation)
             stats.verifying = time.monotonic() - listed_at - stats.receiving

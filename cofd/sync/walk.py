@@ -8,14 +8,20 @@ and data blocks that differ from its parents' (a diff walk: a one-block edit of 
 the file's 262 144 blocks). The same walk run on the receiving side after a transfer
 is the closure check: it reads (and so re-hashes and decodes: ``Tree.decode``
 validates names) every structural object and returns the leaves to test for presence.
+
+A want is a ref's value, which should peel to a commit. One that does not (a branch
+at a tree: a ref edited by hand, or a hostile peer's) fails the walk, unless the
+caller lets it be ``loose``: then only its own object is listed (a tree's blocks, or
+the first block of file data), never what it reaches, so that the receiver can read
+its kind and refuse that ref alone while the others move.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 
-from cofd.objects.encoding import object_tag
+from cofd.objects.encoding import MAX_OBJECT_BYTES, object_tag
 from cofd.objects.model import CommitId, Kind, Tag, Tree, TreeEntry, TreeId
 from cofd.objects.odb import ObjectStore
 from cofd.objects.refs import Refs
@@ -48,10 +54,13 @@ def spaced_haves(
             continue
         distance, pick = 0, 0
         while commit_id is not None and len(out) < limit and pick <= MAX_SPACING:
+            try:
+                parents = objects.read_commit(commit_id).parents
+            except IntegrityError:
+                break  # a ref naming no commit (a tree, written by hand): not a have
             if distance == pick:
                 out.setdefault(commit_id)
                 pick = max(1, pick * 2)
-            parents = objects.read_commit(commit_id).parents
             commit_id = parents[0] if parents else None
             distance += 1
     return list(out)[:limit]
@@ -78,14 +87,29 @@ class MissingWalk:
         self.seen = RecentIds(seen_capacity, refresh=True)
         self.new_commits: list[CommitId] = []
         self.max_sequence = 0  # of the new commits, once the walk has run to its end
+        self.not_commits: list[bytes] = []  # loose wants that name no commit
 
-    def run(self, wants: Iterable[bytes], haves: Iterable[bytes]) -> list[BlockId]:
+    def run(
+        self, wants: Iterable[bytes], haves: Iterable[bytes], loose: Container[bytes] = ()
+    ) -> list[BlockId]:
         """The whole listing at once (tests, small walks)."""
-        return list(self.iter(wants, haves))
+        return list(self.iter(wants, haves, loose))
 
-    def iter(self, wants: Iterable[bytes], haves: Iterable[bytes]) -> Iterator[BlockId]:
+    def iter(
+        self, wants: Iterable[bytes], haves: Iterable[bytes], loose: Container[bytes] = ()
+    ) -> Iterator[BlockId]:
+        """The listing, streamed. A want in ``loose`` may name something else than a
+        commit (or a tag of one): it is then put in ``not_commits`` and its own object
+        alone is listed, at the end; any other want must lead to a commit."""
         emitted: list[BlockId] = []
-        commits = [self._peel_emitting(w, emitted) for w in wants]
+        commits: list[CommitId] = []
+        others: list[tuple[bytes, str | None]] = []  # (object, kind) ending a loose want
+        for want in wants:
+            peeled = self._peel_emitting(want, emitted, others if want in loose else None)
+            if peeled is not None:
+                commits.append(peeled)
+            else:
+                self.not_commits.append(want)
         yield from emitted
         known_haves = [h for h in haves if self.objects.blocks.has(BlockId(h))]
         have_commits = []
@@ -102,19 +126,53 @@ class MissingWalk:
             self.max_sequence = max(self.max_sequence, commit.sequence)
             bases = [self.objects.read_commit(p).tree for p in commit.parents]
             yield from self._tree(commit.tree, bases)
+        # Last, so that a tree listed alone here is never taken for one already walked
+        # (``_tree`` skips what ``seen`` holds): a commit reaching it walked it above.
+        for object_id, kind in others:
+            if kind == "tree":
+                yield from self._object(object_id)
+            elif self._new(object_id):
+                yield BlockId(object_id)  # file data: its first block tells what it is
 
     # -- commits ------------------------------------------------------------------
 
-    def _peel_emitting(self, object_id: bytes, out: list[BlockId]) -> CommitId:
-        """Collect tag objects on the way from a ref value to its commit."""
+    def _peel_emitting(
+        self,
+        object_id: bytes,
+        out: list[BlockId],
+        others: list[tuple[bytes, str | None]] | None,
+    ) -> CommitId | None:
+        """Collect tag objects on the way from a ref value to its commit. A loose want
+        (``others`` given) that ends at something else is added to ``others``: None."""
         for _ in range(MAX_TAG_DEPTH):
-            first = self.get(BlockId(object_id))
-            data = first if not is_node(first) else self.objects.read_object_bytes(object_id)
-            if object_tag(data) != "tag":
-                return CommitId(object_id)
-            out.extend(self._object(object_id))
-            object_id = Tag.decode(data, f"tag {to_hex(object_id)}").target
+            kind, data = self._kind(object_id, others is not None)
+            if kind == "tag":
+                out.extend(self._object(object_id))
+                object_id = Tag.decode(data, f"tag {to_hex(object_id)}").target
+                continue
+            if kind == "commit" or others is None:
+                return CommitId(object_id)  # not a commit: ``_paint`` refuses it
+            others.append((object_id, kind))
+            return None
         raise IntegrityError(f"tag chain at {to_hex(object_id)} is too long")
+
+    def _kind(self, object_id: bytes, loose: bool) -> tuple[str | None, bytes]:
+        """The type tag of a stored object and its encoding; None for file data, which
+        is never read whole when larger than any object. Its first block must be here;
+        a loose want's object whose other blocks are not (a receiver holds only the
+        first block of file data) is file data too."""
+        first = self.get(BlockId(object_id))
+        if not is_node(first):
+            return object_tag(first), first
+        if decode_node(first, f"object {to_hex(object_id)}").size > MAX_OBJECT_BYTES:
+            return None, b""
+        try:
+            data = self.objects.read_object_bytes(object_id)
+        except IntegrityError:
+            if not loose:
+                raise
+            return None, b""
+        return object_tag(data), data
 
     def _paint(self, wants: list[CommitId], haves: list[CommitId]) -> list[CommitId]:
         """New commits in increasing ``sequence`` order (parents before children)."""

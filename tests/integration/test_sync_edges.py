@@ -221,8 +221,8 @@ def test_a_fetch_skips_only_the_refs_naming_objects_of_the_wrong_kind(
     pulled = bob.cof("pull", "-q", cwd=copy, check=False)
     assert pulled.returncode == 10 and pulled.stderr.startswith("cof: nothing merged: not fetched")
     assert head_of(bob, copy) == base
-    # A clone stores no tree before its transfer, and the serving walk cannot list a
-    # want that is one: only the branch at the tag object is left to skip.
+    # Only the branch at the tag object left to skip (refs at trees a clone lacks:
+    # test_sync_absent_kinds).
     (refs / "heads" / "at-tree").unlink()
     (refs / "tags" / "at-tree").unlink()
     cloned = bob.cof("clone", "-q", alice.url("proj"), "again", check=False)

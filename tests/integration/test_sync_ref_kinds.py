@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from cofd.objects.model import Signature, Tag, Tree
 from cofd.store.ids import BlockId, hash_block
-from protocol.errors import IntegrityError
 from protocol.peer import events as ev
 from protocol.peer import messages as m
 from protocol.peer.crypto import Identity
@@ -86,7 +85,7 @@ def test_a_push_may_not_make_a_branch_name_a_tag_object_or_a_tree(
     """One offer: a branch at a commit (moves), branches at an annotated tag object
     (one the pusher sends, one already there) and at a tree, and tags at a tag object
     (moves) and at a tree: each wrong one refused with its reason, nothing written
-    for it. A tree the receiver lacks fails the closure check: nothing written."""
+    for it. A tree the receiver lacks is brought alone and refused the same."""
     alice = Peer(sandbox_factory(), "Alice")
     origin = make_origin(alice, {"f.txt": b"base\n"})
     head = bytes.fromhex(head_of(alice, origin))
@@ -118,12 +117,13 @@ def test_a_push_may_not_make_a_branch_name_a_tag_object_or_a_tree(
     again = m.PushOffer("proj", (m.RefUpdate("refs/heads/at-tag", None, hash_block(sent_tag)),))
     assert _push(alice, again, {}) == m.PushResult((("refs/heads/at-tag", False, not_a_commit),))
 
-    # A tree the receiver lacks, sent by the pusher: its closure is no commit's.
+    # A tree the receiver lacks, sent by the pusher: that ref alone is refused.
     _, blocks = _crafted_repo("x.bin")
     [fresh] = [block_id for block_id, data in blocks.items() if _is_tree(data)]
     fresh_offer = m.PushOffer("proj", (m.RefUpdate("refs/heads/fresh", None, fresh),))
-    failed = _push(alice, fresh_offer, blocks)
-    assert isinstance(failed, IntegrityError), failed
+    refused = _push(alice, fresh_offer, blocks)
+    not_a_tree = "not a commit: a tree (a branch must name a commit)"
+    assert refused == m.PushResult((("refs/heads/fresh", False, not_a_tree),)), refused
 
     assert alice.cof("branch", cwd=origin).stdout == "  good\n* main\n"
     assert alice.cof("tag", cwd=origin).stdout == "annotated\n"
