@@ -18,6 +18,8 @@ _MODULES = (
     "reflogs",
     "branches",
     "merge",
+    "switch_branch",
+    "pick",
     "stash",
     "diff_op",
     "restore",

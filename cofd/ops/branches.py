@@ -8,6 +8,7 @@ from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op, unless_listing
+from cofd.ops.commit import PICK_STATE_FILES
 from cofd.ops.common import ByteProgress, flat_tree, identity, reflog_signature, tree_of
 from cofd.ops.detached import detached_fields
 from cofd.ops.materialize import write_entry
@@ -285,9 +286,9 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
 
 
 def end_merge(repo: Repository) -> None:
-    """Forget a merge in progress, as git's checkout does on every switch (what was
-    resolved so far stays in the staging area and the working tree)."""
-    for name in ("MERGE_HEAD", "MERGE_MSG"):
+    """Forget a merge, cherry-pick or revert in progress, as git's checkout and reset
+    do (what was resolved so far stays in the staging area and the working tree)."""
+    for name in ("MERGE_HEAD", "MERGE_MSG", *PICK_STATE_FILES):
         (repo.cof_dir / name).unlink(missing_ok=True)
 
 

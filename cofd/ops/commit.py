@@ -87,9 +87,23 @@ def _nothing_to_commit(base: CommitId | None, amend: bool) -> NothingToCommitErr
     )
 
 
-def _reflog_kind(head: CommitId | None, parents: list[CommitId], amend: bool) -> str:
+# Left in .cof by a cherry-pick or revert that stopped; a commit concludes it (git).
+PICK_STATE_FILES = ("CHERRY_PICK_HEAD", "REVERT_HEAD")
+
+
+def _picked(repo: Repository) -> Commit | None:
+    """The commit a cherry-pick in progress applies (its author is kept, as git)."""
+    path = repo.cof_dir / "CHERRY_PICK_HEAD"
+    if not path.exists():
+        return None
+    return repo.objects.read_commit(CommitId(bytes.fromhex(path.read_text().strip())))
+
+
+def _reflog_kind(head: CommitId | None, parents: list[CommitId], amend: bool, pick: bool) -> str:
     if amend:
         return "commit (amend)"
+    if pick:
+        return "commit (cherry-pick)"
     if head is None:
         return "commit (initial)"
     return "commit (merge)" if len(parents) > 1 else "commit"
@@ -131,9 +145,12 @@ def make_commit(
     *,
     amend: bool = False,
     stage_all: bool = False,
+    reflog: str | None = None,
 ) -> dict[str, Any]:
     """Commit the staging area (after staging tracked files' changes with
-    ``stage_all``); ``amend`` replaces the tip, ``message`` None keeping its message."""
+    ``stage_all``); ``amend`` replaces the tip, ``message`` None keeping its message.
+    During a cherry-pick the picked commit's author is kept; ``reflog`` replaces the
+    reflog line's kind ("cherry-pick", "revert")."""
     head = repo.refs.head()
     replaced = _tip_to_amend(repo, head) if amend else None
     if message is None:
@@ -152,15 +169,18 @@ def make_commit(
             author_sig = replaced.author
     else:
         parents = ([head] if head is not None else []) + merge_parents(repo)
+    picked = None if amend else _picked(repo)
+    if picked is not None and author is None:
+        author_sig = picked.author
     commit_id, commit = _write_commit(
         repo, state, parents, (author_sig, committer), message, allow_empty, amend
     )
     if stage_all:
         repo.save_state(state)  # before the ref moves: never a new HEAD with an old index
-    kind = _reflog_kind(head, parents, amend)
+    kind = reflog or _reflog_kind(head, parents, amend, picked is not None)
     repo.refs.update("HEAD", commit_id, committer, f"{kind}: {commit.summary}", expected=head)
-    (repo.cof_dir / "MERGE_HEAD").unlink(missing_ok=True)
-    (repo.cof_dir / "MERGE_MSG").unlink(missing_ok=True)
+    for name in ("MERGE_HEAD", "MERGE_MSG", *PICK_STATE_FILES):
+        (repo.cof_dir / name).unlink(missing_ok=True)
     return {
         "id": commit_id.hex(),
         "branch": (repo.refs.head_target() or "").removeprefix("refs/heads/") or None,

@@ -1,7 +1,8 @@
 """Maintenance operations: ``migrate``, ``gc`` and ``fsck``, and the reachability walk.
 
 The walk starts from every ref (branches, tags, remotes), ``HEAD``, every commit
-named in a reflog (old and new side), ``MERGE_HEAD`` and the staging area, and
+named in a reflog (old and new side), ``MERGE_HEAD`` (and ``CHERRY_PICK_HEAD``,
+``REVERT_HEAD``) and the staging area, and
 visits commits, trees, manifest nodes and data blocks. A root may name an annotated
 tag rather than a commit (a tag ref, its reflog, a pushed tag): the tag object is
 marked (its blocks are live) and its target followed, tags of tags up to
@@ -76,7 +77,8 @@ def head_generation(repo: Repository) -> int:
 
 
 def root_commits(repo: Repository) -> list[tuple[str, CommitId]]:
-    """Every object a ref, HEAD, a reflog or MERGE_HEAD names, with where it was found.
+    """Every object a ref, HEAD, a reflog or MERGE_HEAD (CHERRY_PICK_HEAD, REVERT_HEAD)
+    names, with where it was found.
 
     Mostly commits, but a tag ref (and its reflog, or a push of it being received)
     names an annotated tag object: :meth:`Walker.all_commits` peels those.
@@ -94,11 +96,13 @@ def root_commits(repo: Repository) -> list[tuple[str, CommitId]]:
                     if commit is not None:
                         found.append((f"reflog of {name}", commit))
     found += [("a push being received", commit) for commit in list(repo.gc_pins)]
-    merge_head = repo.cof_dir / "MERGE_HEAD"
-    if merge_head.exists():
-        for line in merge_head.read_text().split():
-            with contextlib.suppress(ValueError):
-                found.append(("MERGE_HEAD", CommitId(bytes.fromhex(line))))
+    # What a stopped merge, cherry-pick or revert will commit from.
+    for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"):
+        path = repo.cof_dir / name
+        if path.exists():
+            for line in path.read_text().split():
+                with contextlib.suppress(ValueError):
+                    found.append((name, CommitId(bytes.fromhex(line))))
     return found
 
 

@@ -66,7 +66,7 @@ def _virtual_base(repo: Repository, txn: WriteTxn, bases: list[CommitId]) -> Tre
     return tree
 
 
-def _staged_changes(repo: Repository, state: WorktreeState, head: CommitId) -> list[str]:
+def staged_changes(repo: Repository, state: WorktreeState, head: CommitId) -> list[str]:
     head_files = flat_tree(repo, head)
     staged = staged_flat(state)
     return sorted(p for p in set(head_files) | set(staged) if head_files.get(p) != staged.get(p))
@@ -177,6 +177,11 @@ def _start(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str
         raise ConflictError(
             "a merge is in progress: resolve and 'cof merge --continue', or 'cof merge --abort'"
         )
+    if (repo.cof_dir / "CHERRY_PICK_HEAD").exists():  # as git: commit it first
+        raise ConflictError(
+            "you have not concluded your cherry-pick (CHERRY_PICK_HEAD exists): "
+            "commit your changes, or 'cof cherry-pick --abort', before you merge"
+        )
     name = params.get("rev")
     if not isinstance(name, str) or not name:
         raise UsageError("merge needs a branch or revision")
@@ -204,7 +209,7 @@ def _start(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str
         )
     if bases == [head] and not params.get("no_ff"):
         return _fast_forward(ctx, repo, state, head, theirs, name)
-    staged = _staged_changes(repo, state, head)
+    staged = staged_changes(repo, state, head)
     if staged:
         raise ConflictError(
             "your staged changes would be overwritten by merge: "
@@ -266,6 +271,16 @@ def _fast_forward(
 def _abort(repo: Repository) -> dict[str, Any]:
     if not (repo.cof_dir / "MERGE_HEAD").exists():
         raise UsageError("there is no merge to abort (MERGE_HEAD missing)")
+    restored = restore_head(repo)
+    for name in ("MERGE_HEAD", "MERGE_MSG"):
+        (repo.cof_dir / name).unlink(missing_ok=True)
+    return {"aborted": True, "restored": restored}
+
+
+def restore_head(repo: Repository) -> int:
+    """Put every path whose staged version differs from HEAD's (conflicts included)
+    back to HEAD's, in the staging area and the working tree; untracked files stay.
+    Returns how many paths it restored (merge, cherry-pick and revert --abort)."""
     head = repo.refs.head()
     state = repo.load_state()
     head_files = flat_tree(repo, head)
@@ -278,9 +293,7 @@ def _abort(repo: Repository) -> dict[str, Any]:
     state.conflicts.clear()
     apply(repo, state, todo)
     repo.save_state(state)
-    for name in ("MERGE_HEAD", "MERGE_MSG"):
-        (repo.cof_dir / name).unlink(missing_ok=True)
-    return {"aborted": True, "restored": len(todo)}
+    return len(todo)
 
 
 def _continue(ctx: OpContext, repo: Repository) -> dict[str, Any]:
