@@ -140,15 +140,21 @@ def _preamble(result: dict[str, Any]) -> list[str]:
         if result["head"] is not None:
             out += _block(tracking_lines(result.get("upstream")))
     if result.get("merging"):
-        unresolved = any(c in _UNMERGED_LABELS for c, _ in result["entries"])
-        out += _block(
-            [
-                "You have unmerged paths."
-                if unresolved
-                else "All conflicts fixed but you are still merging.",
-                '  (use "cof commit" to conclude merge)',
-            ]
-        )
+        if any(c in _UNMERGED_LABELS for c, _ in result["entries"]):
+            out += _block(
+                [
+                    "You have unmerged paths.",
+                    '  (fix conflicts and run "cof commit")',
+                    '  (use "cof merge --abort" to abort the merge)',
+                ]
+            )
+        else:
+            out += _block(
+                [
+                    "All conflicts fixed but you are still merging.",
+                    '  (use "cof commit" to conclude merge)',
+                ]
+            )
     if result["head"] is None:
         out += ["", *_block(["No commits yet"])]
     return out
@@ -167,6 +173,35 @@ def _closing(result: dict[str, Any], dirty: bool, untracked: str) -> str:
     return "nothing to commit, working tree clean"
 
 
+def _unstage_hints(result: dict[str, Any]) -> list[str]:
+    """How to unstage, atop the staged and unmerged sections: none while merging (git
+    then has no single thing to restore from), ``rm --cached`` before the first
+    commit."""
+    if result.get("merging"):
+        return []
+    return [_UNSTAGE_HINT if result["head"] is not None else _UNSTAGE_UNBORN_HINT]
+
+
+def _resolution_hint(unmerged: list[tuple[str, str]]) -> str:
+    """git's hint on marking conflicts resolved, worded by the conflicts' kinds: a
+    path deleted on one side (DU, UD) is resolved by add or rm, one deleted on both
+    (DD) by rm."""
+    codes = {code for code, _ in unmerged}
+    deleted_on_one = bool(codes & {"DU", "UD"})
+    if "DD" not in codes:
+        verb = "add/rm" if deleted_on_one else "add"
+    else:
+        verb = "rm" if codes == {"DD"} else "add/rm"
+    how = " as appropriate" if verb == "add/rm" else ""
+    return f'  (use "cof {verb} <file>..."{how} to mark resolution)'
+
+
+def _update_hint(unstaged: list[tuple[str, str]]) -> str:
+    """git's hint atop unstaged changes: "add/rm" once a deletion is among them."""
+    verb = "add/rm" if any(code == "D" for code, _ in unstaged) else "add"
+    return f'  (use "cof {verb} <file>..." to update what will be committed)'
+
+
 def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
     """git's ``status``; ``untracked`` "no" says untracked files were not looked for."""
     staged, unmerged, unstaged = _entries_by_section(result)
@@ -175,7 +210,7 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
         out += _block(
             [
                 "Changes to be committed:",
-                _UNSTAGE_HINT if result["head"] is not None else _UNSTAGE_UNBORN_HINT,
+                *_unstage_hints(result),
                 *(f"\t{_LABELS[c] + ':':<12}{_quoted(result, p)}" for c, p in staged),
             ]
         )
@@ -183,7 +218,8 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
         out += _block(
             [
                 "Unmerged paths:",
-                '  (use "cof add <file>..." to mark resolution)',
+                *_unstage_hints(result),
+                _resolution_hint(unmerged),
                 *(f"\t{_UNMERGED_LABELS[c] + ':':<17}{_quoted(result, p)}" for c, p in unmerged),
             ]
         )
@@ -191,7 +227,7 @@ def long_format(result: dict[str, Any], untracked: str = "normal") -> list[str]:
         out += _block(
             [
                 "Changes not staged for commit:",
-                '  (use "cof add <file>..." to update what will be committed)',
+                _update_hint(unstaged),
                 '  (use "cof restore <file>..." to discard changes in working directory)',
                 *(f"\t{_LABELS[c] + ':':<12}{_quoted(result, p)}" for c, p in unstaged),
             ]

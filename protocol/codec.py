@@ -42,10 +42,12 @@ def pack(obj: Any) -> bytes:
         return msgpack.packb(obj, use_bin_type=True, strict_types=False, datetime=False)  # type: ignore[no-any-return]
     except UnicodeEncodeError as exc:
         # A str holding surrogates: os.fsdecode's stand-ins for bytes that are not UTF-8,
-        # i.e. a file name (from argv or a directory listing) cof cannot represent.
+        # i.e. a file name (from argv or a directory listing) cof cannot represent. It
+        # is named as status lists it ("bad\377name"); imported here, off start-up.
+        from protocol.quoting import quote_path
+
         raise CodecError(
-            f"'{printable(exc.object)}' is not valid UTF-8: cof tracks and names files in "
-            "UTF-8 only"
+            f"{quote_path(exc.object)} is not valid UTF-8: cof tracks and names files in UTF-8 only"
         ) from exc
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode message: {exc}") from exc

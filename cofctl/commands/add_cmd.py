@@ -31,6 +31,10 @@ def command(
     """Stage files: store their content and record them for the next commit."""
     params = {"paths": list(paths), "all": add_all, "update": update, "force": force}
     result = call("add", params)
+    for repository in result.get("embedded", []):
+        # git would record a gitlink (a submodule entry); cof has none, so the
+        # repository and all inside it stay untracked. The name raw, as git's warning.
+        click.echo(b"warning: not adding embedded repository: " + repository, err=True)
     if verbose:
         click.echo(
             f"added {result['added']}, modified {result['modified']}, removed "

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from cofctl.render import emit_json, json_option
 from cofctl.runner import call
 from cofctl.textfmt import quote_path, relative
 
@@ -23,7 +24,8 @@ class _Shown:
     def __call__(self, path: bytes) -> bytes:
         if path.startswith(self._prefix):
             return path[len(self._prefix) :]
-        return os.fsencode(relative(self._root, os.fsdecode(path), self._cwd))
+        shown = os.fsencode(relative(self._root, os.fsdecode(path), self._cwd))
+        return shown + b"/" if path.endswith(b"/") else shown  # a repository's ``dir/``
 
 
 def render(result: dict[str, Any], nul: bool) -> bytes:
@@ -45,11 +47,34 @@ def render(result: dict[str, Any], nul: bool) -> bytes:
     return b"".join(out)
 
 
+def json_listing(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The listing for ``--json``: one object per line of the text, in its order, with
+    ``path`` as shown there but unquoted (a name that is not UTF-8 with ``\\x``
+    escapes); with -s a staging entry also has ``mode`` (octal text, ``"100644"``),
+    ``id`` (cof's content id, hex) and ``stage``."""
+    shown = _Shown(result["root"], result["prefix"])
+
+    def text(path: bytes) -> str:
+        return shown(path).decode("utf-8", "backslashreplace")
+
+    items: list[dict[str, Any]] = [{"path": text(path)} for path in result["others"]]
+    for path, mode, content_id, stage in result["rows"]:
+        item: dict[str, Any] = {"path": text(path)}
+        if content_id is not None:
+            item.update(mode=f"{mode:06o}", id=content_id.hex(), stage=stage)
+        items.append(item)
+    return items
+
+
 @click.command("ls-files")
 @click.argument("paths", nargs=-1)
 @click.option("-c", "--cached", is_flag=True, help="Tracked files (the default).")
 @click.option(
-    "-o", "--others", is_flag=True, help="Untracked files (not directories), listed first."
+    "-o",
+    "--others",
+    is_flag=True,
+    help="Untracked files, listed first (a directory only when it is a repository of its "
+    "own: once, as DIR/).",
 )
 @click.option(
     "-m", "--modified", is_flag=True, help="Tracked files that differ from the staging area."
@@ -69,6 +94,7 @@ def render(result: dict[str, Any], nul: bool) -> bytes:
     "blob id; a conflicted path has a line per side, stages 1 to 3.",
 )
 @click.option("-z", "nul", is_flag=True, help="End names with NUL, unquoted.")
+@json_option
 @click.option(
     "--exclude-standard",
     is_flag=True,
@@ -84,6 +110,7 @@ def command(
     ignored: bool,
     stage: bool,
     nul: bool,
+    as_json: bool,
 ) -> None:
     """List files under PATHS (default: the current directory), relative to it,
     sorted bytewise: untracked ones first (-o), then each staging entry once per kind
@@ -98,4 +125,7 @@ def command(
         "stage": stage,
     }
     result = call("ls_files", params, progress=False)
-    click.echo(render(result, nul), nl=False)
+    if as_json:
+        emit_json(json_listing(result))
+    else:
+        click.echo(render(result, nul), nl=False)

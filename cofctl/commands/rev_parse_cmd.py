@@ -11,6 +11,7 @@ import re
 
 import click
 
+from cofctl.render import emit_json, json_option
 from cofctl.runner import call
 from cofctl.textfmt import SHORT_ID
 from protocol.errors import PathError, RevisionError
@@ -83,6 +84,7 @@ def _query_flag(name: str, text: str) -> click.Option:
     flag_value="full",
     help="The full name of the ref each REV names (refs/heads/main); nothing for an id.",
 )
+@json_option
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -91,9 +93,14 @@ def command(
     quiet: bool,
     short: str | None,
     names: str | None,
+    as_json: bool,
 ) -> None:
     """Print the full id of each REV (a tag's name: the tag's own id; REV^{commit}
-    peels it), one a line, or what the queries ask, in command-line order."""
+    peels it), one a line, or what the queries ask, in command-line order.
+
+    With --json: a list in that order, one ``{"arg", "value"}`` per REV or query;
+    ``value`` is the line's text, null where no line is printed (--symbolic-full-name
+    of an id), and a boolean for --is-inside-work-tree."""
     plan: list[tuple[str, str]] = ctx.meta[_PLAN_KEY]
     params = {
         "revs": [word for kind, word in plan if kind == "rev"],
@@ -110,11 +117,14 @@ def command(
     for warning in result["warnings"]:
         click.echo(f"cof: warning: {warning}", err=True)
     lines = iter(result["revs"])
-    out = []
-    for kind, word in plan:
-        line = _query_line(result, word) if kind == "query" else next(lines)
-        if line is not None:
-            out.append(line + "\n")
+    answers = [
+        {"arg": word, "value": _query_value(result, word) if kind == "query" else next(lines)}
+        for kind, word in plan
+    ]
+    if as_json:
+        emit_json(answers)
+        return
+    out = [_line(answer["value"]) for answer in answers if answer["value"] is not None]
     click.echo("".join(out), nl=False)
 
 
@@ -125,7 +135,7 @@ def _length(text: str) -> int:
     return int(digits[0]) if digits is not None and digits[0] else 0
 
 
-def _query_line(result: dict[str, object], flag: str) -> str:
+def _query_value(result: dict[str, object], flag: str) -> str | bool:
     if flag == "--show-toplevel":
         if result["toplevel"] is None:
             raise PathError("this operation must be run in a work tree (not inside .cof)")
@@ -133,5 +143,11 @@ def _query_line(result: dict[str, object], flag: str) -> str:
     if flag == "--show-prefix":
         return str(result["prefix"])
     if flag == "--is-inside-work-tree":
-        return "true" if result["inside_work_tree"] else "false"
+        return bool(result["inside_work_tree"])
     return str(result["cof_dir"])
+
+
+def _line(value: str | bool) -> str:
+    if isinstance(value, bool):
+        return ("true" if value else "false") + "\n"
+    return value + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cofctl.runner import call
-from cofctl.textfmt import quote_path
+from protocol.quoting import path_bytes
 
 
 @click.command("rm")
@@ -22,5 +22,8 @@ def command(
         "rm", {"paths": list(paths), "cached": cached, "force": force, "recursive": recursive}
     )
     if not quiet:
-        for path in result["removed"]:
-            click.echo(f"rm '{quote_path(path, quote_space=False)}'")
+        # As git: the repository path between single quotes, raw (never quoted as
+        # core.quotePath quotes names elsewhere), written as its bytes.
+        click.echo(
+            b"".join(b"rm '" + path_bytes(path) + b"'\n" for path in result["removed"]), nl=False
+        )

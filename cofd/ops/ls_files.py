@@ -3,8 +3,9 @@
 What is listed, as git's ``ls-files`` decides it (with ``--exclude-standard``: cof
 always applies ``.cofignore``):
 
-- *others* (``-o``), first: untracked files (never directories), not ignored ones;
-  with ``-i`` only the ignored ones, inside ignored directories too;
+- *others* (``-o``), first: untracked files (directories only when they are
+  repositories of their own, once as ``dir/``), not ignored ones; with ``-i`` only
+  the ignored ones, inside ignored directories too;
 - then each staging entry in order (bytewise by path, then by stage: a conflicted
   path has one entry per side, stages 1 to 3 as git's index): once if cached
   (``-c``, ``-s``, or no other kind asked), once more if deleted (``-d``: no file at
@@ -24,20 +25,12 @@ from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.paths import Scope, repo_relative
 from cofd.ops.repository import Repository
-from cofd.ops.scan import read_content
+from cofd.ops.scan import NothingIgnored, read_content
 from cofd.ops.worktree_scan import WorktreeDiff, scan, stat_one, tracked_dirs_of, walk_specs
 from protocol.errors import UsageError
 from protocol.quoting import path_bytes
 
 KINDS = ("cached", "others", "modified", "deleted", "ignored", "stage")
-
-
-class _NothingIgnored(IgnoreRules):
-    """Rules under which no file is ignored, so that a walk finds the ignored files
-    too (cof's own directories, temp files and nested repositories stay skipped)."""
-
-    def has_rules(self, directory: str) -> bool:
-        return False
 
 
 class _Excluded:
@@ -54,6 +47,8 @@ class _Excluded:
         return self._dirs[directory]
 
     def __call__(self, path: str) -> bool:
+        if path.endswith("/"):  # a repository of its own, listed as a directory
+            return self._dir(path[:-1])
         return self._dir(path.rpartition("/")[0]) or self._rules.is_ignored(path, False)
 
 
@@ -65,14 +60,18 @@ def _others(
     ignored: bool,
     excluded: _Excluded,
 ) -> list[bytes]:
-    """Untracked files under the specs (ignored ones with ``ignored``), sorted."""
+    """Untracked files under the specs (ignored ones with ``ignored``), sorted; a
+    repository of its own as one ``dir/``, as git lists an embedded one."""
     if diff is not None and not ignored:
         found = [f.path for f in diff.untracked]
+        repositories = diff.repositories
     else:
         tracked = set(state.entries) | set(state.conflicts)
-        rules = _NothingIgnored(repo.root) if ignored else IgnoreRules(repo.root)
-        walked = walk_specs(repo, rules, tracked_dirs_of(tracked), tracked, specs)
+        rules = NothingIgnored(repo.root) if ignored else IgnoreRules(repo.root)
+        repositories = []
+        walked = walk_specs(repo, rules, tracked_dirs_of(tracked), tracked, specs, repositories)
         found = [f.path for f in walked if f.path not in tracked]
+    found += [d + "/" for d in repositories]
     return sorted(path_bytes(p) for p in found if excluded(p) == ignored)
 
 

@@ -20,6 +20,7 @@ from cofd.objects.ignore import RESERVED_DIRS, IgnoreRules, is_write_temp
 from cofd.objects.model import MODE_SYMLINK, mode_for
 from cofd.objects.odb import ContentWriter, ObjectStore
 from cofd.objects.worktree_state import StatInfo
+from cofd.ops.paths import parent_dirs
 from cofd.store.blockstore import WriteTxn
 from cofd.store.ids import BlockId, hash_block
 from protocol.errors import ConcurrentModificationError, PathError
@@ -39,14 +40,30 @@ class Found:
     st: os.stat_result
 
 
+class NothingIgnored(IgnoreRules):
+    """Rules under which no file is ignored, so that a walk finds the ignored files
+    too (cof's own directories, temp files and nested repositories stay skipped)."""
+
+    def has_rules(self, directory: str) -> bool:
+        return False
+
+
 def walk(
-    root: Path, rules: IgnoreRules, tracked_dirs: set[str], tracked: set[str], start: str = ""
+    root: Path,
+    rules: IgnoreRules,
+    tracked_dirs: set[str],
+    tracked: set[str],
+    start: str = "",
+    repositories: list[str] | None = None,
 ) -> Iterator[Found]:
     """Files and symlinks under ``start``, skipping ignored ones unless tracked.
 
     Directories are not followed through symlinks. Other file types (sockets,
     FIFOs, devices) are skipped, as git skips them, and so are cof's own temp files
-    (``is_write_temp``) that a killed checkout left beside a working file.
+    (``is_write_temp``) that a killed checkout left beside a working file. A
+    directory holding no tracked file that is a repository of its own (see
+    :func:`is_repository`) is not entered, as git never enters an embedded one: it
+    is appended to ``repositories``, when given.
     """
     # Without any .cofignore on the way down, nothing can be ignored but .cof itself;
     # tracking that per directory skips the pattern matching for most trees.
@@ -63,8 +80,10 @@ def walk(
             continue
         except PermissionError as exc:
             raise PathError(f"cannot read directory '{rel_dir or '.'}': {exc.strerror}") from exc
-        if rel_dir and _holds_repository(root / rel_dir, entries):
-            continue  # a repository of its own, as git skips an embedded one
+        if rel_dir and rel_dir not in tracked_dirs and _holds_repository(root / rel_dir, entries):
+            if repositories is not None:
+                repositories.append(rel_dir)
+            continue
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
             rel = prefix + entry.name
@@ -91,9 +110,36 @@ def _listed(rel: str, tracked: set[str], active: bool, rules: IgnoreRules) -> bo
 
 
 def _holds_repository(directory: Path, entries: list[os.DirEntry[str]]) -> bool:
-    """Whether a listed directory is a cof repository (read from its listing: the one
-    extra stat is paid only where a ``.cof`` entry is)."""
-    return any(e.name == ".cof" for e in entries) and (directory / ".cof" / "config.toml").is_file()
+    """:func:`is_repository`, read from the directory's listing: the extra stats are
+    paid only where a ``.cof`` or ``.git`` entry is."""
+    return any(e.name in _REPOSITORY_ENTRIES for e in entries) and is_repository(directory)
+
+
+_REPOSITORY_ENTRIES = (".cof", ".git")
+_GITFILE_PREFIX = b"gitdir: "  # a ``.git`` file pointing at the repository elsewhere
+
+
+def is_repository(directory: Path) -> bool:
+    """Whether ``directory`` is a repository of its own: a cof one (``.cof`` with its
+    ``config.toml``) or a git one (a ``.git`` directory with a ``HEAD``, or a
+    ``.git`` file naming the repository: a linked worktree's or a submodule's)."""
+    git = directory / ".git"
+    if (directory / ".cof" / "config.toml").is_file() or (git / "HEAD").is_file():
+        return True
+    try:
+        with open(git, "rb") as file:
+            return file.read(len(_GITFILE_PREFIX)) == _GITFILE_PREFIX
+    except OSError:  # none, or a directory that is no repository
+        return False
+
+
+def enclosing_repository(root: Path, path: str, tracked_dirs: set[str]) -> str | None:
+    """The directory above ``path`` that a walk would not enter, being a repository
+    of its own that holds no tracked file; None when there is none."""
+    for directory in parent_dirs(path):
+        if directory not in tracked_dirs and is_repository(root / directory):
+            return directory
+    return None
 
 
 def _parents(path: str) -> list[str]:

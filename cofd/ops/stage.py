@@ -10,7 +10,6 @@ area as they were.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from cofd.objects.ignore import IgnoreRules
@@ -19,11 +18,12 @@ from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, flat_tree
 from cofd.ops.materialize import remove_entry
-from cofd.ops.paths import Scope, parent_dirs, repo_relative, shown, under
+from cofd.ops.paths import Scope, parent_dirs, repo_relative, under
 from cofd.ops.repository import Repository
-from cofd.ops.scan import Found, read_content, walk
+from cofd.ops.scan import Found, NothingIgnored, enclosing_repository, read_content, walk
 from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
 from protocol.errors import CancelledError, PathError, UsageError
+from protocol.quoting import path_bytes, quote_path
 
 
 def _check_name(path: str) -> None:
@@ -35,7 +35,17 @@ def _check_name(path: str) -> None:
             except UnicodeEncodeError:
                 problem = "it is not valid UTF-8"
         if problem is not None:
-            raise PathError(f"cannot track '{shown(path)}': {problem}")
+            raise PathError(f"cannot track {_named(path)}: {problem}")
+
+
+def _named(path: str) -> str:
+    """``path`` for a message: between single quotes, or, when it is not UTF-8, as
+    status lists such a name (git's quoting: ``"bad\\377name"``)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return quote_path(path)
+    return f"'{path}'"
 
 
 def _resolve_specs(
@@ -70,27 +80,31 @@ def _resolve_specs(
 
 
 def _files_in_scope(
-    repo: Repository, state: WorktreeState, specs: list[str], force: bool
+    repo: Repository, state: WorktreeState, specs: list[str], force: bool, embedded: list[str]
 ) -> dict[str, Found]:
+    """The files under ``specs``; with ``force``, ignored ones too below a named path.
+    Nothing inside a repository of its own (git's embedded repository, which cof
+    cannot record): each one met, or named by a path inside it, goes to ``embedded``."""
     rules = IgnoreRules(repo.root)
     tracked = set(state.entries)
+    tracked_dirs = tracked_dirs_of(tracked)
     files: dict[str, Found] = {}
     for spec in specs or [""]:
         full = repo.root / spec
+        if spec and (outer := enclosing_repository(repo.root, spec, tracked_dirs)) is not None:
+            embedded.append(outer)
+            continue
         if spec and (full.is_symlink() or not full.is_dir()):
             found = stat_one(repo, spec)
             if found is not None:
                 files[found.path] = found
             continue
-        for found in walk(repo.root, rules, tracked_dirs_of(tracked), tracked, spec):
+        for found in walk(repo.root, rules, tracked_dirs, tracked, spec, embedded):
             files[found.path] = found
         if force and spec:
-            for dirpath, _, names in os.walk(full):
-                for name in names:
-                    rel = Path(dirpath, name).relative_to(repo.root).as_posix()
-                    found = stat_one(repo, rel)
-                    if found is not None and not rel.startswith(".cof/"):
-                        files.setdefault(rel, found)
+            everything = NothingIgnored(repo.root)
+            for found in walk(repo.root, everything, tracked_dirs, tracked, spec, embedded):
+                files.setdefault(found.path, found)
     return files
 
 
@@ -111,12 +125,16 @@ def stage_paths(
     specs: list[str],
     force: bool,
     tracked_only: bool = False,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Store changed files under ``specs`` and update ``state`` (not yet saved);
-    with ``tracked_only``, files the staging area does not know are left out."""
-    files = _files_in_scope(repo, state, specs, force)
+    with ``tracked_only``, files the staging area does not know are left out.
+    Returns counts, and under ``embedded`` the repositories of their own that were
+    left out, as bytes (not with ``tracked_only``, which would never add them)."""
+    embedded: list[str] = []
+    files = _files_in_scope(repo, state, specs, force, embedded)
     if tracked_only:
         files = {p: f for p, f in files.items() if p in state.entries or p in state.conflicts}
+        embedded = []
     to_read = [f for f in files.values() if _needs_read(state, f)]
     for found in to_read:
         _check_name(found.path)
@@ -161,10 +179,12 @@ def stage_paths(
         "bytes_read": progress.done,
         "new_blocks": txn.new_blocks,
         "new_bytes": txn.new_bytes,
+        # As bytes: such a directory's name need not be UTF-8 (it is never tracked).
+        "embedded": sorted({path_bytes(path) for path in embedded}),
     }
 
 
-def stage_tracked(ctx: OpContext, repo: Repository, state: WorktreeState) -> dict[str, int]:
+def stage_tracked(ctx: OpContext, repo: Repository, state: WorktreeState) -> dict[str, Any]:
     """git's ``add -u`` over the whole tree (what ``commit -a`` stages first): store
     modified tracked files, unstage deleted ones, leave untracked files alone. As in
     git, a conflicted path is staged as it stands, which resolves it."""

@@ -71,10 +71,11 @@ UNTRACKED_MODES = ("no", "normal", "all")
 
 def _untracked_listing(worktree: WorktreeDiff, mode: str) -> list[str | bytes]:
     """Untracked files as ``status -u<mode>`` lists them: none, a directory holding no
-    tracked file once as ``dir/`` (git's default), or every file."""
+    tracked file once as ``dir/`` (git's default), or every file; a repository of its
+    own is one ``dir/`` in every mode, as git lists an embedded one."""
     if mode == "no":
         return []
-    paths = [f.path for f in worktree.untracked]
+    paths = [f.path for f in worktree.untracked] + [d + "/" for d in worktree.repositories]
     if mode == "all":
         paths.sort(key=lambda p: p.encode("utf-8", "surrogateescape"))
     else:

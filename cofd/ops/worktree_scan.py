@@ -17,7 +17,7 @@ from cofd.objects.ignore import IgnoreRules
 from cofd.objects.worktree_state import StatInfo, WorktreeState
 from cofd.ops.paths import Scope, parent_dirs
 from cofd.ops.repository import Repository
-from cofd.ops.scan import Found, read_content, walk
+from cofd.ops.scan import Found, enclosing_repository, read_content, walk
 from cofd.ops.trees import FlatEntry
 
 
@@ -26,6 +26,9 @@ class WorktreeDiff:
     modified: dict[str, str] = field(default_factory=dict)  # path -> "M" | "D" | "T"
     present: dict[str, Found] = field(default_factory=dict)  # tracked files found on disk
     untracked: list[Found] = field(default_factory=list)
+    # Untracked directories that are repositories of their own (git's embedded
+    # repositories): listed as one entry each, never looked inside.
+    repositories: list[str] = field(default_factory=list)
     tracked_dirs: set[str] = field(default_factory=set)
     contents: dict[str, FlatEntry] = field(default_factory=dict)  # hashed modified files
     refreshed: bool = False  # the stat cache was updated and should be saved
@@ -56,21 +59,28 @@ def walk_specs(
     tracked_dirs: set[str],
     tracked: set[str],
     specs: list[str],
+    repositories: list[str] | None = None,
 ) -> Iterator[Found]:
     """What :func:`walk` finds under each spec (a spec naming a file: that file, if
-    it is one), each path once."""
+    it is one), each path once; nothing inside a repository of its own, as git (the
+    repositories met go to ``repositories``, each once, when the walk is over)."""
     seen: set[str] = set()
+    met: list[str] = []
     for start in _start_dirs(specs):
         full = repo.root / start
-        if start and (full.is_symlink() or not full.is_dir()):
+        if start and enclosing_repository(repo.root, start, tracked_dirs) is not None:
+            items = []
+        elif start and (full.is_symlink() or not full.is_dir()):
             found = stat_one(repo, start)
             items = [found] if found is not None else []
         else:
-            items = list(walk(repo.root, rules, tracked_dirs, tracked, start))
+            items = list(walk(repo.root, rules, tracked_dirs, tracked, start, met))
         for found in items:
             if found.path not in seen:
                 seen.add(found.path)
                 yield found
+    if repositories is not None:
+        repositories += sorted(set(met))
 
 
 def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDiff:
@@ -79,7 +89,7 @@ def scan(repo: Repository, state: WorktreeState, specs: list[str]) -> WorktreeDi
     tracked_dirs = tracked_dirs_of(tracked)
     diff = WorktreeDiff(tracked_dirs=tracked_dirs)
     seen: set[str] = set()
-    for found in walk_specs(repo, rules, tracked_dirs, tracked, specs):
+    for found in walk_specs(repo, rules, tracked_dirs, tracked, specs, diff.repositories):
         seen.add(found.path)
         if found.path in state.entries:
             diff.present[found.path] = found
@@ -127,7 +137,8 @@ def _compare(repo: Repository, state: WorktreeState, found: Found, diff: Worktre
 
 def collapse_untracked(paths: list[str], tracked_dirs: set[str]) -> list[str]:
     """git's default untracked listing: a directory holding no tracked file is shown
-    once as ``dir/`` instead of file by file."""
+    once as ``dir/`` instead of file by file (``paths`` may hold such ``dir/``
+    entries already: repositories of their own)."""
     shown: set[str] = set()
     for path in paths:
         label = path

@@ -122,4 +122,5 @@ def test_clean_never_removes_a_nested_repository(pair: GitPair) -> None:
     assert (inner / "f.txt").exists() and (inner / ".cof" / "config.toml").exists()
     assert pair.cof("clean", "-fdx", "inner", "inner/f.txt").stdout == ""
     assert (inner / "f.txt").exists()
-    assert pair.cof("status", "--porcelain").stdout == ""  # the outer repository works
+    # The outer repository works, and lists the inner one as git lists one.
+    assert pair.cof("status", "--porcelain").stdout == "?? inner/\n"

@@ -1,10 +1,7 @@
 """Unusual file names printed as git prints them with ``core.quotePath = true``
 (``gitpair``): status in every format, diff's name lists, stat and patch headers,
 log --stat. A name that is not UTF-8 is listed (cof does not track it) as git lists
-it, by its bytes.
-
-Difference from git, documented rather than matched: ``cof rm`` quotes the name
-between its single quotes (``rm '"new\\nline"'``), where git prints it raw.
+it, by its bytes. (``cof rm`` prints names raw, as git: test_worktree_parity_vs_git.)
 """
 
 from __future__ import annotations
