@@ -155,9 +155,27 @@ def _preamble(result: dict[str, Any]) -> list[str]:
                     '  (use "cof commit" to conclude merge)',
                 ]
             )
+    if result.get("picking"):
+        out += _block(_picking_lines(result["picking"], result["entries"]))
     if result["head"] is None:
         out += ["", *_block(["No commits yet"])]
     return out
+
+
+def _picking_lines(picking: dict[str, str], entries: list[tuple[str, str]]) -> list[str]:
+    """git's note on a stopped cherry-pick or revert (without its ``--skip`` line:
+    cof picks one commit at a time, ``--abort`` is the way out)."""
+    command = picking["command"]
+    doing = "cherry-picking" if command == "cherry-pick" else "reverting"
+    if any(c in _UNMERGED_LABELS for c, _ in entries):
+        how = f'  (fix conflicts and run "cof {command} --continue")'
+    else:
+        how = f'  (all conflicts fixed: run "cof {command} --continue")'
+    return [
+        f"You are currently {doing} commit {short(picking['commit'])}.",
+        how,
+        f'  (use "cof {command} --abort" to cancel the {command} operation)',
+    ]
 
 
 def _closing(result: dict[str, Any], dirty: bool, untracked: str) -> str:
@@ -174,10 +192,11 @@ def _closing(result: dict[str, Any], dirty: bool, untracked: str) -> str:
 
 
 def _unstage_hints(result: dict[str, Any]) -> list[str]:
-    """How to unstage, atop the staged and unmerged sections: none while merging (git
-    then has no single thing to restore from), ``rm --cached`` before the first
-    commit."""
-    if result.get("merging"):
+    """How to unstage, atop the staged and unmerged sections: none while merging or
+    cherry-picking (git then has no single thing to restore from; a revert keeps
+    it), ``rm --cached`` before the first commit."""
+    picking = result.get("picking")
+    if result.get("merging") or (picking and picking["command"] == "cherry-pick"):
         return []
     return [_UNSTAGE_HINT if result["head"] is not None else _UNSTAGE_UNBORN_HINT]
 

@@ -122,7 +122,24 @@ def compute(
         "entries": entries,
         "untracked": _untracked_listing(worktree, untracked),
         "merging": (repo.cof_dir / "MERGE_HEAD").exists(),
+        "picking": _picking(repo),
     }
+
+
+# A stopped cherry-pick or revert: the command to continue it, by its state file.
+_PICK_STATES = (("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"))
+
+
+def _picking(repo: Repository) -> dict[str, str] | None:
+    """``{"command", "commit"}`` of a cherry-pick or revert in progress, or None."""
+    for name, command in _PICK_STATES:
+        try:
+            text = (repo.cof_dir / name).read_text().split()
+        except (FileNotFoundError, UnicodeDecodeError):
+            continue
+        if text:
+            return {"command": command, "commit": text[0]}
+    return None
 
 
 # A reader: it may save refreshed stat data (WorktreeState.save is atomic, with a

@@ -284,3 +284,28 @@ def test_a_stopped_pick_blocks_merge_and_ends_with_reset_or_checkout_as_git_does
     pair.both(["checkout", "-q", "-f", "side"])  # a forced switch ends it too
     assert state_files(pair) == (set(), set())
     assert_same(pair)
+
+
+def _long_status(pair: GitPair) -> None:
+    """Long status alike, ids masked; git's --skip hint is not cof's (no --skip)."""
+    g, c = pair.both(["status"])
+    shown = [ln for ln in g.stdout.splitlines(keepends=True) if "--skip" not in ln]
+    git = _IDS.sub(b"<id>", "".join(shown).replace('"git ', '"cof ').encode())
+    assert _IDS.sub(b"<id>", c.stdout.encode()) == git, f"git:\n{g.stdout}cof:\n{c.stdout}"
+
+
+def test_status_tells_of_a_stopped_pick_as_git_does(pair: GitPair) -> None:
+    _history(pair)
+    apply(pair, {"a.txt": lines("1", "2", "M", "4", "5")})
+    commit_both(pair, "main a")
+    pair.both(["cherry-pick", "side~1"])  # stops on a.txt
+    _long_status(pair)
+    assert "You are currently cherry-picking commit " in pair.cof("status").stdout
+    pair.write("a.txt", lines("1", "2", "MS", "4", "5"))
+    pair.both(["add", "a.txt"])
+    _long_status(pair)  # all conflicts fixed; no unstage hint while cherry-picking
+    pair.both(["cherry-pick", "--abort"])
+    _long_status(pair)
+    pair.both(["revert", "-n", "HEAD"])  # a revert keeps its unstage hint
+    _long_status(pair)
+    assert "You are currently reverting commit " in pair.cof("status").stdout
