@@ -43,12 +43,22 @@ def command(
         "checkout", {"target": target, "new_branch": new_branch, "force": force, "detach": detach}
     )
     if not quiet:
-        _report(result)
+        report(result)
 
 
-def _report(result: dict[str, Any]) -> None:
-    """git's messages: where HEAD went on stderr, the upstream's state on stdout."""
-    if result.get("already"):
+def report(result: dict[str, Any]) -> None:
+    """git's messages: where HEAD went on stderr, the upstream's state on stdout (for
+    ``switch`` too: a detached HEAD left behind, a branch reset by ``-C``)."""
+    previous = result.get("previous")
+    if previous:
+        click.echo(
+            f"Previous HEAD position was {short(previous['commit'])} {previous['summary']}",
+            err=True,
+        )
+    if result.get("reset"):
+        verb = "Reset branch" if result.get("current") else "Switched to and reset branch"
+        click.echo(f"{verb} '{result['branch']}'", err=True)
+    elif result.get("already"):
         click.echo(f"Already on '{result['branch']}'", err=True)
     elif result.get("created"):
         if result.get("upstream"):

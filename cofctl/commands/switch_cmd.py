@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
+from cofctl.commands.checkout_cmd import report
 from cofctl.runner import call
-from cofctl.status_text import tracking_lines
-from cofctl.textfmt import short, upstream_set_line
 
 
 @click.command("switch")
@@ -47,29 +44,4 @@ def command(
     }
     result = call("switch", params)
     if not quiet:
-        _report(result)
-
-
-def _report(result: dict[str, Any]) -> None:
-    """git's messages: where HEAD went on stderr, the upstream's state on stdout."""
-    previous = result.get("previous")
-    if previous:
-        click.echo(
-            f"Previous HEAD position was {short(previous['commit'])} {previous['summary']}",
-            err=True,
-        )
-    if result.get("reset"):
-        verb = "Reset branch" if result.get("current") else "Switched to and reset branch"
-        click.echo(f"{verb} '{result['branch']}'", err=True)
-    elif result.get("already"):
-        click.echo(f"Already on '{result['branch']}'", err=True)
-    elif result.get("created"):
-        if result.get("upstream"):
-            click.echo(upstream_set_line(result["branch"], result["upstream"]))
-        click.echo(f"Switched to a new branch '{result['branch']}'", err=True)
-    elif result.get("detached"):
-        click.echo(f"HEAD is now at {short(result['commit'])} {result['summary']}", err=True)
-    elif result.get("branch"):
-        click.echo(f"Switched to branch '{result['branch']}'", err=True)
-    for line in tracking_lines(result.get("tracking")):  # as git: stdout, existing branches
-        click.echo(line)
+        report(result)

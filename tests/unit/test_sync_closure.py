@@ -29,7 +29,7 @@ from protocol.errors import IntegrityError
 WHO = Signature("Test", "t@example.com", 1_700_000_000, 0)
 
 
-def _repo(path: Path) -> Repository:
+def new_repo(path: Path) -> Repository:
     path.mkdir()
     create_layout(path)
     return Repository.open(path)
@@ -59,12 +59,12 @@ def _copy(src: Repository, dst: Repository, skip: set[BlockId]) -> None:
 
 
 def test_present_manifest_nodes_do_not_prove_their_children(tmp_path: Path) -> None:
-    src = _repo(tmp_path / "src")
+    src = new_repo(tmp_path / "src")
     block = src.objects.block_size
     first = _commit(src, os.urandom(block * 200))
     changed = bytearray(os.urandom(block * 200))
     second = _commit(src, bytes(changed), (first,))
-    dst = _repo(tmp_path / "dst")
+    dst = new_repo(tmp_path / "dst")
     # The receiver holds all of `first` (as if a ref pointed at it) and, as after an
     # interrupted transfer, every block of `second` except one of its new leaves.
     new_leaf = next(i for i in _leaves(src, second) if i not in set(_leaves(src, first)))

@@ -16,27 +16,19 @@ from cofd.objects.model import (
     Commit,
     CommitId,
     Kind,
-    Signature,
     Tag,
     Tree,
     TreeEntry,
     TreeId,
 )
-from cofd.ops.repository import Repository, create_layout
+from cofd.ops.repository import Repository
 from cofd.store.ids import BlockId
 from cofd.sync.serving import LackingPages, object_kind, ref_value_problem
 from cofd.sync.transfer import verify_closure
 from cofd.sync.walk import MissingWalk, spaced_haves
 from protocol.errors import IntegrityError
 from protocol.peer import messages as m
-
-WHO = Signature("Test", "t@example.com", 1_700_000_000, 0)
-
-
-def _repo(path: Path) -> Repository:
-    path.mkdir()
-    create_layout(path)
-    return Repository.open(path)
+from tests.unit.test_sync_closure import WHO, new_repo
 
 
 def _content(repo: Repository, data: bytes) -> tuple[bytes, int]:
@@ -70,7 +62,7 @@ def _copy(src: Repository, dst: Repository, ids: list[BlockId]) -> None:
 
 
 def test_a_loose_tree_want_is_listed_alone(tmp_path: Path) -> None:
-    src = _repo(tmp_path / "src")
+    src = new_repo(tmp_path / "src")
     _, tree = _commit(src, {"a.txt": b"a\n", "b.bin": os.urandom(src.objects.block_size * 3)})
     with pytest.raises(IntegrityError):
         MissingWalk(src.objects).run([tree], [])  # not loose: refused as before
@@ -78,7 +70,7 @@ def test_a_loose_tree_want_is_listed_alone(tmp_path: Path) -> None:
     assert walk.run([tree], [], {tree}) == [tree]
     assert walk.not_commits == [tree] and walk.new_commits == []
 
-    dst = _repo(tmp_path / "dst")
+    dst = new_repo(tmp_path / "dst")
     _copy(src, dst, [BlockId(tree)])
     assert verify_closure(dst, [tree], [], None, {tree}) == 0
     with pytest.raises(IntegrityError):
@@ -92,12 +84,12 @@ def test_a_loose_tree_want_does_not_cut_short_a_commit_reaching_it(tmp_path: Pat
     """A branch at a commit and another at that commit's tree, in one listing: the
     commit's files are all listed; and the receiver's check, missing one of them,
     fails, whatever the order of the wants."""
-    src = _repo(tmp_path / "src")
+    src = new_repo(tmp_path / "src")
     commit, tree = _commit(src, {"a.txt": b"a\n", "b.txt": b"b\n"})
     full = MissingWalk(src.objects).run([commit], [])
     for wants in ([tree, commit], [commit, tree]):
         assert sorted(MissingWalk(src.objects).run(wants, [], {tree})) == sorted(full)
-    dst = _repo(tmp_path / "dst")
+    dst = new_repo(tmp_path / "dst")
     blob = next(e.id for e in src.objects.read_tree(TreeId(tree)).entries if e.name == "a.txt")
     _copy(src, dst, [i for i in full if i != blob])
     for wants in ([tree, commit], [commit, tree]):
@@ -109,7 +101,7 @@ def test_loose_data_and_tags_of_trees(tmp_path: Path) -> None:
     """File data is listed by its first block only (a branch at a 1 GiB file costs
     one block), a tag of a tree by the tag object and the tree; the receiver then
     tells what each is."""
-    src = _repo(tmp_path / "src")
+    src = new_repo(tmp_path / "src")
     block = src.objects.block_size
     _, tree = _commit(src, {"a.txt": b"a\n"})
     big, size = _content(src, os.urandom(block * 5))
@@ -120,7 +112,7 @@ def test_loose_data_and_tags_of_trees(tmp_path: Path) -> None:
     listed = MissingWalk(src.objects).run([big, small, tag], [], loose)
     assert sorted(listed) == sorted([big, small, tag, tree])
 
-    dst = _repo(tmp_path / "dst")
+    dst = new_repo(tmp_path / "dst")
     _copy(src, dst, [BlockId(i) for i in listed])
     assert verify_closure(dst, [big, small, tag], [], None, loose) == 0
     assert object_kind(dst, big) == object_kind(dst, small) == "data"
@@ -133,7 +125,7 @@ def test_loose_data_and_tags_of_trees(tmp_path: Path) -> None:
 def test_a_tree_no_ref_names_is_not_served_by_its_id(tmp_path: Path) -> None:
     """As git serves only what it advertised: a Want of a tree is listed when a
     shared ref names it, refused otherwise (as any want naming no commit was)."""
-    repo = _repo(tmp_path / "r")
+    repo = new_repo(tmp_path / "r")
     commit, tree = _commit(repo, {"a.txt": b"a\n"})
     want = m.Want("proj", (m.BlockId(tree),), (), 0)
     with pytest.raises(IntegrityError):
@@ -149,6 +141,6 @@ def test_a_tree_no_ref_names_is_not_served_by_its_id(tmp_path: Path) -> None:
 
 
 def test_haves_skip_a_local_ref_naming_a_tree(tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "r")
+    repo = new_repo(tmp_path / "r")
     commit, tree = _commit(repo, {"a.txt": b"a\n"})
     assert spaced_haves(repo.objects, [tree, commit]) == [commit]
