@@ -345,7 +345,8 @@ def _switch_to_new_branch(
     return {**result, "branch": name, "created": True, "upstream": tracks}
 
 
-def _describe_head(repo: Repository) -> str:
+def describe_head(repo: Repository) -> str:
+    """HEAD as checkout's reflog names it: the branch, or a detached commit's 12 digits."""
     branch_name = _current_branch(repo)
     if branch_name:
         return branch_name
@@ -364,7 +365,7 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if isinstance(target_name, str):
         # `checkout -` / `@{-N}`: the branch by name, so HEAD attaches to it (git).
         target_name = expand_previous(repo, target_name)
-    from_name = _describe_head(repo)
+    from_name = describe_head(repo)
     if new_branch:
         ref = _branch_ref(new_branch)
         if repo.refs.read(ref) is not None:

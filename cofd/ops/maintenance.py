@@ -27,6 +27,7 @@ from cofd.config import Config
 from cofd.objects.model import CommitId, Kind, TagId, TreeId
 from cofd.objects.refs import HEAD
 from cofd.ops.api import OpContext, op
+from cofd.ops.commit import PICK_STATE_FILES
 from cofd.ops.reflogs import ExpiryPolicy, expire_reflogs
 from cofd.ops.repository import Repository
 from cofd.store.fsck import check_packs, rebuild_index
@@ -97,7 +98,7 @@ def root_commits(repo: Repository) -> list[tuple[str, CommitId]]:
                         found.append((f"reflog of {name}", commit))
     found += [("a push being received", commit) for commit in list(repo.gc_pins)]
     # What a stopped merge, cherry-pick or revert will commit from.
-    for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"):
+    for name in ("MERGE_HEAD", *PICK_STATE_FILES):
         path = repo.cof_dir / name
         if path.exists():
             for line in path.read_text().split():

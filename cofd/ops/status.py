@@ -9,6 +9,7 @@ from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree
 from cofd.ops.detached import detached_fields
 from cofd.ops.paths import Scope, repo_relative
+from cofd.ops.pick import PICK, REVERT
 from cofd.ops.repository import Repository
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import tracking_state
@@ -126,19 +127,15 @@ def compute(
     }
 
 
-# A stopped cherry-pick or revert: the command to continue it, by its state file.
-_PICK_STATES = (("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"))
-
-
 def _picking(repo: Repository) -> dict[str, str] | None:
     """``{"command", "commit"}`` of a cherry-pick or revert in progress, or None."""
-    for name, command in _PICK_STATES:
+    for kind in (PICK, REVERT):
         try:
-            text = (repo.cof_dir / name).read_text().split()
+            text = (repo.cof_dir / kind.state_file).read_text().split()
         except (FileNotFoundError, UnicodeDecodeError):
             continue
         if text:
-            return {"command": command, "commit": text[0]}
+            return {"command": kind.command, "commit": text[0]}
     return None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from cofd.objects.model import CommitId
 from cofd.ops.api import OpContext, op
-from cofd.ops.branches import HEADS, checkout, switch_to
+from cofd.ops.branches import HEADS, checkout, describe_head, switch_to
 from cofd.ops.common import reflog_signature
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import expand_previous, refs_named, resolve
@@ -62,9 +62,7 @@ def _reset_branch(
     start_name = start or "HEAD"
     commit = _commit(repo, start_name)
     current = repo.refs.head_target()
-    head = repo.refs.head()
-    # As checkout logs it: a branch by name, a detached HEAD by its abbreviated id.
-    from_name = current.removeprefix(HEADS) if current else (head.hex()[:12] if head else "HEAD")
+    from_name = describe_head(repo)  # as checkout logs it
     result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
     who = reflog_signature(ctx)
     repo.refs.update(ref, commit, who, f"branch: Reset to {start_name}")

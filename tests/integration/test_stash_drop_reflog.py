@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tests.integration.gitpair import GitPair
+from tests.integration.test_local_parity_stats import stats
 from tests.integration.test_merge_conflicts import commit_both, pair
 from tests.integration.treekit import commit, write
 
@@ -65,11 +66,6 @@ def test_drop_rewrites_the_reflog_as_git(pair: GitPair) -> None:
     ) + "\n"
 
 
-def _stats(cof: CofRunner) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(cof("dedup-stats", "--json").stdout)
-    return result
-
-
 def test_gc_after_dropping_a_middle_stash_deletes_its_blocks(
     sandbox: CofSandbox, cof: CofRunner
 ) -> None:
@@ -83,7 +79,7 @@ def test_gc_after_dropping_a_middle_stash_deletes_its_blocks(
         data[name] = os.urandom(256 * KIB)  # blocks of this stash alone
         (work / "big.bin").write_bytes(data[name])
         cof("stash", "-q", "-m", name)
-    before = _stats(cof)
+    before = stats(cof)
     assert before["outside_history"]["unreferenced"]["raw_bytes"] == 0
 
     dropped = cof("stash", "drop", "stash@{1}").stdout  # the middle one
@@ -93,7 +89,7 @@ def test_gc_after_dropping_a_middle_stash_deletes_its_blocks(
         "newest",
         "oldest",
     ]
-    after = _stats(cof)
+    after = stats(cof)
     unreferenced = after["outside_history"]["unreferenced"]
     # Nothing names the dropped stash any more: its blocks are garbage now.
     assert unreferenced["raw_bytes"] >= 256 * KIB, after
@@ -101,7 +97,7 @@ def test_gc_after_dropping_a_middle_stash_deletes_its_blocks(
 
     gc = json.loads(cof("gc", "--prune=now", "--json").stdout)
     assert gc["deleted_blocks"] >= unreferenced["blocks"], gc
-    swept = _stats(cof)
+    swept = stats(cof)
     assert swept["outside_history"]["unreferenced"]["blocks"] == 0
     assert swept["blocks"] <= after["blocks"] - unreferenced["blocks"]
     assert swept["stored_bytes"] < after["stored_bytes"] - 200 * KIB, (swept, after)
