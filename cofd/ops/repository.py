@@ -42,6 +42,7 @@ BESIDE_NOTE = ".beside"
 # What versions before TEMP_DIR named the temp file of every working file they wrote,
 # beside it: ".<name>.cof-<pid>.tmp" (one of the names ``is_write_temp`` knows).
 LEGACY_TEMP = re.compile(r"\..+\.cof-[0-9]+\.tmp")
+LEGACY_SWEPT = "LEGACY_TEMPS_SWEPT"  # in .cof: the sweep for LEGACY_TEMP files is done
 
 
 def create_layout(root: Path, config: Config | None = None) -> bool:
@@ -188,8 +189,14 @@ class Repository:
         pid would prove nothing anyway: pids are reused, and the writer may have run
         on another machine sharing the file system. A tracked file of that name is
         kept, and nested repositories (their own daemon's) and ``.git`` are not
-        entered. The walk reads directory listings only, once per open.
+        entered. The walk reads directory listings only, and runs once per
+        repository: a finished sweep leaves ``.cof/LEGACY_TEMPS_SWEPT`` (this
+        version writes no such files, so there is nothing to look for again; a big
+        worktree's walk costs its listing time at every daemon start otherwise).
         """
+        marker = self.cof_dir / LEGACY_SWEPT
+        if marker.exists():
+            return
         found: list[str] = []
         stack = [""]
         while stack:
@@ -214,6 +221,9 @@ class Repository:
             if tracked is not None and rel not in tracked:
                 with contextlib.suppress(OSError):  # gone, or not ours to remove
                     os.unlink(self.root / rel)
+        if not found or tracked is not None:  # else: swept again at the next open
+            with contextlib.suppress(OSError):  # read-only: sweep again next time
+                marker.touch()
 
     def _tracked_paths(self) -> set[str] | None:
         """Paths the staging area names; None when it cannot be read (then nothing is

@@ -36,6 +36,10 @@ def test_old_style_temps_are_removed_when_the_repository_is_opened(
     others = ["nested/.n.cof-5.tmp", ".cof-5.tmp", ".a.bin.cof-12.tmp~", "d/a.cof-1.tmp"]
     for rel in stale + others:
         (work / rel).write_bytes(b"x")
+    # A repository an older cof used has no marker: this one's first open swept it.
+    marker = work / ".cof" / "LEGACY_TEMPS_SWEPT"
+    assert marker.exists()
+    marker.unlink()
     sandbox.stop_daemon()  # the next command opens the repository again
     listed = "?? .a.bin.cof-12.tmp~\n?? .cof-5.tmp\n?? d/\n?? nested/\n"
     assert cof("status", "--porcelain").stdout == listed
@@ -43,6 +47,12 @@ def test_old_style_temps_are_removed_when_the_repository_is_opened(
         assert not (work / rel).exists(), rel
     for rel in others:
         assert (work / rel).exists(), rel
+    # Once swept, later opens do not walk the working tree again.
+    assert marker.exists()
+    (work / stale[0]).write_bytes(b"x")
+    sandbox.stop_daemon()
+    cof("status")
+    assert (work / stale[0]).exists()
 
 
 def test_a_tracked_file_of_a_temp_name_is_kept(tmp_path: Path) -> None:
@@ -54,6 +64,7 @@ def test_a_tracked_file_of_a_temp_name_is_kept(tmp_path: Path) -> None:
     repo.close()
     for name in (".k.cof-1.tmp", ".j.cof-1.tmp"):
         (tmp_path / name).write_bytes(b"x")
+    (tmp_path / ".cof" / "LEGACY_TEMPS_SWEPT").unlink()  # as an older cof left it
     Repository.open(tmp_path).close()
     assert (tmp_path / ".k.cof-1.tmp").exists()
     assert not (tmp_path / ".j.cof-1.tmp").exists()
