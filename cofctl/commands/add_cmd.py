@@ -6,6 +6,7 @@ import click
 
 from cofctl.render import format_bytes
 from cofctl.runner import call
+from protocol.quoting import wire_paths
 
 
 @click.command("add")
@@ -29,7 +30,7 @@ def command(
     paths: tuple[str, ...], add_all: bool, update: bool, force: bool, verbose: bool
 ) -> None:
     """Stage files: store their content and record them for the next commit."""
-    params = {"paths": list(paths), "all": add_all, "update": update, "force": force}
+    params = {"paths": wire_paths(paths), "all": add_all, "update": update, "force": force}
     result = call("add", params)
     for repository in result.get("embedded", []):
         # git would record a gitlink (a submodule entry); cof has none, so the

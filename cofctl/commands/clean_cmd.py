@@ -6,6 +6,7 @@ import click
 
 from cofctl.runner import call
 from cofctl.textfmt import quote_path
+from protocol.quoting import wire_paths
 
 EXIT_NOT_ALL_REMOVED = 1  # as git: some entry could not be removed
 
@@ -30,7 +31,7 @@ def command(
     """Remove untracked files from the working tree (under PATHS, else the current
     directory). Never .cof, .git or a repository nested in the working tree."""
     params = {
-        "paths": list(paths),
+        "paths": wire_paths(paths),
         "dry_run": dry_run,
         "force": force,
         "dirs": dirs,
@@ -52,6 +53,6 @@ def command(
             verb = "Would remove" if would else "Removing"
             click.echo(f"{verb} {quote_path(path, quote_space=False)}")
     for path, reason in result["failed"]:
-        click.echo(f"cof: warning: failed to remove {path}: {reason}", err=True)
+        click.echo(f"cof: warning: failed to remove {quote_path(path)}: {reason}", err=True)
     if result["failed"]:
         raise SystemExit(EXIT_NOT_ALL_REMOVED)

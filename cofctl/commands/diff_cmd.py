@@ -9,6 +9,7 @@ from cofctl.dashdash import DashDashCommand, after_dashdash
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
 from cofctl.textfmt import quote_path
+from protocol.quoting import wire_paths
 
 
 @click.command("diff", cls=DashDashCommand)
@@ -36,7 +37,12 @@ def command(
     mode = "name-status" if (name_status or name_only) else ("stat" if stat else "patch")
     result = call(
         "diff",
-        {"revs": list(revs), "paths": after_dashdash() or [], "cached": cached, "mode": mode},
+        {
+            "revs": list(revs),
+            "paths": wire_paths(after_dashdash() or []),
+            "cached": cached,
+            "mode": mode,
+        },
     )
     if as_json:
         emit_json(result)

@@ -10,6 +10,7 @@ import click
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
 from cofctl.textfmt import quote_path, relative
+from protocol.quoting import wire_paths
 
 
 class _Shown:
@@ -116,7 +117,7 @@ def command(
     sorted bytewise: untracked ones first (-o), then each staging entry once per kind
     asked that it is (cached, deleted, modified), as git's ls-files."""
     params = {
-        "paths": list(paths),
+        "paths": wire_paths(paths),
         "cached": cached,
         "others": others,
         "modified": modified,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cofctl.runner import call
+from protocol.quoting import path_bytes, wire_paths
 
 
 @click.command("mv")
@@ -17,11 +18,19 @@ def command(
     paths: tuple[str, ...], force: bool, dry_run: bool, skip_errors: bool, verbose: bool
 ) -> None:
     """Move or rename tracked files and directories: SOURCE DEST, or SOURCE... DIR."""
-    params = {"paths": list(paths), "force": force, "dry_run": dry_run, "skip_errors": skip_errors}
+    params = {
+        "paths": wire_paths(paths),
+        "force": force,
+        "dry_run": dry_run,
+        "skip_errors": skip_errors,
+    }
     result = call("mv", params)
+    # As git: the names raw (never quoted), written as their bytes.
+    lines = []
     if dry_run:
         for src, dst in result["checked"]:
-            click.echo(f"Checking rename of '{src}' to '{dst}'")
+            lines.append(b"Checking rename of '%s' to '%s'\n" % (path_bytes(src), path_bytes(dst)))
     if dry_run or verbose:
         for src, dst in result["moved"]:
-            click.echo(f"Renaming {src} to {dst}")
+            lines.append(b"Renaming %s to %s\n" % (path_bytes(src), path_bytes(dst)))
+    click.echo(b"".join(lines), nl=False)

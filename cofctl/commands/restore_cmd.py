@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cofctl.runner import call
+from protocol.quoting import wire_paths
 
 
 @click.command("restore")
@@ -20,5 +21,6 @@ from cofctl.runner import call
 def command(paths: tuple[str, ...], source: str | None, staged: bool, worktree: bool) -> None:
     """Restore files in the working tree or the staging area."""
     call(
-        "restore", {"paths": list(paths), "source": source, "staged": staged, "worktree": worktree}
+        "restore",
+        {"paths": wire_paths(paths), "source": source, "staged": staged, "worktree": worktree},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cofctl.runner import call
-from protocol.quoting import path_bytes
+from protocol.quoting import path_bytes, wire_paths
 
 
 @click.command("rm")
@@ -19,7 +19,7 @@ def command(
 ) -> None:
     """Remove files from the staging area (and, without --cached, from disk)."""
     result = call(
-        "rm", {"paths": list(paths), "cached": cached, "force": force, "recursive": recursive}
+        "rm", {"paths": wire_paths(paths), "cached": cached, "force": force, "recursive": recursive}
     )
     if not quiet:
         # As git: the repository path between single quotes, raw (never quoted as

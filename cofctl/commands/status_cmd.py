@@ -9,6 +9,7 @@ import click
 from cofctl.render import emit_json, json_option
 from cofctl.runner import call
 from cofctl.status_text import UNTRACKED_MODES, render
+from protocol.quoting import wire_paths
 
 # Short flags of this command that take no value, so ``-su`` is ``-s -u``.
 _SHORT_FLAGS = "sb"
@@ -60,7 +61,7 @@ def command(
     as_json: bool,
 ) -> None:
     """Show staged, unstaged and untracked changes."""
-    params = {"paths": list(paths), "untracked": untracked}
+    params = {"paths": wire_paths(paths), "untracked": untracked}
     result = call("status", params, progress=False)
     if as_json:
         # A name that is not UTF-8 comes as bytes: JSON shows it with \x escapes.

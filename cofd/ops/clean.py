@@ -27,10 +27,11 @@ from typing import Any
 
 from cofd.objects.ignore import RESERVED_DIRS, IgnoreRules, is_write_temp
 from cofd.ops.api import OpContext, op
-from cofd.ops.paths import parent_dirs, repo_relative, shown
+from cofd.ops.paths import parent_dirs, path_args, repo_relative, shown
 from cofd.ops.repository import Repository
 from cofd.ops.worktree_scan import tracked_dirs_of
 from protocol.errors import PathError, UsageError
+from protocol.quoting import wire_path
 
 # What ignored files do: stay ("keep"), go with the rest (-x), go alone (-X).
 KEEP, WITH_REST, ONLY = "keep", "x", "X"
@@ -189,7 +190,7 @@ class _Remover:
         relative to the current directory, and what lies inside a directory by that
         label (``../s/f`` from ``s``, as git prints it)."""
         rel = item.rstrip("/")
-        label = shown(os.path.relpath(self.root / rel, self.cwd))
+        label = os.path.relpath(self.root / rel, self.cwd)
         if item.endswith("/"):
             if self._remove_dir(rel, label):
                 self.lines.append(("remove", label + "/"))
@@ -221,7 +222,7 @@ class _Remover:
             return False
         gone, removed = True, []
         for name, is_dir in entries:
-            path, inner = f"{rel}/{name}", f"{label}/{shown(name)}"
+            path, inner = f"{rel}/{name}", f"{label}/{name}"
             if self._remove_dir(path, inner) if is_dir else self._unlink(path, inner):
                 removed.append(inner)
             else:
@@ -268,7 +269,7 @@ def clean(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         )
     if params.get("ignored") and params.get("ignored_only"):
         raise UsageError("-x and -X cannot be used together")
-    raw = [str(p) for p in params.get("paths") or []]
+    raw = path_args(params.get("paths"))
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in raw or ["."]]
     state = repo.load_state()
     tracked = set(state.entries) | set(state.conflicts)
@@ -285,8 +286,9 @@ def clean(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     remover = _Remover(repo.root, ctx.cwd, dry_run)
     for item in _without_nested(finder.found):
         remover.remove(item)
+    # Names raw, for the client to quote as git does (not UTF-8: as bytes).
     return {
-        "lines": [list(line) for line in remover.lines],
-        "failed": [list(f) for f in remover.failed],
+        "lines": [[kind, wire_path(path)] for kind, path in remover.lines],
+        "failed": [[wire_path(path), reason] for path, reason in remover.failed],
         "dry_run": dry_run,
     }

@@ -23,7 +23,7 @@ from typing import Any
 from cofd.objects.ignore import IgnoreRules
 from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
-from cofd.ops.paths import Scope, repo_relative
+from cofd.ops.paths import Scope, path_args, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.scan import NothingIgnored, read_content
 from cofd.ops.worktree_scan import WorktreeDiff, scan, stat_one, tracked_dirs_of, walk_specs
@@ -151,7 +151,7 @@ def ls_files(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     print, with ``root`` and ``prefix`` (the client's directory in the repository)."""
     repo = ctx.require_repo()
     kinds = _kinds(params)
-    raw = [str(p) for p in params.get("paths") or []]
+    raw = path_args(params.get("paths"))
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in raw or ["."]]
     scope = Scope(specs)
     state = repo.load_state()

@@ -24,10 +24,11 @@ from typing import Any
 
 from cofd.objects.worktree_state import Entry, StatInfo, WorktreeState
 from cofd.ops.api import OpContext, op
-from cofd.ops.paths import Scope, repo_relative, shown, under
+from cofd.ops.paths import Scope, path_args, repo_relative, shown, under
 from cofd.ops.repository import Repository
-from cofd.ops.stage import drop_displaced
+from cofd.ops.stage import check_trackable, drop_displaced
 from protocol.errors import PathError, UsageError
+from protocol.quoting import wire_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +89,9 @@ class _Checker:
         parent = posixpath.dirname(move.dst)
         st = self._lstat(parent)
         if st is None:
-            return f"renaming '{move.src}' failed: No such file or directory"
+            return f"renaming '{shown(move.src)}' failed: No such file or directory"
         if not stat.S_ISDIR(st.st_mode):
-            return f"renaming '{move.src}' failed: Not a directory"
+            return f"renaming '{shown(move.src)}' failed: Not a directory"
         return None
 
 
@@ -106,7 +107,7 @@ def _destinations(root: Path, cwd: Path, raw: list[str]) -> list[_Move]:
         # git keeps a trailing slash, to say "destination directory does not exist".
         return [_Move(specs[0], dest + ("/" if dest_arg.endswith("/") else ""), True)]
     if not dest_is_dir:
-        raise UsageError(f"destination '{dest_arg}' is not a directory")
+        raise UsageError(f"destination '{shown(dest_arg)}' is not a directory")
     return [_Move(s, posixpath.join(dest, posixpath.basename(s)), True) for s in specs]
 
 
@@ -194,10 +195,7 @@ def _plan(
                 del queue[queued:]  # a directory skipped takes its paths along
                 continue
             raise PathError(problem)
-        try:
-            move.dst.encode("utf-8")
-        except UnicodeEncodeError:
-            raise PathError(f"cannot track '{shown(move.dst)}': it is not valid UTF-8") from None
+        check_trackable(move.dst)
         checker.claimed.add(move.dst)
         accepted.append(move)
     return checked, accepted
@@ -208,7 +206,7 @@ def mv(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Params: ``paths`` (sources, then the destination), ``force``, ``dry_run``,
     ``skip_errors`` (``-k``). Returns the moves checked and those made, in order."""
     repo = ctx.require_repo()
-    raw = [str(p) for p in params.get("paths") or []]
+    raw = path_args(params.get("paths"))
     if len(raw) < 2:
         raise UsageError("usage: cof mv [-f] [-n] [-k] [-v] SOURCE... DESTINATION")
     dry_run = bool(params.get("dry_run"))
@@ -222,7 +220,8 @@ def mv(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         if failure is not None:
             raise failure
     return {
-        "checked": [[shown(m.src), shown(m.dst)] for m in checked],
-        "moved": [[shown(m.src), shown(m.dst)] for m in accepted],
+        # Names as the client prints them, raw (git's words): not UTF-8, as bytes.
+        "checked": [[wire_path(m.src), wire_path(m.dst)] for m in checked],
+        "moved": [[wire_path(m.src), wire_path(m.dst)] for m in accepted],
         "dry_run": dry_run,
     }

@@ -8,35 +8,49 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cofd.objects.ignore import RESERVED_DIRS
-from protocol.codec import printable
-from protocol.errors import PathError
+from protocol.errors import PathError, UsageError
+from protocol.quoting import octal_undecodable, text_path
 
 
-def repo_relative(root: Path, cwd: Path, arg: str) -> str:
-    """``arg`` (relative to ``cwd`` or absolute) as a posix path relative to ``root``.
+def path_args(values: object) -> list[str]:
+    """A request's path arguments as names: the client sends one that is not UTF-8
+    as its bytes (``protocol.quoting.wire_path``), which become the surrogates
+    ``os.fsdecode`` gives them, so that it names the same file on disk."""
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, str | bytes) for v in values):
+        raise UsageError("paths must be a list of names")
+    return [text_path(v) for v in values]
+
+
+def repo_relative(root: Path, cwd: Path, arg: str | bytes) -> str:
+    """``arg`` (relative to ``cwd`` or absolute; bytes: a name that is not UTF-8, as
+    the client sends it) as a posix path relative to ``root``.
 
     Returns ``""`` for the root itself. The path is normalised lexically (``..``
     folded without following symlinks, as git does) and must stay inside the root.
     """
+    arg = text_path(arg)
     joined = os.path.normpath(os.path.join(cwd, arg))
     root_text = os.path.normpath(root)
     if joined == root_text:
         return ""
     if not joined.startswith(root_text.rstrip("/") + "/"):
-        raise PathError(f"'{arg}' is outside repository at '{root}'")
+        raise PathError(f"'{shown(arg)}' is outside repository at '{shown(str(root))}'")
     rel = joined[len(root_text.rstrip("/")) + 1 :]
     if rel == ".cof" or rel.startswith(".cof/"):
-        raise PathError(f"'{arg}' is inside the repository's .cof directory")
+        raise PathError(f"'{shown(arg)}' is inside the repository's .cof directory")
     if (part := reserved_component(rel)) is not None:
-        raise PathError(f"'{arg}' is inside a '{part}' directory, which cof never tracks")
+        raise PathError(f"'{shown(arg)}' is inside a '{part}' directory, which cof never tracks")
     return rel
 
 
 def shown(path: str) -> str:
-    """``path`` as it can be printed and sent to the client: a name that is not valid
-    UTF-8 (``os.fsdecode`` kept its bytes as surrogates) gets ``\\xff`` escapes
-    instead of failing every message that mentions it."""
-    return printable(path)
+    """``path`` for a message (one line of text, sent to the client): raw, as git's
+    messages name paths, but for the bytes that are not UTF-8 (``os.fsdecode``'s
+    surrogates), written in octal as git's quoting writes them (``bad\\377name``).
+    Never for a name the client prints itself: that goes as ``wire_path``."""
+    return octal_undecodable(path)
 
 
 def reserved_component(path: str) -> str | None:

@@ -91,7 +91,7 @@ class Repository:
             stray.unlink(missing_ok=True)
         # A `stash push` a kill cut short: finished or rolled back (it needs its temp
         # files, so before they are removed).
-        from cofd.ops.stash_push import finish_interrupted_push
+        from cofd.ops.stash_journal import finish_interrupted_push
 
         finish_interrupted_push(self)
         self._clear_write_temps()

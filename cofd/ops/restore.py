@@ -12,7 +12,7 @@ from typing import Any
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, entry_from_flat, flat_tree, staged_flat
 from cofd.ops.materialize import remove_entry, write_entries
-from cofd.ops.paths import repo_relative, under
+from cofd.ops.paths import path_args, repo_relative, shown, under
 from cofd.ops.revisions import resolve
 from cofd.ops.trees import FlatEntry
 from protocol.errors import PathError, UsageError
@@ -21,7 +21,7 @@ from protocol.errors import PathError, UsageError
 @op("restore", writes=True)
 def restore(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    raw: list[str] = list(params.get("paths") or [])
+    raw = path_args(params.get("paths"))
     if not raw:
         raise UsageError("you must specify path(s) to restore")
     staged = bool(params.get("staged"))
@@ -40,7 +40,7 @@ def restore(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     for arg, spec in zip(raw, specs, strict=True):
         hits = set(under(known, spec))
         if not hits:
-            raise PathError(f"pathspec '{arg}' did not match any file(s) known to cof")
+            raise PathError(f"pathspec '{shown(arg)}' did not match any file(s) known to cof")
         matched |= hits
     total = sum(source[p].size for p in matched if p in source)
     progress = ByteProgress(ctx, "restoring", total)

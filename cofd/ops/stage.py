@@ -18,7 +18,7 @@ from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import ByteProgress, flat_tree
 from cofd.ops.materialize import remove_entry
-from cofd.ops.paths import Scope, parent_dirs, repo_relative, under
+from cofd.ops.paths import Scope, parent_dirs, path_args, repo_relative, shown, under
 from cofd.ops.repository import Repository
 from cofd.ops.scan import Found, NothingIgnored, enclosing_repository, read_content, walk
 from cofd.ops.worktree_scan import scan, stat_one, tracked_dirs_of
@@ -26,7 +26,9 @@ from protocol.errors import CancelledError, PathError, UsageError
 from protocol.quoting import path_bytes, quote_path
 
 
-def _check_name(path: str) -> None:
+def check_trackable(path: str) -> None:
+    """Refuse a path cof cannot record in a tree: a component that is no valid name,
+    or that is not UTF-8 (see docs/design.md)."""
     for part in path.split("/"):
         problem = validate_name(part)
         if problem is None:
@@ -61,12 +63,12 @@ def _resolve_specs(
             if os.path.islink(repo.root / parent):
                 # As git: what lies behind a symlink is not in the repository (it may
                 # be anywhere on the machine), and `parent` itself is tracked as a link.
-                raise PathError(f"'{arg}' is beyond a symbolic link ('{parent}')")
+                raise PathError(f"'{shown(arg)}' is beyond a symbolic link ('{shown(parent)}')")
         full = repo.root / spec
         exists = os.path.lexists(full)
         has_tracked = not spec or spec in tracked or spec in tracked_dirs
         if not exists and not has_tracked:
-            raise PathError(f"pathspec '{arg}' did not match any files")
+            raise PathError(f"pathspec '{shown(arg)}' did not match any files")
         if (
             spec
             and exists
@@ -74,7 +76,7 @@ def _resolve_specs(
             and not force
             and rules.is_ignored(spec, full.is_dir() and not full.is_symlink())
         ):
-            raise PathError(f"'{arg}' is ignored by a .cofignore file (use -f to add it)")
+            raise PathError(f"'{shown(arg)}' is ignored by a .cofignore file (use -f to add it)")
         specs.append(spec)
     return specs
 
@@ -82,10 +84,12 @@ def _resolve_specs(
 def _files_in_scope(
     repo: Repository, state: WorktreeState, specs: list[str], force: bool, embedded: list[str]
 ) -> dict[str, Found]:
-    """The files under ``specs``; with ``force``, ignored ones too below a named path.
-    Nothing inside a repository of its own (git's embedded repository, which cof
-    cannot record): each one met, or named by a path inside it, goes to ``embedded``."""
-    rules = IgnoreRules(repo.root)
+    """The files under ``specs``; with ``force``, ignored ones too (git's ``add -f``:
+    ``-f .`` and ``-A -f`` add every ignored file). Nothing inside a repository of
+    its own (git's embedded repository, which cof cannot record): each one met, or
+    named by a path inside it, goes to ``embedded``."""
+    # NothingIgnored still skips what cof never tracks (.cof, temp files).
+    rules = NothingIgnored(repo.root) if force else IgnoreRules(repo.root)
     tracked = set(state.entries)
     tracked_dirs = tracked_dirs_of(tracked)
     files: dict[str, Found] = {}
@@ -101,10 +105,6 @@ def _files_in_scope(
             continue
         for found in walk(repo.root, rules, tracked_dirs, tracked, spec, embedded):
             files[found.path] = found
-        if force and spec:
-            everything = NothingIgnored(repo.root)
-            for found in walk(repo.root, everything, tracked_dirs, tracked, spec, embedded):
-                files.setdefault(found.path, found)
     return files
 
 
@@ -137,7 +137,7 @@ def stage_paths(
         embedded = []
     to_read = [f for f in files.values() if _needs_read(state, f)]
     for found in to_read:
-        _check_name(found.path)
+        check_trackable(found.path)
     progress = ByteProgress(ctx, "adding", sum(f.st.st_size for f in to_read))
     added = modified = removed = 0
 
@@ -217,7 +217,7 @@ def drop_displaced(state: WorktreeState, staged: list[str]) -> int:
 @op("add", writes=True)
 def add(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    raw: list[str] = list(params.get("paths") or [])
+    raw = path_args(params.get("paths"))
     add_all = bool(params.get("all"))
     update = bool(params.get("update"))
     force = bool(params.get("force"))
@@ -237,7 +237,7 @@ def add(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 @op("rm", writes=True)
 def rm(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    raw: list[str] = list(params.get("paths") or [])
+    raw = path_args(params.get("paths"))
     cached = bool(params.get("cached"))
     force = bool(params.get("force"))
     recursive = bool(params.get("recursive"))
@@ -250,9 +250,9 @@ def rm(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         spec = repo_relative(repo.root, ctx.cwd, arg)
         paths = under(sorted_tracked, spec)
         if not paths:
-            raise PathError(f"pathspec '{arg}' did not match any tracked files")
+            raise PathError(f"pathspec '{shown(arg)}' did not match any tracked files")
         if not recursive and paths != [spec]:
-            raise UsageError(f"not removing '{arg}' recursively without -r")
+            raise UsageError(f"not removing '{shown(arg)}' recursively without -r")
         matched += paths
     if not force:
         _check_removable(repo, state, [p for p in matched if p in state.entries], cached)

@@ -21,10 +21,12 @@ from cofd.ops.api import OpContext, op
 from cofd.ops.branches import checkout
 from cofd.ops.common import reflog_signature
 from cofd.ops.diff_op import diff
+from cofd.ops.paths import path_args
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
 from cofd.ops.stash_apply import apply_stash
-from cofd.ops.stash_push import STASH_REF, PushOptions, push
+from cofd.ops.stash_journal import STASH_REF
+from cofd.ops.stash_push import PushOptions, push
 from cofd.ops.status import compute
 from protocol.errors import RevisionError, UsageError
 
@@ -151,7 +153,7 @@ def stash_op(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             params.get("message"),
             bool(params.get("untracked")),
             bool(params.get("keep_index")),
-            [str(p) for p in params.get("paths") or []],
+            path_args(params.get("paths")),
         )
         return push(ctx, repo, options)
     if action == "list":

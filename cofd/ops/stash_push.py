@@ -20,26 +20,29 @@ Crash safety (a kill at any point loses nothing, and leaves no half-made push):
 6. the temp files are renamed into place and the stashed untracked files removed:
    metadata only, milliseconds; then the journal goes.
 
-The next open of the repository (:func:`finish_interrupted_push`, before it empties
-``.cof/tmp``) reads a journal a kill left. Before 4, it rolls back: the journal goes,
-the working tree and the staging area are as they were (the open removes the temp
-files; gc the unreferenced blocks). After 4 it rolls forward: 5 and 6 are done again
-for what the push had not done yet, so the stash holds every change and the working
-tree and staging area are as the push leaves them. A path that is no longer as the
-push read it (the user changed it after the kill) is left alone: it shows as changed.
+The next open of the repository (``stash_journal.finish_interrupted_push``, before
+it empties ``.cof/tmp``) reads a journal a kill left. Before 4, it rolls back: the
+journal goes, the working tree and the staging area are as they were (the open
+removes the temp files; gc the unreferenced blocks). After 4 it rolls forward: 5
+and 6 are done again for what the push had not done yet, so the stash holds every
+change and the working tree and staging area are as the push leaves them. A path
+that is no longer as the push read it (the user changed it after the kill) is left
+alone: it shows as changed.
+
+An error (not a kill) between 3 and the end of 6 is settled at once, the same way,
+while the daemon lives on: before 4 the push is undone and the error reported; after
+4 the rest of the reset is done and the push stands, and only a path that could still
+not be reset is reported (it keeps its changes; the stash holds them too).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import errno
 import logging
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISDIR
 from typing import Any
 
 from cofd.objects.model import Commit, CommitId, Signature
@@ -54,28 +57,33 @@ from cofd.ops.common import (
     staged_flat,
 )
 from cofd.ops.materialize import place_temp, remove_entry, write_temp
-from cofd.ops.paths import Scope, repo_relative, under
+from cofd.ops.paths import Scope, repo_relative, shown, under
 from cofd.ops.repository import Repository
 from cofd.ops.stage import stage_paths
+from cofd.ops.stash_journal import (
+    STASH_REF,
+    Placer,
+    forget_journal,
+    install_journal_state,
+    settle,
+    write_journal,
+)
 from cofd.ops.switch import MAX_LISTED, Change, ParentsInTheWay, refuse_kept_directories
 from cofd.ops.trees import FlatEntry, build
-from cofd.store.pack import fsync_dir
 from protocol.errors import ConflictError, PathError, UsageError
 
-STASH_REF = "refs/stash"
 SHORT_HEX = 12  # digits of the HEAD id in a stash's message, as cof abbreviates ids
-# Under .cof: the journal of a push past its step 3, and the staging area it leaves.
-JOURNAL = "STASH_PUSH"
-JOURNAL_STATE = "worktree.stash-push"  # its temp files are the state file's, "worktree.*.tmp"
-JOURNAL_VERSION = 1
-# What a journal says a path was when the push read it (besides its stat).
-ABSENT = "absent"
-UNKNOWN = "unknown"
 
 # Test-only (inert unless set): the client's COF_DEBUG_STASH_PUSH_KILL=journal (after
-# the journal is written) or =ref (after refs/stash moved) makes the daemon SIGKILL
-# itself at that point of a push, for the crash tests of the two tiny windows.
+# the journal is written), =ref (after refs/stash moved) or =reset (after the reset's
+# first file is renamed into place) makes the daemon SIGKILL itself at that point of
+# a push, for the crash tests of windows too short to hit from outside.
 DEBUG_KILL = "COF_DEBUG_STASH_PUSH_KILL"
+# Test-only as well: COF_DEBUG_STASH_PUSH_FAIL=journal raises an I/O error after the
+# journal is written (before the commit point), =place when the reset renames its
+# first file into place (after it; that file is then placed by the recovery), =stuck
+# whenever that first file is renamed (the recovery cannot place it either).
+DEBUG_FAIL = "COF_DEBUG_STASH_PUSH_FAIL"
 
 log = logging.getLogger(__name__)
 
@@ -128,18 +136,48 @@ def push(ctx: OpContext, repo: Repository, options: PushOptions) -> dict[str, An
     stash, text = _store(repo, head, sides, options.message, who)
     temps = _write_temps(ctx, repo, todo)
     final = _final_state(sides.work_state, new_index)
+    place = _placer(ctx)
     try:
-        _write_journal(repo, stash, final, todo, temps, sides.work_state)
+        write_journal(repo, stash, final, todo, temps, sides.work_state)
         _debug_kill(ctx, "journal")
+        _debug_fail(ctx, "journal")
         repo.refs.update(STASH_REF, stash, who, text)  # the commit point
         _debug_kill(ctx, "ref")
-        _install_journal_state(repo)
-        _place(repo, final, todo, temps)
+        install_journal_state(repo)
+        _place(repo, final, todo, temps, place)
         repo.save_state(final)
+    except Exception as exc:
+        _recover(repo, stash, text, temps, place, exc)
     finally:
-        # Done, or failed with an error the user sees: nothing for an open to finish.
-        _forget_journal(repo)
+        # Done, or settled after an error: nothing for an open to finish.
+        forget_journal(repo)
     return {"saved": True, "message": text, "commit": stash.hex()}
+
+
+def _recover(
+    repo: Repository,
+    stash: CommitId,
+    text: str,
+    temps: dict[str, Path],
+    place: Placer,
+    error: Exception,
+) -> None:
+    """After an error between the journal and the end of the reset, settle the push
+    as an open after a kill would: before the commit point it is undone and
+    ``error`` raised; after it the rest of the reset is done (the push stands, as it
+    would after a kill) and only what could still not be reset is an error."""
+    left = settle(repo, place)
+    for tmp in temps.values():  # what the reset did not use (an open empties .cof/tmp)
+        tmp.unlink(missing_ok=True)
+    if repo.refs.read(STASH_REF) != stash:
+        raise error
+    log.warning("stash push in %s finished after an error: %s", repo.root, error)
+    if left:
+        listed = ", ".join(f"'{shown(p)}'" for p in left[:MAX_LISTED])
+        raise PathError(
+            f"saved {text}, but could not reset {listed} ({error}): "
+            "they keep their changes, which the stash holds too"
+        ) from error
 
 
 def _specs(
@@ -152,7 +190,7 @@ def _specs(
     for arg, spec in zip(options.paths, specs, strict=True):
         exists = options.untracked and os.path.lexists(repo.root / spec)
         if not exists and not under(known, spec):
-            raise PathError(f"pathspec '{arg}' did not match any file(s) known to cof")
+            raise PathError(f"pathspec '{shown(arg)}' did not match any file(s) known to cof")
     return specs
 
 
@@ -202,7 +240,7 @@ def _refuse_in_the_way(repo: Repository, todo: dict[str, Change]) -> None:
     for path, (_, new) in sorted(todo.items()):
         if new is not None and (blocker := parents.blocker(path)) is not None:
             raise ConflictError(
-                f"cannot stash: untracked '{blocker}' stands where '{path}' is restored "
+                f"cannot stash: untracked '{shown(blocker)}' stands where '{path}' is restored "
                 "(move or remove it first, or stash it too with -u)"
             )
 
@@ -263,7 +301,11 @@ def _final_state(work_state: WorktreeState, new_index: dict[str, FlatEntry]) -> 
 
 
 def _place(
-    repo: Repository, state: WorktreeState, todo: dict[str, Change], temps: dict[str, Path]
+    repo: Repository,
+    state: WorktreeState,
+    todo: dict[str, Change],
+    temps: dict[str, Path],
+    place: Placer,
 ) -> None:
     """Phase 5: removals first (a directory may replace a file), then the renames."""
     for path in sorted((p for p, (_, new) in todo.items() if new is None), reverse=True):
@@ -271,45 +313,8 @@ def _place(
     for path, tmp in sorted(temps.items()):
         new = todo[path][1]
         assert new is not None
-        stat = place_temp(repo, path, tmp, new)
+        stat = place(repo, path, tmp, new)
         state.entries[path] = Entry(path, new.mode, new.id, new.size, stat)
-
-
-# -- the journal: a push killed after its commit point is finished at the next open --
-
-
-def _write_journal(
-    repo: Repository,
-    stash: CommitId,
-    final: WorktreeState,
-    todo: dict[str, Change],
-    temps: dict[str, Path],
-    work_state: WorktreeState,
-) -> None:
-    """Step 3: the staging area the push leaves, then the journal naming the stash and
-    what is left to do, each durable (written, fsynced, renamed, directory fsynced)
-    before ``refs/stash`` moves."""
-    final.save(repo.cof_dir / JOURNAL_STATE, time.time_ns())
-    reset = []
-    for path, (stashed, _) in sorted(todo.items()):
-        seen = work_state.entries.get(path)
-        was: str | list[int] = ABSENT
-        if stashed is not None:
-            was = UNKNOWN if seen is None or seen.stat is None else _stat_list(seen.stat)
-        tmp = temps.get(path)
-        reset.append({"path": path, "temp": None if tmp is None else tmp.name, "was": was})
-    text = json.dumps({"version": JOURNAL_VERSION, "stash": stash.hex(), "reset": reset})
-    tmp_path = repo.cof_dir / (JOURNAL + ".tmp")
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        data = memoryview(text.encode())
-        while data:
-            data = data[os.write(fd, data) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp_path, repo.cof_dir / JOURNAL)
-    fsync_dir(repo.cof_dir)
 
 
 def _debug_kill(ctx: OpContext, point: str) -> None:
@@ -317,132 +322,25 @@ def _debug_kill(ctx: OpContext, point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _stat_list(st: StatInfo) -> list[int]:
-    return [st.mtime_ns, st.ctime_ns, st.size, st.ino, st.dev, st.mode]
+def _debug_fail(ctx: OpContext, point: str | None) -> None:
+    if point is not None and ctx.env.get(DEBUG_FAIL) == point:
+        raise OSError(errno.EIO, "simulated I/O error (COF_DEBUG_STASH_PUSH_FAIL)")
 
 
-def _install_journal_state(repo: Repository) -> None:
-    """Step 5: the journal's staging area becomes the staging area (once: a later
-    step 5, of an open finishing the push, finds it gone and the state in place)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(repo.cof_dir / JOURNAL_STATE, repo.state_path)
-        fsync_dir(repo.cof_dir)
+def _placer(ctx: OpContext) -> Placer:
+    """``place_temp``, or under a test hook (``DEBUG_KILL=reset``, ``DEBUG_FAIL=place``
+    or ``stuck``) one that kills or fails at the reset's first file."""
+    mode = ctx.env.get(DEBUG_FAIL)
+    if mode not in ("place", "stuck") and ctx.env.get(DEBUG_KILL) != "reset":
+        return place_temp
+    first: list[str] = []
 
+    def place(repo: Repository, path: str, tmp: Path, new: FlatEntry) -> StatInfo:
+        if not first or (mode == "stuck" and path == first[0]):
+            first.append(path)
+            _debug_fail(ctx, mode)
+        stat = place_temp(repo, path, tmp, new)
+        _debug_kill(ctx, "reset")
+        return stat
 
-def _forget_journal(repo: Repository) -> None:
-    """The journal first (its absence says there is nothing to finish), then the
-    staging area it named, if not installed."""
-    for name in (JOURNAL, JOURNAL + ".tmp"):
-        (repo.cof_dir / name).unlink(missing_ok=True)
-    fsync_dir(repo.cof_dir)
-    (repo.cof_dir / JOURNAL_STATE).unlink(missing_ok=True)
-
-
-@dataclass(frozen=True, slots=True)
-class _Journal:
-    stash: CommitId
-    # (path, temp file name in .cof/tmp or None for a removal, what the path was:
-    # ABSENT, UNKNOWN or the stat list the push read it with)
-    reset: list[tuple[str, str | None, str | list[int]]]
-
-
-def _read_journal(raw: bytes) -> _Journal:
-    """The journal's content; ValueError when it is not one this version writes."""
-    data = json.loads(raw)
-    if not isinstance(data, dict) or data.get("version") != JOURNAL_VERSION:
-        raise ValueError("not a version 1 journal")
-    stash = CommitId(bytes.fromhex(data["stash"]))
-    reset: list[tuple[str, str | None, str | list[int]]] = []
-    for item in data["reset"]:
-        path, temp, was = item["path"], item["temp"], item["was"]
-        if not isinstance(path, str) or not (temp is None or isinstance(temp, str)):
-            raise ValueError("bad path or temp file")
-        if temp is not None and ("/" in temp or temp in ("", ".", "..")):
-            raise ValueError(f"temp file {temp!r} not in .cof/tmp")
-        stat_list = isinstance(was, list) and len(was) == 6
-        if not (was in (ABSENT, UNKNOWN) or (stat_list and all(isinstance(n, int) for n in was))):
-            raise ValueError(f"bad 'was' of {path!r}")
-        reset.append((path, temp, was))
-    return _Journal(stash, reset)
-
-
-def finish_interrupted_push(repo: Repository) -> None:
-    """Called by the repository's open, with its lock held, before ``.cof/tmp`` is
-    emptied: finish a push a kill cut short after its commit point, or roll back one
-    cut short before it (see the module's docstring). Never raises: a journal that
-    cannot be read or replayed is logged and dropped (the stash, if made, holds
-    every change; the working tree keeps what was not reset)."""
-    try:
-        raw = (repo.cof_dir / JOURNAL).read_bytes()
-    except FileNotFoundError:
-        # What a push killed before its journal was complete wrote, if anything.
-        for name in (JOURNAL + ".tmp", JOURNAL_STATE):
-            (repo.cof_dir / name).unlink(missing_ok=True)
-        return
-    try:
-        journal = _read_journal(raw)
-        if _committed(repo, journal.stash):
-            _finish(repo, journal)
-    except Exception:
-        log.exception("cannot finish the interrupted stash push of %s", repo.root)
-    _forget_journal(repo)
-
-
-def _committed(repo: Repository, stash: CommitId) -> bool:
-    """Whether the push got past its commit point: ``refs/stash`` names the stash.
-    A kill between the reflog line and the ref's rename left that line: it goes."""
-    if repo.refs.read(STASH_REF) == stash:
-        return True
-    entries = repo.refs.reflog(STASH_REF)
-    if entries and entries[0].new == stash:
-        repo.refs.rewrite_reflog(STASH_REF, lambda n, _: n != 0)
-    return False
-
-
-def _finish(repo: Repository, journal: _Journal) -> None:
-    """Steps 5 and 6 again, for what the killed push had not done."""
-    state_file = repo.cof_dir / JOURNAL_STATE
-    if not state_file.exists():
-        state_file = repo.state_path  # installed by the push already
-    state = WorktreeState.load(state_file)
-    reset = sorted(journal.reset, key=lambda item: item[0])
-    for path, temp, was in reversed(reset):  # removals first, as the push does them
-        if temp is None and _as_read(repo.root, path, was):
-            remove_entry(repo.root, path)
-    for path, temp, was in reset:
-        entry = state.entries.get(path)
-        # A temp file that is gone was renamed into place by the push.
-        if temp is None or entry is None or not (repo.temp_dir / temp).exists():
-            continue
-        if _as_read(repo.root, path, was, or_gone=True):
-            new = FlatEntry(entry.mode, entry.id, entry.size)
-            placed = place_temp(repo, path, repo.temp_dir / temp, new)
-            state.entries[path] = Entry(path, new.mode, new.id, new.size, placed)
-    state.save(repo.state_path, time.time_ns())
-    fsync_dir(repo.cof_dir)
-    log.warning("finished the stash push a kill interrupted in %s", repo.root)
-
-
-def _as_read(root: Path, path: str, was: str | list[int], or_gone: bool = False) -> bool:
-    """Whether ``path`` is still as the push read it: the same stat, or nothing there
-    (and no file where a directory above it was); UNKNOWN: assumed so. ``or_gone``:
-    nothing there will do too (the push unlinks a file just before it renames HEAD's
-    version in its place; a file the user deleted since was stashed)."""
-    if was == UNKNOWN:
-        return True
-    full = root / path
-    try:
-        st = os.lstat(full)
-    except (FileNotFoundError, NotADirectoryError):
-        st = None
-    if isinstance(was, list) and st is not None:
-        return WorktreeState.stat_matches(StatInfo(*was), st)
-    if st is not None or (isinstance(was, list) and not or_gone):
-        return False
-    parent = full.parent
-    while parent != root:
-        with contextlib.suppress(FileNotFoundError):
-            if not S_ISDIR(os.lstat(parent).st_mode):
-                return False
-        parent = parent.parent
-    return True
+    return place

@@ -2,15 +2,23 @@
 (``gitpair``): status in every format, diff's name lists, stat and patch headers,
 log --stat. A name that is not UTF-8 is listed (cof does not track it) as git lists
 it, by its bytes. (``cof rm`` prints names raw, as git: test_worktree_parity_vs_git.)
+
+Such a name is a path argument as git has it too (the same bytes on disk): status,
+ls-files, clean and diff select by it as git does, and rm, restore and mv refuse it
+as git refuses a name nothing tracks, naming it in the one line of their error with
+the bytes that are not UTF-8 in octal (git: raw). ``add`` and a ``mv`` onto such a
+name are refused: cof does not track it (docs/design.md).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
-from tests.integration.gitpair import GitPair
+from tests.integration.gitpair import GIT_OPTIONS, GitPair
 from tests.integration.test_local_parity_vs_git import same_output
-from tests.integration.test_merge_conflicts import pair
+from tests.integration.test_merge_conflicts import apply, commit_both, pair
 
 __all__ = ["pair"]  # a fixture, used by name
 
@@ -59,3 +67,68 @@ def headers(patch: str) -> list[str]:
 
 def stat_part(log: str) -> list[str]:
     return [line for line in log.splitlines() if " | " in line or " changed, " in line]
+
+
+def raw_both(
+    pair: GitPair, args: list[str]
+) -> tuple[subprocess.CompletedProcess[bytes], subprocess.CompletedProcess[bytes]]:
+    """Run in both with output as bytes (git names paths raw in some output and in
+    every error); they must agree on success versus failure."""
+    git = subprocess.run(
+        ["git", *GIT_OPTIONS, *args],
+        cwd=pair.git_root,
+        env=pair.git_env,
+        capture_output=True,
+        check=False,
+    )
+    cof = subprocess.run(
+        [sys.executable, "-m", "cofctl", *args],
+        cwd=pair.cof_root,
+        env=pair.sandbox.env,
+        capture_output=True,
+        check=False,
+    )
+    assert (git.returncode == 0) == (cof.returncode == 0), (args, git.stderr, cof.stderr)
+    return git, cof
+
+
+def test_a_name_that_is_not_utf8_is_a_path_argument(pair: GitPair) -> None:
+    apply(pair, {"a.txt": b"a\n", "d/t.txt": b"t\n"})
+    commit_both(pair, "base")
+    bad, bad_dir = os.fsdecode(NOT_UTF8), os.fsdecode(b"dir\xfe")
+    for root in (pair.git_root, pair.cof_root):
+        (root / bad).write_bytes(b"x\n")
+        (root / bad_dir).mkdir()
+        (root / bad_dir / "f").write_bytes(b"f\n")
+    for args in (
+        ["status", "-s", bad],
+        ["status", "--porcelain", "-uall", bad_dir],
+        ["ls-files", "-o", bad],
+        ["ls-files", "-o", bad_dir],
+        ["diff", "--", bad],
+        ["clean", "-n"],
+        ["clean", "-nd"],
+        ["clean", "-n", bad, bad_dir],
+    ):
+        out = same_output(pair, args)
+        assert args[0] == "diff" or '"bad\\377name"' in out or '"dir\\376' in out, out
+    for args, words in (
+        (["rm", bad], "pathspec 'bad\\377name' did not match any tracked files"),
+        (["restore", bad], "pathspec 'bad\\377name' did not match any file(s) known to cof"),
+        (["mv", bad, "b"], "not under version control, source=bad\\377name, destination=b"),
+    ):
+        _, c = raw_both(pair, args)  # both refuse
+        assert c.returncode != 0 and c.stderr == f"cof: {words}\n".encode(), c.stderr
+    g, c = raw_both(pair, ["mv", "-n", "-k", bad, "a.txt", "d"])
+    assert c.stdout == g.stdout, c.stdout
+    assert b"Checking rename of 'bad\xffname' to 'd/bad\xffname'\n" in c.stdout, c.stdout
+    for args, name in (
+        (["add", bad], "bad\\377name"),
+        (["mv", "a.txt", bad_dir + "x"], "dir\\376x"),
+    ):
+        c = pair.cof(*args, check=False)
+        assert c.stderr == f'cof: cannot track "{name}": it is not valid UTF-8\n', c.stderr
+    same_output(pair, ["clean", "-f", bad])
+    same_output(pair, ["clean", "-fd", bad_dir])
+    pair.assert_same_tree()
+    pair.assert_same_status()

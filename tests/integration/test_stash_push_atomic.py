@@ -7,19 +7,27 @@ command's open of the repository reads it and finishes the reset (the ref moved:
 stash, working tree and staging area clean, untracked files stashed with ``-u``
 gone) or rolls the push back (it had not: no stash, every change where it was).
 
-The kill while the reset renames files lands there by watching the disk (thousands
-of renames take long enough); the two windows around the ref update last a few
-fsyncs, so those tests use the daemon's test-only ``COF_DEBUG_STASH_PUSH_KILL``.
+Each window is too short to hit reliably from outside (the two around the ref
+update last a few fsyncs; the renames of the reset take milliseconds unless there
+are thousands of files, which took 12-16 s to set up), so the daemon kills itself
+there under the test-only ``COF_DEBUG_STASH_PUSH_KILL``: ``journal`` (written, the
+ref not moved), ``ref`` (moved, nothing reset) and ``reset`` (the first file renamed
+into place, the others not).
+
+An error instead of a kill (the test-only ``COF_DEBUG_STASH_PUSH_FAIL``) is settled
+at once by the push itself, the same way: undone before the ref moved, finished
+after it, with only a path that still cannot be reset reported.
 """
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.crashkit import kill_daemon_when, wait_gone
+from tests.integration.crashkit import wait_gone
 from tests.integration.treekit import commit, listing, sha256_file, write
 
 if TYPE_CHECKING:
@@ -27,9 +35,8 @@ if TYPE_CHECKING:
 
     from tests.integration.conftest import CofSandbox
 
-# Files the reset renames into place: enough that the renames take a while after the
-# commit point (a second or more), so the kill lands among them.
-RESET_FILES = 3000
+# Modified files the reset renames into place (the kill hooks need no more).
+RESET_FILES = 20
 
 
 @dataclass(frozen=True)
@@ -89,39 +96,14 @@ def _assert_no_journal(work: Path) -> None:
     assert list((cof_dir / "tmp").iterdir()) == []
 
 
-def test_sigkill_while_the_reset_renames_finishes_the_push(sandbox: CofSandbox) -> None:
-    work = sandbox.work
-    changes = _make_changes(sandbox, RESET_FILES)
-    cof_dir = work / ".cof"
-    first, last = work / _name(0), work / _name(RESET_FILES - 1)
-
-    def mid_reset() -> bool:
-        """refs/stash moved, the journal is there, and the first file of the reset
-        is back at HEAD's version."""
-        try:  # the push unlinks each file just before it renames the new one in
-            reset = first.read_text() == "base 0\n"
-        except FileNotFoundError:
-            return False
-        return reset and (cof_dir / "refs" / "stash").exists() and (cof_dir / "STASH_PUSH").exists()
-
-    pid = sandbox.daemon_pid()
-    assert pid is not None
-    kill_daemon_when(work, sandbox.env, pid, ["stash", "-u"], mid_reset)
-
-    # The kill landed in the window: the reset half done, the journal left.
-    assert (cof_dir / "STASH_PUSH").exists()
-    assert first.read_text() == "base 0\n"
-    assert last.read_text() == f"changed {RESET_FILES - 1}\n"
-    _assert_stashed_whole(sandbox, changes)  # the next command's open finished it
-
-
-@pytest.mark.parametrize("point", ["journal", "ref"])
+@pytest.mark.parametrize("point", ["journal", "ref", "reset"])
 def test_sigkill_around_the_commit_point_is_all_or_nothing(sandbox: CofSandbox, point: str) -> None:
     """``journal``: killed after the journal is written, before refs/stash moves: the
     open rolls back. ``ref``: killed right after refs/stash moved, before any of the
-    reset: the open does all of it."""
+    reset: the open does all of it. ``reset``: killed once the first file is back at
+    HEAD's version: the open does the rest."""
     cof, work = sandbox.cof, sandbox.work
-    changes = _make_changes(sandbox, 20)
+    changes = _make_changes(sandbox, RESET_FILES)
     pid = sandbox.daemon_pid()
     assert pid is not None
     sandbox.env["COF_DEBUG_STASH_PUSH_KILL"] = point  # read per command, from the client
@@ -132,10 +114,16 @@ def test_sigkill_around_the_commit_point_is_all_or_nothing(sandbox: CofSandbox, 
     assert killed.returncode != 0 and killed.stderr.count("cof: ") == 1, killed.stderr
     wait_gone(pid)
     assert (work / ".cof" / "STASH_PUSH").exists()
-    assert listing(work, sha256_file, skip=".cof") == changes.changed  # nothing reset yet
-    assert (work / ".cof" / "refs" / "stash").exists() == (point == "ref")
+    assert (work / ".cof" / "refs" / "stash").exists() == (point != "journal")
+    if point == "reset":  # the reset half done: removals, then renames in path order
+        now = listing(work, sha256_file, skip=".cof")
+        assert now[_name(0)] == changes.at_head[_name(0)]
+        assert now[_name(1)] == changes.changed[_name(1)]
+        assert "untracked.txt" not in now
+    else:
+        assert listing(work, sha256_file, skip=".cof") == changes.changed  # nothing reset yet
 
-    if point == "ref":
+    if point != "journal":
         _assert_stashed_whole(sandbox, changes)
         return
     assert cof("status", "--porcelain").stdout == changes.status
@@ -143,4 +131,55 @@ def test_sigkill_around_the_commit_point_is_all_or_nothing(sandbox: CofSandbox, 
     assert cof("stash", "list").stdout == ""
     _assert_no_journal(work)
     cof("stash", "-q", "-u")  # the rerun does it
+    _assert_stashed_whole(sandbox, changes)
+
+
+def test_an_error_in_the_push_is_settled_at_once(sandbox: CofSandbox) -> None:
+    """An I/O error before refs/stash moves undoes the push; one after it (the first
+    rename of the reset failing) is finished by the push itself, which stands; a
+    file that cannot be renamed at all is the only one left unreset, and named. The
+    daemon lives on throughout: no open is needed to settle anything."""
+    cof, work = sandbox.cof, sandbox.work
+    changes = _make_changes(sandbox, RESET_FILES)
+    pid = sandbox.daemon_pid()
+    assert pid is not None
+
+    def push_failing(point: str) -> subprocess.CompletedProcess[str]:
+        sandbox.env["COF_DEBUG_STASH_PUSH_FAIL"] = point  # read per command, from the client
+        try:
+            return cof("stash", "-u", check=False)
+        finally:
+            del sandbox.env["COF_DEBUG_STASH_PUSH_FAIL"]
+
+    undone = push_failing("journal")
+    assert undone.returncode != 0 and undone.stderr.count("cof: ") == 1, undone.stderr
+    assert "simulated I/O error" in undone.stderr
+    assert listing(work, sha256_file, skip=".cof") == changes.changed
+    assert cof("status", "--porcelain").stdout == changes.status
+    assert cof("stash", "list").stdout == ""
+    _assert_no_journal(work)
+
+    finished = push_failing("place")
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.startswith("Saved working directory and index state WIP on main")
+    assert listing(work, sha256_file, skip=".cof") == changes.at_head
+    assert cof("status", "--porcelain").stdout == ""
+    _assert_no_journal(work)
+    cof("stash", "pop", "-q", "--index")  # the changes back (checked whole below)
+    assert listing(work, sha256_file, skip=".cof") == changes.changed
+
+    stuck = push_failing("stuck")
+    assert stuck.returncode == 5, stuck.stderr
+    assert stuck.stderr.startswith("cof: saved WIP on main: ")
+    assert stuck.stderr.endswith(
+        f"but could not reset '{_name(0)}' ([Errno 5] simulated I/O error "
+        "(COF_DEBUG_STASH_PUSH_FAIL)): they keep their changes, which the stash holds too\n"
+    )
+    expected = dict(changes.at_head)
+    expected[_name(0)] = changes.changed[_name(0)]
+    assert listing(work, sha256_file, skip=".cof") == expected
+    assert cof("status", "--porcelain").stdout == f" M {_name(0)}\n"
+    _assert_no_journal(work)
+    assert sandbox.daemon_pid() == pid
+    cof("restore", _name(0))
     _assert_stashed_whole(sandbox, changes)

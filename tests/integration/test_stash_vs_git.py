@@ -13,8 +13,6 @@ Differences from git, documented rather than matched:
 - A stash whose untracked files (``-u``) find a file in their place is refused whole,
   changing nothing; git applies the tracked changes and the other files, then fails.
 - ``show -p`` prints no ``index`` lines (cof has no git blob ids).
-- The status printed after apply and pop is ``cof status``'s: its hint reads
-  ``cof add <file>...`` where git's reads ``git add/rm <file>...`` for a deletion.
 """
 
 from __future__ import annotations
@@ -32,9 +30,7 @@ _AUTO_MERGING = re.compile(r"^Auto-merging .*\n", re.MULTILINE)
 
 
 def _mask(text: str) -> str:
-    # git's long status says "add/rm" in its hint when a deletion is unstaged; cof's
-    # status says "add" (status_text's, beyond stash).
-    text = text.replace('"git ', '"cof ').replace("add/rm <file>", "add <file>")
+    text = text.replace('"git ', '"cof ')
     return _IDS.sub("<id>", _AUTO_MERGING.sub("", text))
 
 
