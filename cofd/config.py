@@ -57,6 +57,12 @@ class GcConfig:
     # these bound how long a deleted branch or a replaced commit keeps its blocks.
     reflog_expire_days: int = 90
     reflog_expire_unreachable_days: int = 30
+    # Auto gc is due once this many blocks were stored since the last gc (and the
+    # store grew by half): git's gc.auto, counted in blocks (16384 = 64 MiB of 4 KiB).
+    auto_gc_min_new_blocks: int = 16384
+    # ... and runs once no command has touched the repository for this long, so it
+    # does not hold the writer lock over a user's next command.
+    auto_gc_quiet_seconds: int = 10
 
 
 DEFAULT_MAX_FETCHES = 16
@@ -133,6 +139,8 @@ _RULES: dict[str, dict[str, tuple[Any, str]]] = {
         "unreachable_days": _int_range(0, 36500),
         "reflog_expire_days": _int_range(0, 36500),
         "reflog_expire_unreachable_days": _int_range(0, 36500),
+        "auto_gc_min_new_blocks": _int_range(1, 1 << 40),
+        "auto_gc_quiet_seconds": _int_range(0, 86400),
     },
     "user": {"name": _STR, "email": _STR},
     # HOST:PORT (IPv6 as [ADDR]:PORT); port 0 picks a free port; "" disables serving.

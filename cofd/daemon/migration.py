@@ -8,7 +8,7 @@ or record it waits while any command runs on the repository (the store's
 ``ForegroundGate``). When enough has been written since the last gc and
 ``gc.auto_gc`` is on, it then takes the repository's writer lock and collects
 garbage, once no command has run on the repository for
-:data:`AUTO_GC_QUIET_SECONDS`.
+``gc.auto_gc_quiet_seconds`` (10).
 
 Nothing here needs to survive a crash: a pass works from what the index says, so
 after a restart the next pass simply continues.
@@ -36,8 +36,6 @@ log = logging.getLogger("cofd.migration")
 # A pass runs at least this often even without commits (ages only change with
 # commits, but an interrupted pass or a failed one is retried this way).
 PERIOD_SECONDS = 300.0
-# Auto gc waits until no command has run on the repository for this long.
-AUTO_GC_QUIET_SECONDS = 10.0
 # How long a paused pass waits between checks of the stop flag.
 PAUSE_POLL_SECONDS = 0.5
 # Bound on how long closing a repository waits for the current unit of work.
@@ -185,10 +183,11 @@ class MigrationLoop:
         # it once the repository has been left alone for a while, not right after the
         # commit that made it due (when the user's next command is likely coming).
         quiet = self.state.gate.quiet_for()
-        if quiet < AUTO_GC_QUIET_SECONDS:
+        wanted = config.gc.auto_gc_quiet_seconds
+        if quiet < wanted:
             if self._gc_wake is not None:  # one pending wake-up, however many commands
                 self._gc_wake.cancel()
-            delay = AUTO_GC_QUIET_SECONDS - quiet + 0.1
+            delay = wanted - quiet + 0.1
             self._gc_wake = self._loop.call_later(delay, self._event.set)
             return
         async with self.entry.pruning():

@@ -46,9 +46,9 @@ CHECK_BATCH = 512
 # gc compacts a pack once this share of it is dead (migration waits for half).
 GC_DEAD_FRACTION = 0.1
 # auto gc: worth a mark phase only after the store grew by this share since the
-# last gc, and by at least this many blocks (garbage only comes from new writes).
+# last gc, and by at least gc.auto_gc_min_new_blocks (garbage only comes from new
+# writes).
 AUTO_GC_GROWTH = 0.5
-AUTO_GC_MIN_NEW_BLOCKS = 16384
 SECONDS_PER_DAY = 86400
 
 
@@ -472,7 +472,8 @@ def auto_gc_due(repo: Repository, config: Config) -> bool:
         return False
     before = int(row[0])
     grown = now - before
-    return grown >= AUTO_GC_MIN_NEW_BLOCKS and grown >= AUTO_GC_GROWTH * max(before, 1)
+    enough = config.gc.auto_gc_min_new_blocks
+    return grown >= enough and grown >= AUTO_GC_GROWTH * max(before, 1)
 
 
 @op("gc", writes=True, prunes=True)

@@ -33,7 +33,7 @@ FILES = 4
 FILE_SIZE = 1024 * 1024
 COMMITS = 12
 DEFAULT_SEEDS = (1, 2, 3)
-SLOW_SEEDS = tuple(range(4, 16))
+SOAK_SEEDS = tuple(range(4, 16))
 
 
 @dataclass
@@ -156,8 +156,8 @@ def test_sigkill_during_maintenance(template: Template, sandbox: CofSandbox, see
     _run_seed(template, sandbox, seed)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", SLOW_SEEDS)
+@pytest.mark.soak
+@pytest.mark.parametrize("seed", SOAK_SEEDS)
 def test_sigkill_during_maintenance_many_seeds(
     template: Template, sandbox: CofSandbox, seed: int
 ) -> None:

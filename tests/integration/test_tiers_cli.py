@@ -146,28 +146,36 @@ def test_unstaged_garbage_is_collected_and_corruption_reported(sandbox: CofSandb
 
 
 def test_auto_gc_waits_until_the_repository_is_quiet(sandbox: CofSandbox) -> None:
-    """A commit that makes auto gc due (64 MiB: 16,384 new blocks) does not start it
-    while commands keep coming (it would hold the writer lock over them); it runs
-    once nothing has touched the repository for AUTO_GC_QUIET_SECONDS."""
+    """A commit that makes auto gc due (``gc.auto_gc_min_new_blocks``, here 256: a
+    1 MiB file) does not start it while commands keep coming (it would hold the writer
+    lock over them); it runs once nothing has touched the repository for
+    ``gc.auto_gc_quiet_seconds`` (here 4: a command's start-up under load must not
+    look like quiet)."""
     import os
     import time
 
-    from cofd.daemon.migration import AUTO_GC_QUIET_SECONDS
-
-    sandbox.env.update({"COF_AUTHOR_NAME": "G C", "COF_AUTHOR_EMAIL": "gc@example.com"})
+    quiet = 4
+    sandbox.env.update(
+        {
+            "COF_AUTHOR_NAME": "G C",
+            "COF_AUTHOR_EMAIL": "gc@example.com",
+            "COF_GC_AUTO_GC_MIN_NEW_BLOCKS": "256",
+            "COF_GC_AUTO_GC_QUIET_SECONDS": str(quiet),
+        }
+    )
     work, cof = sandbox.work, sandbox.cof
     cof("init")
-    (work / "big.bin").write_bytes(os.urandom(64 * 1024 * 1024))
+    (work / "big.bin").write_bytes(os.urandom(1024 * 1024))
     cof("add", "big.bin")
     cof("commit", "-q", "-m", "big")
     log = sandbox.home / "cofd.log"
-    busy_until = time.monotonic() + AUTO_GC_QUIET_SECONDS + 2
-    while time.monotonic() < busy_until:  # a command every second: never quiet
+    busy_until = time.monotonic() + quiet + 2
+    while time.monotonic() < busy_until:  # a command every 0.25 s: never quiet
         cof("status")
-        time.sleep(1.0)
+        time.sleep(0.25)
     assert "auto gc" not in log.read_text()
-    deadline = time.monotonic() + AUTO_GC_QUIET_SECONDS + 20
+    deadline = time.monotonic() + quiet + 20
     while "auto gc" not in log.read_text():
         assert time.monotonic() < deadline, "auto gc never ran on a quiet repository"
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert cof("fsck").returncode == 0
