@@ -26,16 +26,6 @@ class CodecError(ProtocolError):
     """Bytes that are not a valid message under the given limits."""
 
 
-def printable(text: str) -> str:
-    """``text`` with the surrogates ``os.fsdecode`` keeps for bytes that are not UTF-8
-    written as ``\\xff`` escapes, so that it can be encoded and shown."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def pack(obj: Any) -> bytes:
     """Encode canonically: bin type for bytes, no datetime extension, str keys kept."""
     try:

@@ -12,6 +12,7 @@ from cofctl.graph import graph_lines
 from cofctl.render import emit_json, format_bytes, json_option
 from cofctl.runner import call
 from cofctl.textfmt import format_date, quote_path, short
+from protocol.quoting import wire_paths
 
 
 def decoration(
@@ -150,7 +151,7 @@ def command(
     # first (as git's --topo-order does): the daemon lists everything, we cut.
     whole = graph and not as_json
     query = {"rev": rev, "n": None if whole else limit, "stat": stat}
-    result = call("log", {**query, "paths": after_dashdash() or []})
+    result = call("log", {**query, "paths": wire_paths(after_dashdash() or [])})
     if as_json:
         emit_json(result["commits"])
         return

@@ -7,6 +7,7 @@ import click
 from cofctl.dashdash import DashDashCommand, after_dashdash
 from cofctl.runner import call
 from cofctl.textfmt import short
+from protocol.quoting import wire_paths
 
 
 @click.command("reset", cls=DashDashCommand)
@@ -25,7 +26,9 @@ from cofctl.textfmt import short
 def command(args: tuple[str, ...], mode: str | None, quiet: bool) -> None:
     """Move the current branch to REV (default HEAD), resetting the staging area (and
     with --hard the working tree); or, given PATHS, unstage them (back to REV's)."""
-    result = call("reset", {"args": list(args), "paths": after_dashdash(), "mode": mode})
+    dashed = after_dashdash()
+    paths = None if dashed is None else wire_paths(dashed)
+    result = call("reset", {"args": wire_paths(args), "paths": paths, "mode": mode})
     if quiet:
         return
     if result["unstaged"]:

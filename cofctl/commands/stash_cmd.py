@@ -12,6 +12,7 @@ from cofctl.render import emit_json, json_option
 from cofctl.runner import call
 from cofctl.status_text import render
 from cofctl.textfmt import quote_path
+from protocol.quoting import wire_paths
 
 EXIT_CONFLICTS = 1  # as git (and cof merge): the apply stopped on conflicts
 
@@ -47,7 +48,7 @@ def push_command(
         "message": message,
         "untracked": untracked,
         "keep_index": keep_index,
-        "paths": [*paths, *(after_dashdash() or [])],
+        "paths": wire_paths([*paths, *(after_dashdash() or [])]),
     }
     result = call("stash", params)
     if quiet:

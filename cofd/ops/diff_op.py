@@ -15,7 +15,7 @@ from typing import Any
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree, staged_flat
 from cofd.ops.diffing import describe, tree_changes, unified
-from cofd.ops.paths import Scope, repo_relative
+from cofd.ops.paths import Scope, path_args, repo_relative
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
 from cofd.ops.trees import FlatEntry
@@ -62,7 +62,7 @@ def _sides(
 def diff(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     revs = [r for r in params.get("revs") or [] if r]
-    specs = [repo_relative(repo.root, ctx.cwd, p) for p in params.get("paths") or []]
+    specs = [repo_relative(repo.root, ctx.cwd, p) for p in path_args(params.get("paths"))]
     old, new, is_worktree = _sides(repo, revs, bool(params.get("cached")), specs)
     scope = Scope(specs)
     changes = [c for c in tree_changes(old, new) if c.path in scope]

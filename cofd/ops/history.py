@@ -10,7 +10,7 @@ from cofd.objects.model import Commit, CommitId, Kind, TreeId
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree, flatten_cached
 from cofd.ops.diffing import describe, tree_changes, unified
-from cofd.ops.paths import repo_relative
+from cofd.ops.paths import path_args, repo_relative
 from cofd.ops.reflogs import reflog_name
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
@@ -161,7 +161,7 @@ def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         branch = (repo.refs.head_target() or "HEAD").removeprefix("refs/heads/")
         raise RevisionError(f"your current branch '{branch}' does not have any commits yet")
     starts, excluded = _range(repo, rev)
-    specs = [repo_relative(repo.root, ctx.cwd, p) for p in params.get("paths") or []]
+    specs = [repo_relative(repo.root, ctx.cwd, p) for p in path_args(params.get("paths"))]
     path_filter = PathFilter(repo, specs) if specs else None
     entries: list[dict[str, Any]] = []
     for commit_id, commit in walk_commits(repo, starts, path_filter):

@@ -24,7 +24,7 @@ from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext, op
 from cofd.ops.branches import end_merge
 from cofd.ops.common import ByteProgress, entry_from_flat, flat_tree, reflog_signature, tree_of
-from cofd.ops.paths import Scope, repo_relative, shown
+from cofd.ops.paths import Scope, path_args, repo_relative, shown
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
 from cofd.ops.stage import drop_displaced
@@ -172,10 +172,10 @@ def reset(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         raise UsageError(f"unknown reset mode {mode!r}")
     after = params.get("paths")
     rev, paths = _split_args(
-        ctx, repo, [str(w) for w in params.get("args") or []], None if after is None else after
+        ctx, repo, path_args(params.get("args")), None if after is None else path_args(after)
     )
     if paths:
         if mode in ("soft", "hard"):
             raise UsageError(f"Cannot do {mode} reset with paths")
-        return _reset_paths(ctx, repo, rev, [str(p) for p in paths])
+        return _reset_paths(ctx, repo, rev, paths)
     return _reset_to(ctx, repo, rev, mode or "mixed")

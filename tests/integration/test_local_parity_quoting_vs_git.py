@@ -106,12 +106,16 @@ def test_a_name_that_is_not_utf8_is_a_path_argument(pair: GitPair) -> None:
         ["ls-files", "-o", bad],
         ["ls-files", "-o", bad_dir],
         ["diff", "--", bad],
+        ["log", "--oneline", "--", bad],
+        ["reset", "-q", "--", bad],
         ["clean", "-n"],
         ["clean", "-nd"],
         ["clean", "-n", bad, bad_dir],
     ):
         out = same_output(pair, args)
-        assert args[0] == "diff" or '"bad\\377name"' in out or '"dir\\376' in out, out
+        assert (
+            args[0] in ("diff", "log", "reset") or '"bad\\377name"' in out or '"dir\\376' in out
+        ), out
     for args, words in (
         (["rm", bad], "pathspec 'bad\\377name' did not match any tracked files"),
         (["restore", bad], "pathspec 'bad\\377name' did not match any file(s) known to cof"),
@@ -119,6 +123,8 @@ def test_a_name_that_is_not_utf8_is_a_path_argument(pair: GitPair) -> None:
     ):
         _, c = raw_both(pair, args)  # both refuse
         assert c.returncode != 0 and c.stderr == f"cof: {words}\n".encode(), c.stderr
+    stash = pair.cof("stash", "push", "--", bad, check=False)  # git: exit 1, a pathspec error
+    assert stash.returncode != 0 and "bad\\377name" in stash.stderr, stash.stderr
     g, c = raw_both(pair, ["mv", "-n", "-k", bad, "a.txt", "d"])
     assert c.stdout == g.stdout, c.stdout
     assert b"Checking rename of 'bad\xffname' to 'd/bad\xffname'\n" in c.stdout, c.stdout
