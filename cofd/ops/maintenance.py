@@ -6,7 +6,9 @@ named in a reflog (old and new side), ``MERGE_HEAD`` (and ``CHERRY_PICK_HEAD``,
 visits commits, trees, manifest nodes and data blocks. A root may name an annotated
 tag rather than a commit (a tag ref, its reflog, a pushed tag): the tag object is
 marked (its blocks are live) and its target followed, tags of tags up to
-``MAX_TAG_DEPTH`` deep, down to the commit. Visited ids go into a
+``MAX_TAG_DEPTH`` deep, down to the commit. As in git, a ref (or a tag) may also name
+a tree or file data (a ref written by hand): that is marked too, and only fsck
+complains, of a branch naming anything but a commit. Visited ids go into a
 ``LiveSet`` (a temporary SQLite table); a content id or manifest node already in it
 is not descended into again, since identical ids name identical subtrees.
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cofd.config import Config
+from cofd.objects.encoding import MAX_OBJECT_BYTES, object_tag
 from cofd.objects.model import CommitId, Kind, TagId, TreeId
 from cofd.objects.refs import HEAD
 from cofd.ops.api import OpContext, op
@@ -136,6 +139,8 @@ class Walker:
         self.trees = 0
         # Each annotated tag reached: tag id -> the id it points at (a commit, or a tag).
         self.tag_targets: dict[bytes, bytes] = {}
+        # Each tree or file data a ref or a tag names (not a commit): id -> its kind.
+        self.not_commits: dict[bytes, str] = {}
         self._tag_depth: dict[bytes, int] = {}  # the most tags it was reached through
         self.contents = 0
         self._seen_trees: set[TreeId] = set()
@@ -149,7 +154,9 @@ class Walker:
         """Reachable commits (id, generation), each once; their object blocks marked.
 
         A root may name an annotated tag: its object is marked and its target
-        followed (tags of tags, at most ``MAX_TAG_DEPTH``); a parent must be a commit.
+        followed (tags of tags, at most ``MAX_TAG_DEPTH``). A root or a tag's target
+        may also be a tree (marked with what it reaches) or file data (marked), as git
+        lets a ref name any object; a parent must be a commit.
         """
         seen: set[bytes] = set()
         # (where it was found, id, tags followed to reach it; None: must be a commit)
@@ -168,14 +175,37 @@ class Walker:
                 self.mark_object(object_id, f"commit {to_hex(object_id)}")
                 commit = self.repo.objects.read_commit(commit_id)
             except IntegrityError as exc:
-                if depth is not None and self.repo.objects.kind_of(object_id) == "tag":
-                    stack.extend(self._follow_tag(where, object_id, depth))
+                kind = self._stored_kind(object_id) if depth is not None else None
+                if kind == "tag":
+                    stack.extend(self._follow_tag(where, object_id, depth or 0))
+                elif kind in ("tree", "data"):
+                    self._mark_not_commit(where, object_id, kind)
                 else:
                     self.problem(f"commit {to_hex(object_id)} (from {where}): {exc}")
                 continue
             self.commits += 1
             yield commit_id, commit.sequence
             stack.extend((f"parent of {to_hex(object_id)[:12]}", p, None) for p in commit.parents)
+
+    def _stored_kind(self, object_id: bytes) -> str | None:
+        """What a ref value that is no readable commit names: "tag", "tree", "commit"
+        (a damaged one), "data" (file content, never read whole when larger than any
+        object), or None when it is not (wholly) stored."""
+        try:
+            first = self.repo.blocks.get(BlockId(object_id))
+            if is_node(first) and decode_node(first).size > MAX_OBJECT_BYTES:
+                return "data"
+            kind = object_tag(self.repo.objects.read_object_bytes(object_id))
+        except IntegrityError:
+            return None
+        return kind if kind in ("tag", "tree", "commit") else "data"
+
+    def _mark_not_commit(self, where: str, object_id: bytes, kind: str) -> None:
+        """A tree or file data a ref or tag names: live, with all it reaches
+        (``all_commits`` marked its own blocks already)."""
+        self.not_commits[object_id] = kind
+        if kind == "tree":
+            self.mark_tree(TreeId(object_id), "", f"the tree named by {where}")
 
     def _follow_tag(
         self, where: str, tag_id: bytes, depth: int
@@ -216,16 +246,16 @@ class Walker:
 
     def mark_commit_tree(self, commit_id: CommitId) -> None:
         commit = self.repo.objects.read_commit(commit_id)
-        self.mark_tree(commit.tree, "", to_hex(commit_id)[:12])
+        self.mark_tree(commit.tree, "", f"commit {to_hex(commit_id)[:12]}")
 
-    def mark_tree(self, tree_id: TreeId, prefix: str, commit: str) -> None:
+    def mark_tree(self, tree_id: TreeId, prefix: str, within: str) -> None:
         stack = [(tree_id, prefix)]
         while stack:
             tid, path = stack.pop()
             if tid in self._seen_trees:
                 continue
             self._seen_trees.add(tid)
-            where = f"tree {to_hex(tid)} ('{path or '/'}' in commit {commit})"
+            where = f"tree {to_hex(tid)} ('{path or '/'}' in {within})"
             try:
                 self.mark_object(tid, where)
                 tree = self.repo.objects.read_tree(tid)
@@ -238,7 +268,7 @@ class Walker:
                 if entry.kind == Kind.DIR:
                     stack.append((TreeId(entry.id), name + "/"))
                 else:
-                    self.mark_content(entry.id, entry.size, f"'{name}' in commit {commit}")
+                    self.mark_content(entry.id, entry.size, f"'{name}' in {within}")
 
     def mark_object(self, object_id: bytes, where: str) -> None:
         """Mark a commit or tree encoding (one block, or a manifest of blocks)."""
@@ -498,6 +528,19 @@ def gc(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 # -- fsck ---------------------------------------------------------------------------
 
 
+def branches_not_at_commits(repo: Repository, walker: Walker) -> list[str]:
+    """git fsck's "not a commit": a branch (or a detached HEAD) naming a tag object,
+    a tree or file data, which the walk found (a tag may name any of them)."""
+    named = list(repo.refs.iter_refs("refs/heads/"))
+    if repo.refs.head_target() is None and (head := repo.refs.head()) is not None:
+        named.append((HEAD, head))
+    return [
+        f"{name}: not a commit"
+        for name, value in named
+        if value in walker.not_commits or value in walker.tag_targets
+    ]
+
+
 def check_repository(repo: Repository, full: bool) -> dict[str, Any]:
     """Everything ``cof fsck`` reports; ``problems`` empty means the repository is sound."""
     problems: list[str] = []
@@ -523,6 +566,7 @@ def check_repository(repo: Repository, full: bool) -> dict[str, Any]:
         reachable = len(live)
     finally:
         live.close()
+    problems += branches_not_at_commits(repo, walker)
     return {
         "ok": not problems,
         "full": full,

@@ -58,6 +58,7 @@ from protocol.errors import (
     CofError,
     ConfigError,
     ConflictError,
+    IntegrityError,
     PathError,
     RepositoryLockedError,
     RevisionError,
@@ -633,6 +634,12 @@ def _clone_into(ctx: OpContext, remote: Remote, target: Path, branch: str | None
         except BaseException:
             repo.close()
             raise
+    refused = _refused_checkout(repo, remote, head, branch, fetched)
+    if refused is not None:
+        kept = not repo.blocks.index.is_empty()
+        repo.close()
+        again = "clone into it with -b naming another branch, or none,"
+        raise _failed_clone(refused, target, created, kept, again)
     # The session is closed: the checkout holds no connection (nor a serving slot).
     try:
         started = time.monotonic()
@@ -662,6 +669,24 @@ def _clone_head(remote: Remote, advertised: m.Refs, branch: str | None) -> str:
     raise RevisionError(f"remote branch '{branch}' not found in {remote.url.text()}")
 
 
+def _refused_checkout(
+    repo: Repository, remote: Remote, head: str, branch: str | None, fetched: dict[str, Any]
+) -> IntegrityError | None:
+    """Why ``clone -b NAME`` fails, as git's, when its fetch refused the ref NAME names
+    (a branch or tag at a tree, written there by hand): nothing to check out."""
+    if branch is None:
+        return None
+    local = f"{REMOTES}{remote.name}/{branch}" if head.startswith(HEADS) else head
+    row = next((r for r in fetched["rejected"] if r["ref"] == local), None)
+    if row is None or repo.refs.read(local) is not None:  # a kept tag is checked out
+        return None
+    what = "branch" if head.startswith(HEADS) else "tag"
+    return IntegrityError(
+        f"cannot check out remote {what} '{branch}': {head} ({row['new'][:12]}) of "
+        f"{remote.url.text()} is {row['reason']}"
+    )
+
+
 def _create_clone(ctx: OpContext, target: Path, block_size: int) -> Repository:
     """The clone's repository (made unless resumed), with the origin's block size (its
     files' manifests depend on it), opened with this daemon's settings."""
@@ -686,11 +711,18 @@ def _create_clone(ctx: OpContext, target: Path, block_size: int) -> Repository:
         return Repository.open(target, ctx.home / "config.toml", ctx.env)
 
 
-def _failed_clone(exc: CofError, target: Path, created: bool, kept: bool) -> CofError:
+def _failed_clone(
+    exc: CofError,
+    target: Path,
+    created: bool,
+    kept: bool,
+    again: str = "run the same clone again",
+) -> CofError:
     """What a failed clone leaves: a partial clone to resume if anything arrived (said
-    in the error), else nothing (as git removes a failed clone's directory)."""
+    in the error, with ``again``: how), else nothing (as git removes a failed clone's
+    directory)."""
     if kept:
-        where = f"what arrived is kept in '{target}': run the same clone again to resume"
+        where = f"what arrived is kept in '{target}': {again} to resume"
         return type(exc)(f"{exc.message} ({where})")
     shutil.rmtree(target if created else target / COF_DIR, ignore_errors=True)
     return exc

@@ -5,7 +5,9 @@ git reports every ref a push or fetch changes with a status (``transport.c``,
 rejected by the remote. The daemon decides the status here; the CLI draws git's line.
 
 - A pushed branch must fast-forward the remote's unless forced: "fetch first" when the
-  remote's commit is unknown here, "non-fast-forward" when it is not an ancestor.
+  remote's commit is unknown here, "needs force" when the remote's value or the pushed
+  one is not a commit (a ref written by hand at a tree), "non-fast-forward" when it
+  is not an ancestor.
 - A pushed tag the remote has at another value is refused unless forced ("already
   exists"), fast-forward or not, as git refuses to move a tag under a user.
 - A fetched branch moves its remote-tracking branch whatever happened (``+refs/heads/*``
@@ -23,7 +25,7 @@ from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.repository import Repository
-from cofd.sync.serving import check_ref_name
+from cofd.sync.serving import check_ref_name, peeled_kind
 from protocol.errors import CofError, RevisionError, UsageError
 from protocol.peer import messages as m
 
@@ -42,11 +44,13 @@ FAILED = frozenset({REJECTED, REMOTE_REJECTED})
 # git's reasons for a refusal, and what the one-line error adds to each.
 FETCH_FIRST = "fetch first"
 NON_FAST_FORWARD = "non-fast-forward"
+NEEDS_FORCE = "needs force"
 TAG_EXISTS = "already exists"
 TAG_CLOBBER = "would clobber existing tag"
 _EXPLAINED = {
     FETCH_FIRST: "the remote has commits not here (fetch first)",
     NON_FAST_FORWARD: "non-fast-forward (fetch and merge first, or push --force)",
+    NEEDS_FORCE: "not a commit, there or here (needs force: push --force)",
     TAG_EXISTS: "the remote has this tag at another commit (already exists; "
     "push --force replaces it)",
 }
@@ -110,6 +114,13 @@ def plan_push(
             if force
             else RefMove(ref, old, new, REJECTED, TAG_EXISTS)
         )
+    # git's order: an unknown remote value asks for a fetch first; a known one that is
+    # no commit, or a pushed value that is none, asks for --force.
+    old_kind = peeled_kind(repo, old)
+    if old_kind is not None and (old_kind != "commit" or peeled_kind(repo, new) != "commit"):
+        if force:
+            return RefMove(ref, old, new, FORCED)
+        return RefMove(ref, old, new, REJECTED, NEEDS_FORCE)
     ahead = fast_forward(repo, old, new)
     if ahead:
         return RefMove(ref, old, new, FAST_FORWARD)

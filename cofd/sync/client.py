@@ -179,11 +179,10 @@ class ClientSession:
         serving = self._serving
         if not isinstance(message, m.Want) or serving is None:
             return m.ErrorReply(AccessDeniedError.code, "this peer serves nothing here")
-        if not set(message.wants) <= serving.wants:
-            return m.ErrorReply(AccessDeniedError.code, "only the offered commits are served")
         try:
-            # An offered value naming no commit (a branch at a tree) is listed alone:
-            # the remote sees what it is and refuses that ref, the others land.
+            # Only the offered values are served ("not our ref" otherwise). One naming
+            # no commit (a branch at a tree) is listed alone: the remote sees what it
+            # is and refuses that ref, the others land.
             page = serving.lacking.page(serving.repo, message, serving.wants)
         except CofError as exc:
             return m.ErrorReply(exc.code, exc.message)

@@ -6,12 +6,13 @@ a worker as blocking code (``receive_push_data``, beside local readers, then
 ``apply_push`` under the write lock) that talks to its connection through a
 :class:`LoopChannel`. Access: every request names a shared repository, and the peer's
 authenticated key must hold a grant on it (``read`` to list and fetch, ``write`` to
-push); block requests are served only from a repository the peer was granted on this
-connection, and only for ids listed to it there (``LackingPages.offered``). Unknown
-share and missing grant get the same answer. A session serving a fetch holds the
-repository's prune lock shared from its first Want until it ends or falls idle
-(:class:`PruneHold`), so gc cannot delete a block between the Lacking page that
-listed it and the peer's request for it.
+push); a Want may only name the values of the refs shown to the peer, now or in its
+last listing on this connection (git's "not our ref"); block requests are served only
+from the repository of its last request, and only for ids listed to it there
+(``LackingPages.offered``). Unknown share and missing grant get the same answer. A
+session serving a fetch holds the repository's prune lock shared from its first Want
+until it ends or falls idle (:class:`PruneHold`), so gc cannot delete a block between
+the Lacking page that listed it and the peer's request for it.
 """
 
 from __future__ import annotations
@@ -176,6 +177,9 @@ class _Peer:
     conn: Connection
     readable: OpenRepository | None = None  # the repository blocks are served from
     lacking: LackingPages = field(default_factory=LackingPages)
+    # The ref values last listed to this peer, per repository: a Want may name them
+    # (git serves what it advertised in the session) besides the current values.
+    advertised: dict[Path, frozenset[bytes]] = field(default_factory=dict)
     pending: deque[tuple[int, m.BlockId]] = field(default_factory=deque)
     serving: bool = False
     channel: LoopChannel | None = None
@@ -282,6 +286,10 @@ class SyncService:
                 "(or nothing is shared under that name)"
             )
         entry = await self.repos.get(share.path)
+        if peer.readable is not None and peer.readable is not entry:
+            # Another repository: what was listed from the last one is not served
+            # from this one (the same id there would tell the peer this one has it).
+            peer.lacking = LackingPages()
         peer.readable = entry
         return share, entry
 
@@ -300,19 +308,23 @@ class SyncService:
 
     async def _answer(self, peer: _Peer, message: m.Message) -> m.Message:
         if isinstance(message, m.ListRefs):
-            _, entry = await self._share(peer, message.repo, READ)
+            share, entry = await self._share(peer, message.repo, READ)
             async with entry.lock.acquire(False):
                 refs: m.Refs = await self.run_blocking(refs_message, entry.repo)
-                return refs
+            peer.advertised[share.path] = frozenset(value for _, value in refs.refs)
+            return refs
         if isinstance(message, m.Want):
-            _, entry = await self._share(peer, message.repo, READ)
+            share, entry = await self._share(peer, message.repo, READ)
             if not peer.lacking.started:
                 self._admit_fetch(peer)
+            advertised = peer.advertised.get(share.path, frozenset())
             # The prune lock before the repository lock, as gc takes them.
             async with self._holding(peer, entry) as held, entry.lock.acquire(False):
                 if not held:
                     raise PeerError("the session ended")
-                page: m.Lacking = await self.run_blocking(peer.lacking.page, entry.repo, message)
+                page: m.Lacking = await self.run_blocking(
+                    peer.lacking.page, entry.repo, message, None, advertised
+                )
                 return page
         if isinstance(message, m.PushOffer):
             _, entry = await self._share(peer, message.repo, WRITE)

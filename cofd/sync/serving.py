@@ -19,7 +19,7 @@ from cofd.store.ids import BlockId
 from cofd.store.manifest import decode_node, is_node
 from cofd.sync.recent import RecentIds
 from cofd.sync.walk import MAX_TAG_DEPTH, MissingWalk
-from protocol.errors import IntegrityError, ProtocolError
+from protocol.errors import AccessDeniedError, IntegrityError, ProtocolError
 from protocol.peer import messages as m
 from protocol.peer.connection import Connection
 from protocol.peer.limits import MAX_REFS
@@ -45,25 +45,37 @@ def block_size_mismatch(here: int, there: int) -> str:
     )
 
 
-def shared_values(repo: Repository) -> frozenset[bytes]:
-    """The values of the refs a peer is shown (branches and tags)."""
-    return frozenset(
-        bytes(value)
-        for name, value in repo.refs.iter_refs("refs/")
-        if name.startswith(SHAREABLE_PREFIXES)
-    )
-
-
-def refs_message(repo: Repository) -> m.Refs:
-    """Branches and tags, plus the branch HEAD points at (empty when detached)."""
-    refs = [
+def shown_refs(repo: Repository) -> list[tuple[str, bytes]]:
+    """The refs a peer is shown: branches and tags (the first ``MAX_REFS``)."""
+    return [
         (name, bytes(value))
         for name, value in repo.refs.iter_refs("refs/")
         if name.startswith(SHAREABLE_PREFIXES)
     ][:MAX_REFS]
+
+
+def shared_values(repo: Repository) -> frozenset[bytes]:
+    """The values of the refs a peer is shown now (branches and tags)."""
+    return frozenset(value for _, value in shown_refs(repo))
+
+
+def refs_message(repo: Repository) -> m.Refs:
+    """Branches and tags, plus the branch HEAD points at (empty when detached)."""
     head = repo.refs.head_target() or ""
     head = head if head.startswith("refs/heads/") else ""
-    return m.Refs(tuple(refs), head, repo.objects.block_size)
+    return m.Refs(tuple(shown_refs(repo)), head, repo.objects.block_size)
+
+
+def check_wants(wants: Sequence[bytes], allowed: Collection[bytes]) -> None:
+    """Refuse a Want naming an id that is not the value of a ref the peer was shown
+    (git's "not our ref"): a read grant is not a way to fetch what no shown ref
+    names, such as the commits of a deleted branch gc has not collected yet."""
+    for want in wants:
+        if want not in allowed:
+            raise AccessDeniedError(
+                f"not our ref {want.hex()}: only the values of the branches and tags "
+                "listed to this peer are served"
+            )
 
 
 class LackingPages:
@@ -94,22 +106,29 @@ class LackingPages:
         return self._key is not None or len(self.offered) > 0
 
     def page(
-        self, repo: Repository, want: m.Want, loose: Collection[bytes] | None = None
+        self,
+        repo: Repository,
+        want: m.Want,
+        allowed: Collection[bytes] | None = None,
+        advertised: frozenset[bytes] = frozenset(),
     ) -> m.Lacking:
-        """The page ``want`` asks for. A want naming no commit (a branch at a tree) is
-        listed alone, for the peer to see what it is and refuse that ref, when it is in
-        ``loose``: by default the value of one of ``repo``'s shareable refs (as git
-        serves only what it advertised: an object no ref names is not served by its
-        id). Any other want must lead to a commit."""
+        """The page ``want`` asks for. Every want must be in ``allowed``, by default
+        the values of ``repo``'s shown refs now and those ``advertised`` to the peer
+        earlier on this connection (a ref moved since it was listed is fetched at the
+        value the peer saw). As git serves only what it advertised, an object no
+        shown ref names is not served by its id: the Want fails ("not our ref")
+        before anything is listed. A want naming no commit (a branch at a tree) is
+        listed alone, for the peer to see what it is and refuse that ref."""
         key = (want.repo, want.wants, want.haves)
         last = self._last
         if last is not None and key == self._key and want.offset == last.offset:
             return last
         if want.offset == 0:
+            if allowed is None:
+                allowed = shared_values(repo) | advertised
+            check_wants(want.wants, allowed)
             self._key, self._sent = key, 0
-            if loose is None:
-                loose = shared_values(repo)
-            self._walk = MissingWalk(repo.objects).iter(want.wants, want.haves, loose)
+            self._walk = MissingWalk(repo.objects).iter(want.wants, want.haves, allowed)
         elif key != self._key or want.offset != self._sent or self._walk is None:
             raise ProtocolError("Want pages must be asked in order, starting at offset 0")
         try:
@@ -206,6 +225,19 @@ def ref_value_problem(
     if kind in (None, "commit"):
         return None
     return f"an annotated tag of {_KIND_TEXT[kind]}, not of a commit"
+
+
+def peeled_kind(repo: Repository, value: bytes) -> str | None:
+    """What a ref value names once annotated tags are peeled: "commit", "tree",
+    "data", "tag" (a chain longer than any peel follows), or None when it, or a
+    tag's target, is not stored here."""
+    kind = object_kind(repo, value)
+    for _ in range(MAX_TAG_DEPTH):
+        if kind != "tag":
+            break
+        value = repo.objects.read_tag(TagId(value)).target
+        kind = object_kind(repo, value)
+    return kind
 
 
 def object_kind(repo: Repository, object_id: bytes) -> str | None:

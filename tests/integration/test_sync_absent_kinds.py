@@ -44,12 +44,14 @@ def _unreferenced_tree(peer: Peer, repo: Path, rel: str, data: bytes) -> str:
 
 
 def test_fetch_pull_and_clone_skip_a_ref_naming_a_tree_not_here(
-    pair: tuple[Peer, Peer],
+    pair: tuple[Peer, Peer], tmp_path: Path
 ) -> None:
     """The serving repository's branch ``at-tree`` and tag ``t-tree`` name a tree the
     client lacks (it came with no commit it fetched). The fetch skips both with their
     lines, moves main and makes the new tag v2, exits 10 with one line naming each;
-    fsck passes. A pull merges nothing (exit 10); a clone checks out main, exit 10."""
+    fsck passes. A pull merges nothing (exit 10); a clone checks out main, exit 10.
+    ``clone -b`` naming either fails, as git's (which removes the directory: cof keeps
+    what arrived, as for any failed clone, and a clone into it without -b resumes)."""
     alice, bob = pair
     origin, copy = share_and_clone(alice, bob, {"f.txt": b"base\n"})
     base = head_of(bob, copy)
@@ -108,6 +110,29 @@ def test_fetch_pull_and_clone_skip_a_ref_naming_a_tree_not_here(
     quiet = bob.cof("clone", "-q", alice.url("proj"), "quiet", check=False)
     assert quiet.returncode == 10 and quiet.stdout == "", quiet
     assert quiet.stderr.count("\n") == 1 and quiet.stderr.startswith("cof: not fetched: ")
+
+    git_origin = tmp_path / "g"
+    _git("init", "-q", "-b", "main", git_origin, cwd=tmp_path)
+    git_commit(git_origin, "f.txt", "base\n")
+    git_tree = _git("rev-parse", "main^{tree}", cwd=git_origin).strip()
+    (git_origin / ".git" / "refs" / "heads" / "at-tree").write_text(git_tree + "\n")
+    git_b = _git_run("clone", "-b", "at-tree", git_origin, "gb", cwd=tmp_path, check=False)
+    assert git_b.returncode != 0 and "non-commit" in git_b.stderr, git_b
+    for name, ref, what, why in (
+        ("at-tree", "refs/heads/at-tree", "branch", "not a commit: a tree"),
+        ("t-tree", "refs/tags/t-tree", "tag", "not a commit or an annotated tag: a tree"),
+    ):
+        named = bob.cof("clone", "-b", name, alice.url("proj"), name, check=False)
+        kept = bob.box.work / name
+        assert named.returncode == 10 and named.stdout == "", named
+        assert named.stderr == (
+            f"cof: cannot check out remote {what} '{name}': {ref} ({tree[:12]}) of {url} is "
+            f"{why} (what arrived is kept in '{kept}': clone into it with -b naming another "
+            "branch, or none, to resume)\n"
+        ), named.stderr
+        assert not (kept / "f.txt").exists()
+    resumed = bob.cof("clone", "-q", alice.url("proj"), "at-tree", check=False)
+    assert resumed.returncode == 10 and head_of(bob, bob.box.work / "at-tree") == moved
 
 
 def test_push_refuses_a_branch_naming_a_tree_the_remote_lacks_alone(

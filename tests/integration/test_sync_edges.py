@@ -237,9 +237,12 @@ def test_a_refused_push_prints_gits_ref_lines_quiet_or_not(
 ) -> None:
     """A push the remote is ahead of: git's ``To`` and `` ! [rejected] main -> main
     (fetch first)`` lines (on stderr with ``-q``, as git's), then the one error line;
-    a ``push -q --tags`` that sends one tag and is refused another shows both lines."""
-    alice, bob, carol, _, bob_copy, carol_copy = two_writers(sandbox_factory)
-    _, git_a, git_b = git_side(tmp_path)
+    a ``push -q --tags`` that sends one tag and is refused another shows both lines.
+    A branch written by hand at a tree pushed over the remote's branch at a commit,
+    or a commit over the remote's branch at a tree: git's "needs force" (a forced
+    commit then lands)."""
+    alice, bob, carol, origin, bob_copy, carol_copy = two_writers(sandbox_factory)
+    git_origin, git_a, git_b = git_side(tmp_path)
     url = f"cof://127.0.0.1:{alice.port}/proj"
     commit_file(bob, bob_copy, "f.txt", b"bob\n", "bob")
     bob.cof("tag", "v1", cwd=bob_copy)
@@ -283,3 +286,33 @@ def test_a_refused_push_prints_gits_ref_lines_quiet_or_not(
         ]
     ), (ours.stderr, theirs.stderr)
     assert ours.stderr.splitlines()[-1] == f"cof: failed to push some refs to {url}"
+
+    base_tree = json.loads(carol.cof("log", "-n", "2", "--json", cwd=carol_copy).stdout)[1]["tree"]
+    git_base_tree = _git("rev-parse", "HEAD~1^{tree}", cwd=git_b).strip()
+    bob.cof("branch", "at-tree", "HEAD~1", cwd=bob_copy)  # the base commit: Carol has it
+    bob.cof("push", "-q", "origin", "at-tree", cwd=bob_copy)
+    (carol_copy / ".cof" / "refs" / "heads" / "at-tree").write_text(base_tree + "\n")
+    (origin / ".cof" / "refs" / "heads" / "was-tree").write_text(base_tree + "\n")
+    carol.cof("branch", "was-tree", cwd=carol_copy)
+    _git("branch", "at-tree", "HEAD~1", cwd=git_a)
+    _git("push", "-q", "origin", "at-tree", cwd=git_a)
+    (git_b / ".git" / "refs" / "heads" / "at-tree").write_text(git_base_tree + "\n")
+    (git_origin / "refs" / "heads" / "was-tree").write_text(git_base_tree + "\n")
+    _git("branch", "was-tree", cwd=git_b)
+    for name in ("at-tree", "was-tree"):
+        ours = carol.cof("push", "origin", name, cwd=carol_copy, check=False)
+        theirs = _git12("push", "origin", name, cwd=git_b, check=False)
+        assert ours.returncode == 7 and theirs.returncode == 1, (ours, theirs)
+        assert (
+            _ref_lines(ours.stdout)
+            == _ref_lines(theirs.stderr)
+            == [" ! [rejected]" + " " * 18 + f"{name} -> {name} (needs force)"]
+        ), (ours, theirs)
+        assert ours.stderr.splitlines()[-1] == (
+            f"cof: push to {url} rejected: {name}: not a commit, there or here (needs force: "
+            "push --force)"
+        ), ours.stderr
+    ours = carol.cof("push", "-f", "origin", "was-tree", cwd=carol_copy)
+    theirs = _git12("push", "-f", "origin", "was-tree", cwd=git_b)
+    assert _ref_lines(ours.stdout) == _ref_lines(theirs.stderr) != [], (ours, theirs)
+    assert "(forced update)" in ours.stdout

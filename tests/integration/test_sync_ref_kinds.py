@@ -9,12 +9,15 @@ passes).
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 
 from cofd.objects.model import Signature, Tag, Tree
 from cofd.store.ids import BlockId, hash_block
+from protocol.errors import AccessDeniedError
 from protocol.peer import events as ev
 from protocol.peer import messages as m
+from protocol.peer.connection import Connection
 from protocol.peer.crypto import Identity
 from tests.integration.conftest import CofSandbox
 from tests.integration.test_sync import (
@@ -22,6 +25,7 @@ from tests.integration.test_sync import (
     Peer,
     _crafted_repo,
     _drive,
+    commit_file,
     head_of,
     make_origin,
     raw_session,
@@ -182,3 +186,81 @@ def test_a_fetch_writes_no_ref_to_an_object_of_the_wrong_kind(
     assert bob.cof("branch", "-r", cwd=mine).stdout == "  evil/main\n"
     assert bob.cof("tag", cwd=mine).stdout == ""
     bob.cof("fsck", cwd=mine)
+
+
+def _ask(conn: Connection, sock: socket.socket, events: list[ev.Event], msg: m.Message) -> object:
+    """Send request ``msg`` on a raw session; its answer: the reply, or the error."""
+    rid = conn.send_request(msg)
+    _drive(conn, sock, events, lambda: any(getattr(e, "request_id", None) == rid for e in events))
+    [done] = [e for e in events if getattr(e, "request_id", None) == rid]
+    return done.error if isinstance(done, ev.RequestFailed) else done.message  # type: ignore[attr-defined]
+
+
+def _blocks_failed(
+    conn: Connection, sock: socket.socket, events: list[ev.Event], ids: list[bytes]
+) -> bool:
+    """Whether the daemon refused every block of ``ids`` (none arrived)."""
+    before = len(events)
+    conn.fetch_blocks([m.BlockId(i) for i in ids])
+
+    def answered() -> set[bytes]:
+        done = {e.block_id for e in events[before:] if isinstance(e, ev.BlockFailed)}
+        for e in events[before:]:
+            if isinstance(e, ev.BlocksReceived):
+                done.update(block_id for block_id, _ in e.blocks)
+        return done
+
+    _drive(conn, sock, events, lambda: answered() >= set(ids))
+    return not any(isinstance(e, ev.BlocksReceived) for e in events[before:])
+
+
+def test_a_peer_gets_only_what_the_refs_it_was_shown_name(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """git's "not our ref": a read-granted peer naming the commit of a deleted branch
+    (stored, not collected yet) or a tree no shown ref names gets an error naming the
+    id, nothing listed and none of its blocks. A value listed to it on its connection
+    stays fetchable there after the ref moved (a raced fetch), not on another. Ids
+    listed from one share are not served from another on the same connection."""
+    alice = Peer(sandbox_factory(), "Alice")
+    origin = make_origin(alice, {"public.txt": b"public\n"})
+    main = bytes.fromhex(head_of(alice, origin))
+    secret = b"committed by mistake, then its branch deleted\n"
+    alice.cof("checkout", "-q", "-b", "oops", cwd=origin)
+    oops = bytes.fromhex(commit_file(alice, origin, "secret.txt", secret, "oops"))
+    log = json.loads(alice.cof("log", "-n", "1", "--json", cwd=origin).stdout)
+    oops_tree = bytes.fromhex(log[0]["tree"])
+    alice.cof("checkout", "-q", "main", cwd=origin)
+    alice.cof("branch", "-D", "oops", cwd=origin)
+    other = alice.box.work / "other"
+    alice.cof("init", other)
+    commit_file(alice, other, "public.txt", b"public\n", "the same file")
+    alice.cof("share", "other", cwd=other)
+    identity = Identity.generate()
+    for share in ("proj", "other"):
+        alice.cof("peer", "grant", identity.public.hex(), share, "--read")
+
+    with raw_session(alice, identity) as (conn, sock, events):
+        listed = _ask(conn, sock, events, m.ListRefs("proj"))
+        assert isinstance(listed, m.Refs) and dict(listed.refs) == {"refs/heads/main": main}
+        for hidden in (oops, oops_tree):
+            refused = _ask(conn, sock, events, m.Want("proj", (m.BlockId(hidden),), (), 0))
+            assert isinstance(refused, AccessDeniedError), refused
+            assert f"not our ref {hidden.hex()}" in refused.message, refused
+        assert _blocks_failed(conn, sock, events, [hash_block(secret), oops, oops_tree])
+
+        moved = bytes.fromhex(commit_file(alice, origin, "public.txt", b"moved\n", "moved"))
+        page = _ask(conn, sock, events, m.Want("proj", (m.BlockId(main),), (), 0))
+        assert isinstance(page, m.Lacking) and main in page.ids, page  # listed here before
+        assert not _blocks_failed(conn, sock, events, [main])
+        # Another share on the same connection: what proj listed is not served from it
+        # (which would tell the peer that it holds that block too).
+        assert isinstance(_ask(conn, sock, events, m.ListRefs("other")), m.Refs)
+        assert _blocks_failed(conn, sock, events, [hash_block(b"public\n")])
+
+    with raw_session(alice, identity) as (conn, sock, events):  # main was never shown here
+        stale = _ask(conn, sock, events, m.Want("proj", (m.BlockId(main),), (), 0))
+        assert isinstance(stale, AccessDeniedError) and main.hex() in stale.message, stale
+        page = _ask(conn, sock, events, m.Want("proj", (m.BlockId(moved),), (), 0))
+        assert isinstance(page, m.Lacking) and moved in page.ids, page
+        assert not any(i in page.ids for i in (oops, oops_tree, hash_block(secret)))

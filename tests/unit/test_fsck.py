@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from cofd.config import CompressionConfig
-from cofd.objects.model import CommitId
+from cofd.objects.model import CommitId, TreeId
 from cofd.ops.maintenance import check_repository, restore_commit_ages
 from cofd.store.fsck import check_packs, rebuild_index
 from cofd.store.ids import BlockId
 from cofd.store.pack import Tier, pack_path
 from protocol.errors import IntegrityError
+from tests.unit.test_sync_closure import WHO, new_repo
+from tests.unit.test_sync_loose_wants import _commit, _tag
 from tests.unit.test_tiers import History, versions
 
 
@@ -164,3 +167,29 @@ def test_corrupt_index_is_set_aside_and_rebuilt_from_the_packs(
     assert sorted(conn.execute("SELECT * FROM block_map").fetchall()) == before
     h.verify(commits)
     assert check_repository(h.repo, full=True)["ok"]
+
+
+def test_refs_may_name_what_git_lets_them_name(tmp_path: Path) -> None:
+    """A tag ref at an annotated tag of a tree, or at file data, is sound (what they
+    reach is walked); a branch or a detached HEAD at anything but a commit is git's
+    "not a commit"; a ref at nothing stored stays a problem."""
+    repo = new_repo(tmp_path / "r")
+    commit, tree = _commit(repo, {"a.txt": b"a\n", "big.bin": os.urandom(20_000)})
+    [_, big] = repo.objects.read_tree(TreeId(tree)).entries
+    tag = _tag(repo, tree)
+    for name, value in (("refs/tags/t", tag), ("refs/tags/d", big.id), ("refs/heads/m", commit)):
+        repo.refs.update(name, CommitId(value), WHO, "by hand")
+    report = check_repository(repo, full=False)
+    assert report["ok"] and report["tags"] == 1 and report["trees"] == 1, report
+    repo.refs.update("refs/heads/at-tag", CommitId(tag), WHO, "by hand")
+    repo.refs.update("refs/heads/at-data", CommitId(big.id), WHO, "by hand")
+    repo.refs.set_head(CommitId(tree), WHO, "by hand")
+    missing = bytes([7]) * 32
+    repo.refs.update("refs/tags/gone", CommitId(missing), WHO, "by hand")
+    problems = check_repository(repo, full=False)["problems"]
+    assert problems[1:] == [
+        "refs/heads/at-data: not a commit",
+        "refs/heads/at-tag: not a commit",
+        "HEAD: not a commit",
+    ], problems
+    assert problems[0].startswith(f"commit {missing.hex()} (from refs/tags/gone): ")

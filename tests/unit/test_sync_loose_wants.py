@@ -26,7 +26,7 @@ from cofd.store.ids import BlockId
 from cofd.sync.serving import LackingPages, object_kind, ref_value_problem
 from cofd.sync.transfer import verify_closure
 from cofd.sync.walk import MissingWalk, spaced_haves
-from protocol.errors import IntegrityError
+from protocol.errors import AccessDeniedError, IntegrityError
 from protocol.peer import messages as m
 from tests.unit.test_sync_closure import WHO, new_repo
 
@@ -122,22 +122,30 @@ def test_loose_data_and_tags_of_trees(tmp_path: Path) -> None:
     )
 
 
-def test_a_tree_no_ref_names_is_not_served_by_its_id(tmp_path: Path) -> None:
-    """As git serves only what it advertised: a Want of a tree is listed when a
-    shared ref names it, refused otherwise (as any want naming no commit was)."""
+def test_only_ids_a_shown_ref_names_are_served(tmp_path: Path) -> None:
+    """As git serves only what it advertised ("not our ref"): a Want of a tree or a
+    commit is listed when a shown ref names it now, or named it when the refs were
+    listed to this peer (``advertised``), refused otherwise before any listing."""
     repo = new_repo(tmp_path / "r")
     commit, tree = _commit(repo, {"a.txt": b"a\n"})
     want = m.Want("proj", (m.BlockId(tree),), (), 0)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(AccessDeniedError, match=f"not our ref {tree.hex()}"):
         LackingPages().page(repo, want)
     repo.refs.update("refs/heads/at-tree", CommitId(tree), WHO, "by hand")
     page = LackingPages().page(repo, want)
     assert page.ids == (tree,) and page.complete
     repo.refs.update("refs/heads/at-tree", None, WHO, "by hand")
     repo.refs.update("refs/remotes/origin/at-tree", CommitId(tree), WHO, "by hand")
-    with pytest.raises(IntegrityError):  # refs/remotes/* are not shown to peers
+    with pytest.raises(AccessDeniedError):  # refs/remotes/* are not shown to peers
         LackingPages().page(repo, want)
-    assert LackingPages().page(repo, m.Want("proj", (m.BlockId(commit),), (), 0)).complete
+    commit_want = m.Want("proj", (m.BlockId(commit),), (), 0)
+    pages = LackingPages()
+    with pytest.raises(AccessDeniedError, match="not our ref"):  # no ref names it
+        pages.page(repo, commit_want)
+    assert not pages.offered  # nothing listed, so no block of it is served
+    assert pages.page(repo, commit_want, advertised=frozenset({commit})).complete
+    repo.refs.update("refs/tags/v1", CommitId(commit), WHO, "by hand")
+    assert LackingPages().page(repo, commit_want).complete
 
 
 def test_haves_skip_a_local_ref_naming_a_tree(tmp_path: Path) -> None:
