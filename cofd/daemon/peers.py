@@ -58,7 +58,11 @@ async def start_peer_service(
         return None
     listener = Listener(identity, config=peer_config(config.network))
     service = SyncService(
-        home, dispatcher.repos, dispatcher.run_blocking, max_fetches=config.peer.max_fetches
+        home,
+        dispatcher.repos,
+        dispatcher.run_blocking,
+        max_fetches=config.peer.max_fetches,
+        page_blocks=config.peer.listing_page_blocks,
     )
     await service.start(listener, sock)
     assert service.endpoint is not None

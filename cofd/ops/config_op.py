@@ -43,6 +43,7 @@ REPO_FILE = "config.toml"
 READ_AT_START = {
     ("peer", "listen"): "when the daemon restarts (cof daemon stop)",
     ("peer", "max_fetches"): "when the daemon restarts (cof daemon stop)",
+    ("peer", "listing_page_blocks"): "when the daemon restarts (cof daemon stop)",
     ("core", "cache_size_mb"): "when the daemon next opens the repository (cof daemon stop)",
 }
 SCOPES = (None, "global", "local")

@@ -40,6 +40,7 @@ from cofd.ops.switch import apply, check, plan
 from cofd.store.ids import BlockId
 from cofd.sync.registry import READ, WRITE, Share, load_shares
 from cofd.sync.serving import (
+    LACKING_PAGE,
     LackingPages,
     block_size_mismatch,
     check_ref_name,
@@ -175,8 +176,8 @@ class PruneHold:
 @dataclass(slots=True)
 class _Peer:
     conn: Connection
+    lacking: LackingPages  # pages of [peer] listing_page_blocks ids
     readable: OpenRepository | None = None  # the repository blocks are served from
-    lacking: LackingPages = field(default_factory=LackingPages)
     # The ref values last listed to this peer, per repository: a Want may name them
     # (git serves what it advertised in the session) besides the current values.
     advertised: dict[Path, frozenset[bytes]] = field(default_factory=dict)
@@ -195,11 +196,13 @@ class SyncService:
         repos: RepositoryCache,
         run_blocking: RunBlocking,
         max_fetches: int = DEFAULT_MAX_FETCHES,
+        page_blocks: int = LACKING_PAGE,
     ) -> None:
         self.home = home
         self.repos = repos
         self.run_blocking = run_blocking
         self.max_fetches = max_fetches  # sessions that may list at once ([peer])
+        self.page_blocks = page_blocks  # ids per Lacking page ([peer] listing_page_blocks)
         self.endpoint: ListenerEndpoint | None = None
         self._peers: dict[Connection, _Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -228,7 +231,7 @@ class SyncService:
     def _on_event(self, conn: Connection, event: ev.Event) -> None:
         peer = self._peers.get(conn)
         if peer is None:
-            peer = self._peers[conn] = _Peer(conn)
+            peer = self._peers[conn] = _Peer(conn, lacking=LackingPages(self.page_blocks))
         if isinstance(event, ev.RequestReceived):
             self._spawn(self._request(peer, event))
         elif isinstance(event, ev.BlocksRequested):
@@ -289,7 +292,7 @@ class SyncService:
         if peer.readable is not None and peer.readable is not entry:
             # Another repository: what was listed from the last one is not served
             # from this one (the same id there would tell the peer this one has it).
-            peer.lacking = LackingPages()
+            peer.lacking = LackingPages(self.page_blocks)
         peer.readable = entry
         return share, entry
 

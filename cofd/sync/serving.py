@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Iterator, Sequence
 
+from cofd.config import DEFAULT_LISTING_PAGE
 from cofd.objects.encoding import MAX_OBJECT_BYTES, object_tag
 from cofd.objects.model import CommitId, TagId, TreeId
 from cofd.objects.refs import ref_name_problem
@@ -27,7 +28,7 @@ from protocol.peer.limits import MAX_REFS
 # Ids per Lacking page served: 256 MiB of 4 KiB blocks in a 2.1 MiB message. Each page
 # costs the receiver ~40 ms of message handling on its busiest thread; at 16 384 ids a
 # page, a 512 MiB clone took 0.3-0.45 s longer than with 65 536 (measured side by side).
-LACKING_PAGE = 65_536
+LACKING_PAGE = DEFAULT_LISTING_PAGE  # [peer] listing_page_blocks sets it lower
 # Ids a serving side remembers having listed, the only ones it serves: the receiver
 # asks for blocks of its last page or so (at most transfer.REFILL_BELOW + LACKING_PAGE
 # outstanding, 81 920), and RecentIds(2^18) remembers at least the last 131 072.

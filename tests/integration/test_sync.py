@@ -29,7 +29,6 @@ import pytest
 
 from cofd.objects.model import MODE_FILE, Commit, Kind, Signature, Tree, TreeEntry, TreeId
 from cofd.store.ids import BlockId, hash_block
-from cofd.sync.serving import LACKING_PAGE
 from cofd.sync.transfer import CHECKPOINT_SECONDS
 from protocol.peer import events as ev
 from protocol.peer import limits, wire
@@ -876,18 +875,22 @@ def test_only_blocks_listed_on_the_connection_are_served(
         assert got.blocks == [(public, b"public\n")]
 
 
-@pytest.mark.slow
-def test_clone_over_more_than_two_lacking_pages(pair: tuple[Peer, Peer]) -> None:
-    """Real daemons, a listing of three Lacking pages (132 MiB more than two pages of
-    4 KiB blocks, 8 files; about 15 s): the server walks page by page while blocks
-    flow, the receiver asks for the next page as the last one drains, and every block
-    arrives once. (How long the serving side remembers what it listed is tested over
-    many pages in tests/unit/test_sync_streaming.py: catching a too-short memory end
-    to end takes a 1 GiB clone, as the push benchmark's did.)"""
-    alice, bob = pair
+def test_clone_over_more_than_two_lacking_pages(
+    sandbox_factory: Callable[[], CofSandbox],
+) -> None:
+    """Real daemons, a listing of three Lacking pages (the serving daemon's
+    ``[peer] listing_page_blocks`` at its minimum, 1024: 4 MiB of 4 KiB blocks; 12 MiB
+    in 8 files): the server walks page by page while blocks flow, the receiver asks for
+    the next page as the last one drains, and every block arrives once. (How long the
+    serving side remembers what it listed is tested over many pages in
+    tests/unit/test_sync_streaming.py: catching a too-short memory end to end takes a
+    1 GiB clone at the default page size, as the push benchmark's did.)"""
+    page = 1024
+    alice = Peer(sandbox_factory(), "Alice", f"listing_page_blocks = {page}\n")
+    bob = Peer(sandbox_factory(), "Bob")
     origin = alice.box.work / "origin"
     alice.cof("init", origin)
-    size = (2 * LACKING_PAGE * 4096 + 132 * 1024 * 1024) // 8
+    size = (2 * page * 4096 + 4 * 1024 * 1024) // 8
     hashes = {f"part{i}.bin": write_random(origin / f"part{i}.bin", size) for i in range(8)}
     alice.cof("add", "-A", cwd=origin)
     alice.cof("commit", "-q", "-m", "big", cwd=origin)
