@@ -15,6 +15,7 @@ from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import tracking_state
 from cofd.ops.worktree_scan import WorktreeDiff, collapse_untracked, scan
 from protocol.errors import UsageError
+from protocol.quoting import wire_path
 
 # Porcelain codes for unmerged paths by which sides exist: (base, ours, theirs).
 _UNMERGED = {
@@ -81,18 +82,9 @@ def _untracked_listing(worktree: WorktreeDiff, mode: str) -> list[str | bytes]:
         paths.sort(key=lambda p: p.encode("utf-8", "surrogateescape"))
     else:
         paths = collapse_untracked(paths, worktree.tracked_dirs)
-    return [_wire_path(path) for path in paths]
-
-
-def _wire_path(path: str) -> str | bytes:
-    """A name as the client gets it: text, or its bytes when it is not UTF-8 (which
-    cof cannot track but lists, as git does), so that the client quotes the bytes
-    themselves (``\\377``) and no other name can be mistaken for it."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape")
-    return path
+    # A name that is not UTF-8 (cof cannot track it but lists it, as git does) goes
+    # as its bytes, so the client quotes the bytes themselves (``\\377``).
+    return [wire_path(path) for path in paths]
 
 
 def compute(
