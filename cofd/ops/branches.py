@@ -9,13 +9,14 @@ from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.commit import PICK_STATE_FILES
-from cofd.ops.common import ByteProgress, flat_tree, identity, reflog_signature, tree_of
+from cofd.ops.common import flat_tree, identity, reflog_signature, tree_of
 from cofd.ops.detached import detached_fields
 from cofd.ops.materialize import write_entry
 from cofd.ops.paths import in_scope, repo_relative, under
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import expand_previous, resolve
-from cofd.ops.switch import apply, check, force_reset, plan
+from cofd.ops.switch import apply, check
+from cofd.ops.switch_move import move_worktree
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import (
     copy_upstream,
@@ -300,16 +301,14 @@ def switch_to(
     force: bool,
     message: str,
     move_head: bool = True,
+    merge_label: str | None = None,
 ) -> dict[str, Any]:
+    """Move files, staging area and HEAD to ``target`` (``merge_label``: the target's
+    name, to merge local changes in the way into it, as ``checkout -m``)."""
     state = repo.load_state()
     head = repo.refs.head()
     current, wanted = tree_of(repo, head), tree_of(repo, target)
-    if force:
-        result = force_reset(repo, state, wanted, current)
-    else:
-        todo = check(repo, state, plan(repo, current, wanted), "checkout")
-        total = sum(new.size for _, new in todo.values() if new is not None)
-        result = apply(repo, state, todo, ByteProgress(ctx, "checking out", total).add)
+    result = move_worktree(ctx, repo, state, current, wanted, force, merge_label)
     repo.save_state(state)
     end_merge(repo)
     if move_head:
@@ -410,12 +409,14 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             ref,
             force,
             f"checkout: moving from {from_name} to {target_name}",
+            merge_label=target_name if params.get("merge") else None,
         )
         return {**result, "tracking": tracking_state(repo, target_name)}
     try:
         commit = resolve(repo, target_name)
     except RevisionError:
-        guessed = None if params.get("detach") else guess_remote_branch(repo, target_name)
+        guessing = not params.get("detach") and params.get("guess") is not False
+        guessed = guess_remote_branch(repo, target_name) if guessing else None
         if guessed is not None:  # only origin/NAME exists: NAME is made to track it
             return _switch_to_new_branch(
                 ctx, repo, target_name, guessed.text(), force, from_name, guessed
@@ -426,7 +427,13 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
             return _checkout_paths(ctx, repo, {"paths": [target_name]})
         raise
     result = switch_to(
-        ctx, repo, commit, None, force, f"checkout: moving from {from_name} to {target_name}"
+        ctx,
+        repo,
+        commit,
+        None,
+        force,
+        f"checkout: moving from {from_name} to {target_name}",
+        merge_label=target_name if params.get("merge") else None,
     )
     return {**result, "detached": True, "summary": repo.objects.read_commit(commit).summary}
 

@@ -65,10 +65,39 @@ def _refuse(kind: str, paths: list[str], action: str) -> ConflictError:
     return ConflictError(f"{kind} would be overwritten by {action}: {listed}{more} ({remedy})")
 
 
+@dataclass(slots=True)
+class Blockers:
+    """What a move between two trees may do, and what stands in its way."""
+
+    todo: dict[str, Change]  # the paths to update
+    local: list[str]  # tracked paths with local changes the move would lose
+    untracked: list[str]  # untracked files the move would overwrite
+
+    def refuse_untracked(self, action: str) -> None:
+        if self.untracked:
+            raise _refuse("untracked working tree files", self.untracked, action)
+
+    def refuse(self, action: str) -> None:
+        """Refuse the move (git's order: local changes first) if anything is in the way."""
+        if self.local:
+            raise _refuse("local changes to these files", self.local, action)
+        self.refuse_untracked(action)
+
+
 def check(
     repo: Repository, state: WorktreeState, changes: dict[str, Change], action: str
 ) -> dict[str, Change]:
     """Refuse if local changes are in the way; return the paths that need updating."""
+    found = find_blockers(repo, state, changes, action)
+    found.refuse(action)
+    return found.todo
+
+
+def find_blockers(
+    repo: Repository, state: WorktreeState, changes: dict[str, Change], action: str
+) -> Blockers:
+    """Sort the paths a move changes into those it may update and those in its way
+    (refusing at once if a merge left unmerged paths)."""
     if state.conflicts:
         raise ConflictError(
             f"cannot {action}: you have unmerged paths "
@@ -104,11 +133,7 @@ def check(
             untracked.append(in_way)
         else:
             todo[path] = (old, new)
-    if local:
-        raise _refuse("local changes to these files", sorted(set(local)), action)
-    if untracked:
-        raise _refuse("untracked working tree files", sorted(set(untracked)), action)
-    return todo
+    return Blockers(todo, sorted(set(local)), sorted(set(untracked)))
 
 
 def loses_nothing(root: Path, worktree: WorktreeDiff, path: str, new: FlatEntry | None) -> bool:

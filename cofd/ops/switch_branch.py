@@ -1,23 +1,47 @@
-"""``switch``: git's branch-only checkout, on top of the ``checkout`` operation.
+"""``switch``, and ``checkout`` when it switches branches (not when it restores
+paths): one operation, git's rules for each command.
 
-``switch`` adds git's rules to what ``checkout`` does: the target must be a branch
-(a tag, a remote-tracking branch or a commit needs ``--detach``: "a branch is
-expected, got ..."), it never falls back to paths, ``-C`` resets an existing branch
-("branch: Reset to START" in its reflog), and it reports where a detached HEAD was
-before it moved ("Previous HEAD position was ..."). The move itself is ``checkout``'s.
+``switch`` wants a branch: a tag, a remote-tracking branch or a commit needs
+``--detach`` ("a branch is expected, got ..."), and it never falls back to paths;
+``checkout`` detaches HEAD at anything that names a commit, else restores the paths
+the name matches. Both create (``-c``/``-b``), create or reset (``-C``/``-B``:
+"branch: Reset to START" in its reflog), make an unborn branch (``--orphan``), make
+a branch NAME tracking ``R/NAME`` when only the remote R has one (git's ``--guess``,
+``--no-guess`` turns it off), set the upstream of a new branch (``-t``/``--track``,
+or by default when it starts from a remote-tracking branch; ``--no-track``: never)
+and merge local changes in the way (``-m``, :mod:`cofd.ops.switch_move`). The move
+itself is ``checkout``'s (:func:`cofd.ops.branches.switch_to`).
+
+What the messages need comes with the result: the detached HEAD left behind
+("Previous HEAD position was ..."), the commits only it reached ("you are leaving N
+commits behind", :mod:`cofd.ops.left_behind`) and the local changes carried along
+(:mod:`cofd.ops.local_changes`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from cofd.objects.model import CommitId
 from cofd.ops.api import OpContext, op
-from cofd.ops.branches import HEADS, checkout, describe_head, switch_to
+from cofd.ops.branches import HEADS, describe_head, switch_to
+from cofd.ops.branches import checkout as checkout_op
 from cofd.ops.common import reflog_signature
+from cofd.ops.left_behind import left_behind_report
+from cofd.ops.local_changes import local_changes
+from cofd.ops.orphan_branch import branch_ref, switch_to_orphan
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import expand_previous, refs_named, resolve
-from cofd.ops.upstreams import guess_remote_branch
+from cofd.ops.switch_request import SwitchRequest
+from cofd.ops.upstreams import (
+    guess_remote_branch,
+    remote_tracking,
+    set_upstream,
+    tracking_against,
+    upstream_of,
+)
+from cofd.sync.registry import Upstream
 from protocol.errors import RevisionError, UsageError
 
 
@@ -27,6 +51,18 @@ def _commit(repo: Repository, rev: str) -> CommitId:
         return resolve(repo, rev)
     except RevisionError:
         raise RevisionError(f"invalid reference: {rev}") from None
+
+
+def _start_commit(repo: Repository, request: SwitchRequest, start: str, name: str) -> CommitId:
+    """The commit a new branch starts at, or the command's refusal in git's words."""
+    if request.command == "switch":
+        return _commit(repo, start)
+    try:
+        return resolve(repo, start)
+    except RevisionError:
+        raise RevisionError(
+            f"'{start}' is not a commit and a branch '{name}' cannot be created from it"
+        ) from None
 
 
 def _not_a_branch(repo: Repository, target: str) -> UsageError:
@@ -44,74 +80,165 @@ def _not_a_branch(repo: Repository, target: str) -> UsageError:
     )
 
 
-def _previous_position(repo: Repository) -> dict[str, str] | None:
-    """The detached HEAD this switch leaves (its id and summary), for git's
-    "Previous HEAD position was" line; None when HEAD is on a branch."""
-    head = repo.refs.head()
-    if head is None or repo.refs.head_target() is not None:
+def _upstream(repo: Repository, request: SwitchRequest, start: str | None) -> Upstream | None:
+    """What a new branch tracks: START when it is a remote-tracking branch (unless
+    ``--no-track``); with ``--track`` it must be one (cof's upstreams are remote
+    branches: git would also track a local branch)."""
+    if request.track is False:
         return None
-    return {"commit": head.hex(), "summary": repo.objects.read_commit(head).summary}
+    if request.track is None:
+        return remote_tracking(repo, start) if start else None
+    name = start or describe_head(repo)
+    upstream = remote_tracking(repo, name)
+    if upstream is not None:
+        return upstream
+    if repo.refs.read(HEADS + name) is not None or repo.refs.head_target() == HEADS + name:
+        raise UsageError(
+            f"cannot track the local branch '{name}': an upstream is a remote-tracking "
+            "branch (such as origin/main)"
+        )
+    raise UsageError(
+        f"cannot set up tracking information; starting point '{start or 'HEAD'}' is not a branch"
+    )
 
 
-def _reset_branch(
-    ctx: OpContext, repo: Repository, name: str, start: str | None, force: bool
+def _to_new_branch(
+    ctx: OpContext, repo: Repository, request: SwitchRequest, name: str, start: str | None
 ) -> dict[str, Any]:
-    """``switch -C NAME [START]`` for an existing NAME: the files move to START, NAME
-    is reset there and HEAD attached to it (git's reflog lines)."""
-    ref = HEADS + name
-    start_name = start or "HEAD"
-    commit = _commit(repo, start_name)
-    current = repo.refs.head_target()
-    from_name = describe_head(repo)  # as checkout logs it
-    result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
+    """``-c``/``-b`` NAME (refused if it exists) and ``-C``/``-B`` NAME (reset if it
+    exists) at START (default HEAD), and a guessed tracking branch: the files move,
+    the branch is created or reset there, then HEAD attaches to it (git's reflog
+    lines: one for the branch, one for HEAD)."""
+    ref = branch_ref(name)
+    exists = repo.refs.read(ref) is not None
+    if exists and not request.reset:
+        raise UsageError(f"a branch named '{name}' already exists")
+    from_name = describe_head(repo)
     who = reflog_signature(ctx)
-    repo.refs.update(ref, commit, who, f"branch: Reset to {start_name}")
-    repo.refs.set_head(ref, who, f"checkout: moving from {from_name} to {name}")
-    return {**result, "branch": name, "reset": True, "current": current == ref}
+    moving = f"checkout: moving from {from_name} to {name}"
+    if start is None and repo.refs.head() is None and not exists:
+        # On an unborn branch: HEAD moves to the new, still unborn, branch (no commit
+        # to log, as git); the staging area stays.
+        repo.refs.set_head(ref, who, moving, log=False)
+        return {"branch": name, "created": True, "written": 0, "removed": 0}
+    start_name = start or "HEAD"
+    commit = _start_commit(repo, request, start_name, name)
+    upstream = _upstream(repo, request, start)
+    was_current = repo.refs.head_target() == ref
+    tracked = upstream_of(repo, name) if exists else None
+    merge_label = start_name if request.merge else None
+    result = switch_to(ctx, repo, commit, None, request.force, "", False, merge_label)
+    if not exists:
+        repo.refs.update(ref, commit, who, f"branch: Created from {start_name}")
+    elif repo.refs.read(ref) != commit:  # git logs no reset that moves nothing
+        repo.refs.update(ref, commit, who, f"branch: Reset to {start_name}")
+    repo.refs.set_head(ref, who, moving)
+    if upstream is not None:
+        set_upstream(repo, name, upstream)
+    return {
+        **result,
+        "branch": name,
+        "created": not exists,
+        "reset": exists,
+        "current": was_current,
+        "upstream": upstream.to_dict() if upstream else None,
+        "tracking": tracking_against(repo, name, tracked),
+    }
 
 
-def _checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-    """The ``checkout`` operation does the move."""
-    result: dict[str, Any] = checkout(ctx, params)
+def _to_orphan(ctx: OpContext, repo: Repository, request: SwitchRequest) -> dict[str, Any]:
+    assert request.orphan is not None
+    start = None
+    if request.command == "checkout":  # keeps START's files (HEAD's by default)
+        name = request.target or "HEAD"
+        start = _start_commit(repo, request, name, request.orphan)
+    return switch_to_orphan(ctx, repo, request.orphan, start, request.force, request.merge_label)
+
+
+def _checkout(
+    ctx: OpContext, request: SwitchRequest, target: str, detach: bool = False
+) -> dict[str, Any]:
+    """The ``checkout`` operation does a plain move (or restores paths)."""
+    params = {
+        "target": target,
+        "detach": detach,
+        "force": request.force,
+        "merge": request.merge,
+        "guess": False,  # guessed already, unless --no-guess
+    }
+    result: dict[str, Any] = checkout_op(ctx, params)
     return result
 
 
-def _switch(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
-    target = params.get("target")
-    if isinstance(target, str):
-        target = expand_previous(repo, target)
-    create = params.get("create")
-    force = bool(params.get("force"))
-    if create:
-        if params.get("force_create") and repo.refs.read(HEADS + create) is not None:
-            return _reset_branch(ctx, repo, create, target, force)
-        if target:
-            _commit(repo, target)
-        return _checkout(ctx, {"target": target, "new_branch": create, "force": force})
-    if params.get("detach"):
-        _commit(repo, target or "HEAD")
-        return _checkout(ctx, {"target": target or "HEAD", "detach": True, "force": force})
+def _to_target(ctx: OpContext, repo: Repository, request: SwitchRequest) -> dict[str, Any]:
+    """An existing branch, a commit (checkout detaches; switch refuses) or a branch
+    only one remote has (guessed); checkout's paths otherwise."""
+    target = request.target
     if not target:
-        raise UsageError("missing branch or commit argument")
-    if repo.refs.read(HEADS + target) is None:
-        try:
-            resolve(repo, target)
-        except RevisionError:
-            if guess_remote_branch(repo, target) is None:
-                raise RevisionError(f"invalid reference: {target}") from None
-        else:
-            raise _not_a_branch(repo, target)
-    return _checkout(ctx, {"target": target, "force": force})
+        if request.command == "switch":
+            raise UsageError("missing branch or commit argument")
+        raise UsageError("checkout needs a branch, a revision or paths")
+    if repo.refs.read(HEADS + target) is not None:
+        return _checkout(ctx, request, target)
+    try:
+        resolve(repo, target)
+    except RevisionError:
+        guessed = guess_remote_branch(repo, target) if request.guess else None
+        if guessed is not None:  # only R/NAME exists: NAME is made to track it
+            return _to_new_branch(ctx, repo, request, target, guessed.text())
+        if request.command == "switch":
+            raise RevisionError(f"invalid reference: {target}") from None
+        return _checkout(ctx, request, target)  # paths, or its refusal
+    if request.command == "switch":
+        raise _not_a_branch(repo, target)
+    return _checkout(ctx, request, target)
+
+
+def _switch(ctx: OpContext, repo: Repository, request: SwitchRequest) -> dict[str, Any]:
+    if request.orphan:
+        return _to_orphan(ctx, repo, request)
+    if request.new_branch:
+        return _to_new_branch(ctx, repo, request, request.new_branch, request.target)
+    if request.detach:
+        target = request.target or "HEAD"
+        _commit(repo, target)
+        return _checkout(ctx, request, target, detach=True)
+    return _to_target(ctx, repo, request)
+
+
+def _lists_local_changes(request: SwitchRequest) -> bool:
+    """Whether git lists the local changes after this switch: not with -q or -f, nor
+    when it moves no file by design (git's switch without a target, checkout -b NEW
+    alone, an orphan switch)."""
+    if request.quiet or request.force:
+        return False
+    if request.command == "switch":
+        return request.target is not None and request.orphan is None
+    return not (request.create and request.target is None)
 
 
 @op("switch", writes=True)
 def switch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    if params.get("detach") and params.get("create"):
-        raise UsageError("'--detach' cannot be used with '-c/-C'")
-    previous = _previous_position(repo)
-    result = _switch(ctx, repo, params)
+    request = SwitchRequest.parse(params)
+    if request.target:  # `-` / `@{-N}`: the branch by name, so HEAD attaches to it
+        request = replace(request, target=expand_previous(repo, request.target))
+    detached = repo.refs.head() if repo.refs.head_target() is None else None
+    result = _switch(ctx, repo, request)
+    # Where HEAD went, as git sees it: an orphan branch is at its START (none for
+    # switch), so `checkout --orphan` from a detached HEAD leaves nothing behind.
     head = repo.refs.head()
-    if previous is not None and (head is None or head.hex() != previous["commit"]):
-        result["previous"] = previous
+    if request.orphan:
+        head = CommitId(bytes.fromhex(result["commit"])) if result.get("commit") else None
+    if request.quiet or not ("branch" in result or "commit" in result):
+        return result  # nothing to tell, or checkout restored paths
+    if detached is not None and head != detached:
+        lost = left_behind_report(repo, detached, head)
+        if lost["count"]:
+            result["left_behind"] = lost
+        else:
+            summary = repo.objects.read_commit(detached).summary
+            result["previous"] = {"commit": detached.hex(), "summary": summary}
+    if _lists_local_changes(request) and head is not None:
+        result["local_changes"] = [list(change) for change in local_changes(repo, head)]
     return result

@@ -95,11 +95,19 @@ def tracking_state(repo: Repository, branch: str | None) -> dict[str, Any] | Non
     """``branch``'s upstream and how far apart they are: ahead/behind in commits, or
     ``gone`` when the remote-tracking branch no longer exists (git status's wording)."""
     upstream = upstream_of(repo, branch) if branch else None
+    return tracking_against(repo, str(branch), upstream)
+
+
+def tracking_against(
+    repo: Repository, branch: str, upstream: Upstream | None
+) -> dict[str, Any] | None:
+    """:func:`tracking_state` with a given upstream (git's checkout reports the one a
+    branch had before the command, even when it changed it)."""
     if upstream is None:
         return None
     state: dict[str, Any] = {"name": upstream.text(), **upstream.to_dict()}
     theirs = repo.refs.read(upstream.tracking_ref)
-    ours = repo.refs.read("refs/heads/" + str(branch))
+    ours = repo.refs.read("refs/heads/" + branch)
     if theirs is None or ours is None:
         return {**state, "gone": theirs is None, "ahead": 0, "behind": 0}
     ahead, behind = ahead_behind(repo.objects.read_commit, ours, theirs)
