@@ -62,6 +62,8 @@ COMMANDS: dict[str, str] = {
     "config": "config_cmd",
     "rev-parse": "rev_parse_cmd",
     "ls-files": "ls_files_cmd",
+    "ls-tree": "ls_tree_cmd",
+    "archive": "archive_cmd",
 }
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 RESUMABLE_COMMANDS = frozenset({"clone", "fetch", "pull", "push"})  # stop early, keep what came

@@ -24,7 +24,7 @@ from protocol.home import (
     socket_path,
     startup_log_path,
 )
-from protocol.rpc import Error, FrameDecoder, Progress, Request, Result, encode_frame
+from protocol.rpc import Data, Error, FrameDecoder, Progress, Request, Result, encode_frame
 
 TYPE_CHECKING = False  # not typing's: importing typing would slow every command's start-up
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     ProgressCallback = Callable[[dict[str, Any]], None]
+    OutputCallback = Callable[[bytes], None]
 
 # Connecting to a live local socket is instant; this only guards a wedged daemon.
 CONNECT_TIMEOUT = 5.0
@@ -89,8 +90,14 @@ class Client:
         op: str,
         params: Mapping[str, Any] | None = None,
         progress: ProgressCallback | None = None,
+        output: OutputCallback | None = None,
     ) -> Any:
         """Run ``op`` in the daemon and return its result.
+
+        ``output`` receives the operation's output stream (``Data`` messages) piece by
+        piece as it arrives; whatever it raises (``BrokenPipeError`` when stdout's
+        reader left) ends the call and closes the connection, which tells the daemon
+        to stop the operation.
 
         Raises:
             CofError: the subclass the daemon reported, rebuilt from its wire code.
@@ -99,7 +106,7 @@ class Client:
         request = Request(next(self._ids), op, dict(params or {}), self.cwd, client_env(self.env))
         sock = self.connect()
         try:
-            return self._roundtrip(sock, request, progress)
+            return self._roundtrip(sock, request, progress, output)
         finally:
             sock.close()
 
@@ -196,7 +203,11 @@ class Client:
         return last.removeprefix("cofd: ")
 
     def _roundtrip(
-        self, sock: _socket.socket, request: Request, progress: ProgressCallback | None
+        self,
+        sock: _socket.socket,
+        request: Request,
+        progress: ProgressCallback | None,
+        output: OutputCallback | None = None,
     ) -> Any:
         try:
             sock.sendall(encode_frame(request))
@@ -222,6 +233,9 @@ class Client:
                 if isinstance(message, Progress):
                     if progress is not None:
                         progress(message.data)
+                    continue
+                if isinstance(message, Data) and output is not None:
+                    output(message.data)
                     continue
                 raise ProtocolError(f"unexpected {type(message).__name__} from cofd")
 

@@ -5,13 +5,13 @@ msgpack map (encoded by :mod:`protocol.codec`). Every map carries:
 
     ``v``: :data:`PROTOCOL_VERSION`, so a client and a daemon from different cof
         releases fail with a clear message instead of misreading each other;
-    ``t``: the message type (``request``, ``progress``, ``result``, ``error``);
+    ``t``: the message type (``request``, ``progress``, ``data``, ``result``, ``error``);
     ``id``: the request id chosen by the client (0 in errors not tied to a request).
 
-A call is one :class:`Request`, any number of :class:`Progress` messages with the same
-id, then exactly one :class:`Result` or :class:`Error`. Nothing here does I/O: callers
-feed received bytes to a :class:`FrameDecoder` and write what :func:`encode_frame`
-returns.
+A call is one :class:`Request`, any number of :class:`Progress` and :class:`Data`
+messages with the same id, then exactly one :class:`Result` or :class:`Error`.
+Nothing here does I/O: callers feed received bytes to a :class:`FrameDecoder` and
+write what :func:`encode_frame` returns.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ PROTOCOL_VERSION: Final = 1
 MAX_FRAME_BYTES: Final = MAX_MESSAGE_BYTES
 # Request ids are unsigned 63-bit so they fit msgpack's int64 on every platform.
 MAX_REQUEST_ID: Final = 2**63 - 1
+# Bytes of output one Data message carries at most: a file of any size streams as
+# many of these, so neither side ever holds more than a few of them.
+MAX_DATA_BYTES: Final = 1024 * 1024
 
 _HEADER: Final = struct.Struct(">I")
 HEADER_BYTES: Final = _HEADER.size
@@ -161,6 +164,30 @@ class Progress(_Message):
         return cls(id=request_id, data=_require_str_map(body.get("data"), "data"))
 
 
+class Data(_Message):
+    """Daemon → client: the next ``data`` bytes of request ``id``'s output stream
+    (``cof show REV:PATH``, ``cof archive``), in order; never lossy, unlike progress.
+    At most :data:`MAX_DATA_BYTES`: a larger output is a sequence of these."""
+
+    __match_args__ = ("id", "data")
+    __slots__ = __match_args__
+    TYPE: ClassVar[str] = "data"
+
+    def __init__(self, id: int, data: bytes) -> None:
+        self.id: Final = id
+        self.data: Final = data
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"data": self.data}
+
+    @classmethod
+    def from_wire(cls, request_id: int, body: dict[str, Any]) -> Data:
+        data: bytes = _require(body.get("data"), bytes, "data")
+        if len(data) > MAX_DATA_BYTES:
+            raise ProtocolError(f"malformed message: data of {len(data)} bytes")
+        return cls(id=request_id, data=data)
+
+
 class Result(_Message):
     """Daemon → client: request ``id`` succeeded with ``value`` (any msgpack value)."""
 
@@ -206,11 +233,11 @@ class Error(_Message):
         )
 
 
-Message = Request | Progress | Result | Error
+Message = Request | Progress | Data | Result | Error
 
-_TYPES: Final[dict[str, type[Request] | type[Progress] | type[Result] | type[Error]]] = {
-    cls.TYPE: cls for cls in (Request, Progress, Result, Error)
-}
+_TYPES: Final[
+    dict[str, type[Request] | type[Progress] | type[Data] | type[Result] | type[Error]]
+] = {cls.TYPE: cls for cls in (Request, Progress, Data, Result, Error)}
 
 
 def message_to_wire(message: Message) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cofd.daemon.migration import MigrationLoop
+from cofd.daemon.output import Drain, OutputStream
 from cofd.daemon.repos import OpenRepository, RepositoryCache
 from cofd.ops.api import OPS, OpContext, find_repo_root
 from protocol.errors import CofError, DaemonUnavailableError, InternalError, UsageError
@@ -139,19 +140,28 @@ class Dispatcher:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def handle(
-        self, request: Request, send: SendFrame, cancelled: threading.Event | None = None
+        self,
+        request: Request,
+        send: SendFrame,
+        cancelled: threading.Event | None = None,
+        drain: Drain | None = None,
     ) -> None:
         """Run ``request`` to completion and send its progress and final reply.
 
         The request counts as in flight until its reply is written, so a graceful
         shutdown never drops a reply (not even the one to ``shutdown`` itself).
         ``cancelled`` is set by the caller when the client goes away; operations that
-        can stop early see it as ``ctx.cancelled``.
+        can stop early see it as ``ctx.cancelled``. ``drain`` waits until the
+        connection has taken what was sent: given it, operations may stream output
+        through ``ctx.output`` (see ``cofd.daemon.output``).
         """
         relay = ProgressRelay(asyncio.get_running_loop(), send, request.id)
+        cancelled = cancelled or threading.Event()
+        loop = asyncio.get_running_loop()
+        output = None if drain is None else OutputStream(loop, send, drain, request.id, cancelled)
         with self._track(request.op) as entry:
             try:
-                value = await self._execute(request, relay, entry, cancelled or threading.Event())
+                value = await self._execute(request, relay, entry, cancelled, output)
             except CofError as exc:
                 frame = encode_frame(Error(request.id, exc.code, exc.message))
             except Exception as exc:
@@ -175,7 +185,12 @@ class Dispatcher:
         return encode_frame(Error(request.id, error.code, error.message))
 
     async def _execute(
-        self, request: Request, relay: ProgressRelay, entry: InFlight, cancelled: threading.Event
+        self,
+        request: Request,
+        relay: ProgressRelay,
+        entry: InFlight,
+        cancelled: threading.Event,
+        output: OutputStream | None = None,
     ) -> Any:
         if request.op in BUILTINS:
             return self._builtin(request.op)
@@ -193,6 +208,7 @@ class Dispatcher:
             home=self.info.home,
             progress=relay,
             cancelled=cancelled,
+            output=output,
             release_repository=functools.partial(
                 self._release_from_worker, asyncio.get_running_loop()
             ),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cofd.daemon.dispatch import Dispatcher, SendFrame
+from cofd.daemon.output import Drain
 from protocol.errors import ProtocolError
 from protocol.home import private_tmp_dir
 from protocol.rpc import Error, FrameDecoder, Request, encode_frame
@@ -138,7 +139,9 @@ class RpcServer:
                     error = ProtocolError(f"expected a request, got {type(message).__name__}")
                     send(encode_frame(Error(message.id, error.code, error.message)))
                     return
-                client_left = await self._handle_watching(message, send, reader, backlog)
+                client_left = await self._handle_watching(
+                    message, send, reader, backlog, writer.drain
+                )
                 if client_left:
                     return
                 await writer.drain()
@@ -149,12 +152,13 @@ class RpcServer:
         send: SendFrame,
         reader: asyncio.StreamReader,
         backlog: list[bytes],
+        drain: Drain,
     ) -> bool:
         """Handle ``request`` while watching the socket: if the client goes away (its
         end closed: Ctrl-C, a killed cofctl), tell the operation so it can stop early.
         Bytes that arrive meanwhile go to ``backlog``. True when the client left."""
         cancelled = threading.Event()
-        handling = asyncio.ensure_future(self._dispatcher.handle(request, send, cancelled))
+        handling = asyncio.ensure_future(self._dispatcher.handle(request, send, cancelled, drain))
         watching: asyncio.Future[bytes] | None = asyncio.ensure_future(reader.read(READ_CHUNK))
         client_left = False
         try:

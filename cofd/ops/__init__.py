@@ -33,6 +33,9 @@ _MODULES = (
     "config_op",
     "rev_parse",
     "ls_files",
+    "show_blob",
+    "ls_tree",
+    "archive",
 )
 
 

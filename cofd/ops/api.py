@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cofd.ops.repository import Repository
 
 ProgressFn = Callable[[dict[str, Any]], None]
+OutputFn = Callable[[bytes | memoryview], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,10 @@ class OpContext:
     # Set when the client went away (Ctrl-C): long operations that can stop at a safe
     # point (transfers) check it and stop; the others run to their end as before.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # The client's output stream (its stdout, or ``-o FILE``): bytes of any size, sent
+    # with back-pressure; raises ``CancelledError`` once the client stopped reading.
+    # None outside the daemon's socket server.
+    output: OutputFn | None = None
     # Closes this daemon's cached copy of the repository at a path, if it has one
     # (a clone resuming into a directory a command has opened since): blocks until
     # the commands running on it end. None outside the daemon.

@@ -30,8 +30,9 @@ from cofd.ops.revisions import (
     refs_named,
     resolve,
 )
+from cofd.ops.show_blob import named_entry, split_object_name
 from cofd.store.ids import ID_LEN
-from protocol.errors import RevisionError, UsageError
+from protocol.errors import PathError, RevisionError, UsageError
 
 _PEEL = re.compile(r"^(?P<rev>.+)\^\{(?P<kind>[a-z]*)\}$")
 _PEEL_KINDS = ("", "commit", "tree", "tag", "object")
@@ -119,9 +120,20 @@ def abbreviation(repo: Repository, object_id: bytes, length: int) -> str:
 
 
 def _revision_line(
-    repo: Repository, rev: str, names: str | None, short: int | None, warnings: list[str]
+    ctx: OpContext,
+    repo: Repository,
+    rev: str,
+    names: str | None,
+    short: int | None,
+    warnings: list[str],
 ) -> str | None:
-    found = object_named(repo, rev)  # also checks that a rev asked by name is valid
+    if split_object_name(rev) is not None:  # REV:PATH, :PATH: an entry's id, as git
+        try:
+            found: bytes = named_entry(ctx, repo, rev).id
+        except PathError as exc:  # an invalid revision to rev-parse (-q --verify: quiet)
+            raise RevisionError(exc.message) from None
+    else:
+        found = object_named(repo, rev)  # also checks that a rev asked by name is valid
     if names is None:
         return abbreviation(repo, found, short) if short is not None else found.hex()
     refs = full_names(repo, rev)
@@ -165,5 +177,5 @@ def rev_parse(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("verify") and len(revs) != 1:
         raise RevisionError("needed a single revision")
     warnings: list[str] = []
-    lines = [_revision_line(repo, rev, names, short, warnings) for rev in revs]
+    lines = [_revision_line(ctx, repo, rev, names, short, warnings) for rev in revs]
     return {"revs": lines, "warnings": warnings, **_where(ctx, repo)}
