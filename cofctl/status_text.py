@@ -162,18 +162,26 @@ def _preamble(result: dict[str, Any]) -> list[str]:
     return out
 
 
-def _picking_lines(picking: dict[str, str], entries: list[tuple[str, str]]) -> list[str]:
-    """git's note on a stopped cherry-pick or revert (without its ``--skip`` line:
-    cof picks one commit at a time, ``--abort`` is the way out)."""
-    command = picking["command"]
-    doing = "cherry-picking" if command == "cherry-pick" else "reverting"
+def _picking_lines(picking: dict[str, Any], entries: list[tuple[str, str]]) -> list[str]:
+    """git's note on a stopped cherry-pick or revert; during a series git 2.39 names
+    no commit ("Cherry-pick currently in progress.")."""
+    command, commit = picking["command"], picking.get("commit")
+    if commit is None:
+        what = "Cherry-pick" if command == "cherry-pick" else "Revert"
+        head = f"{what} currently in progress."
+    else:
+        doing = "cherry-picking" if command == "cherry-pick" else "reverting"
+        head = f"You are currently {doing} commit {short(commit)}."
     if any(c in _UNMERGED_LABELS for c, _ in entries):
         how = f'  (fix conflicts and run "cof {command} --continue")'
+    elif commit is None:
+        how = f'  (run "cof {command} --continue" to continue)'
     else:
         how = f'  (all conflicts fixed: run "cof {command} --continue")'
     return [
-        f"You are currently {doing} commit {short(picking['commit'])}.",
+        head,
         how,
+        f'  (use "cof {command} --skip" to skip this patch)',
         f'  (use "cof {command} --abort" to cancel the {command} operation)',
     ]
 
@@ -193,10 +201,10 @@ def _closing(result: dict[str, Any], dirty: bool, untracked: str) -> str:
 
 def _unstage_hints(result: dict[str, Any]) -> list[str]:
     """How to unstage, atop the staged and unmerged sections: none while merging or
-    cherry-picking (git then has no single thing to restore from; a revert keeps
-    it), ``rm --cached`` before the first commit."""
-    picking = result.get("picking")
-    if result.get("merging") or (picking and picking["command"] == "cherry-pick"):
+    while a cherry-pick is stopped (git then has no single thing to restore from; a
+    revert keeps it, and so does a series between picks), ``rm --cached`` before the
+    first commit."""
+    if result.get("merging") or result.get("cherry_pick_head"):
         return []
     return [_UNSTAGE_HINT if result["head"] is not None else _UNSTAGE_UNBORN_HINT]
 

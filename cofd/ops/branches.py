@@ -7,6 +7,7 @@ from typing import Any
 from cofd.objects.ancestry import is_ancestor
 from cofd.objects.model import CommitId, Tag
 from cofd.objects.refs import ref_name_problem
+from cofd.ops import sequencer
 from cofd.ops.api import OpContext, op, unless_listing
 from cofd.ops.commit import PICK_STATE_FILES
 from cofd.ops.common import flat_tree, identity, reflog_signature, tree_of
@@ -288,7 +289,11 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
 
 def end_merge(repo: Repository) -> None:
     """Forget a merge, cherry-pick or revert in progress, as git's checkout and reset
-    do (what was resolved so far stays in the staging area and the working tree)."""
+    do (what was resolved so far stays in the staging area and the working tree).
+    A stopped pick that was its series' last ends the series too (git's
+    ``remove_branch_state``); an earlier one leaves it for ``--continue``."""
+    if any((repo.cof_dir / name).exists() for name in PICK_STATE_FILES):
+        sequencer.end_after_last_pick(repo)
     for name in ("MERGE_HEAD", "MERGE_MSG", *PICK_STATE_FILES):
         (repo.cof_dir / name).unlink(missing_ok=True)
 

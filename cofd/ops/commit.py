@@ -19,6 +19,7 @@ from typing import Any
 
 from cofd.objects.model import Commit, CommitId, Signature
 from cofd.objects.worktree_state import WorktreeState
+from cofd.ops import sequencer
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import identity, staged_flat, tree_of
 from cofd.ops.repository import Repository
@@ -87,7 +88,8 @@ def _nothing_to_commit(base: CommitId | None, amend: bool) -> NothingToCommitErr
     )
 
 
-# Left in .cof by a cherry-pick or revert that stopped; a commit concludes it (git).
+# Left in .cof by a cherry-pick or revert that stopped; a commit concludes it (git),
+# and the series it belonged to if it was the last pick (.cof/sequencer, see there).
 PICK_STATE_FILES = ("CHERRY_PICK_HEAD", "REVERT_HEAD")
 
 
@@ -179,8 +181,11 @@ def make_commit(
         repo.save_state(state)  # before the ref moves: never a new HEAD with an old index
     kind = reflog or _reflog_kind(head, parents, amend, picked is not None)
     repo.refs.update("HEAD", commit_id, committer, f"{kind}: {commit.summary}", expected=head)
+    concluded_pick = any((repo.cof_dir / name).exists() for name in PICK_STATE_FILES)
     for name in ("MERGE_HEAD", "MERGE_MSG", *PICK_STATE_FILES):
         (repo.cof_dir / name).unlink(missing_ok=True)
+    if concluded_pick:
+        sequencer.end_after_last_pick(repo)
     return {
         "id": commit_id.hex(),
         "branch": (repo.refs.head_target() or "").removeprefix("refs/heads/") or None,

@@ -2,7 +2,7 @@
 
 The walk starts from every ref (branches, tags, remotes), ``HEAD``, every commit
 named in a reflog (old and new side), ``MERGE_HEAD`` (and ``CHERRY_PICK_HEAD``,
-``REVERT_HEAD``) and the staging area, and
+``REVERT_HEAD``, ``sequencer/``) and the staging area, and
 visits commits, trees, manifest nodes and data blocks. A root may name an annotated
 tag rather than a commit (a tag ref, its reflog, a pushed tag): the tag object is
 marked (its blocks are live) and its target followed, tags of tags up to
@@ -29,6 +29,7 @@ from cofd.config import Config
 from cofd.objects.encoding import MAX_OBJECT_BYTES, object_tag
 from cofd.objects.model import CommitId, Kind, TagId, TreeId
 from cofd.objects.refs import HEAD
+from cofd.ops import sequencer
 from cofd.ops.api import OpContext, op
 from cofd.ops.commit import PICK_STATE_FILES
 from cofd.ops.reflogs import ExpiryPolicy, expire_reflogs
@@ -107,6 +108,7 @@ def root_commits(repo: Repository) -> list[tuple[str, CommitId]]:
             for line in path.read_text().split():
                 with contextlib.suppress(ValueError):
                     found.append((name, CommitId(bytes.fromhex(line))))
+    found += sequencer.named_commits(repo)  # a stopped series: its todo and start
     return found
 
 

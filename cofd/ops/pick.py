@@ -1,217 +1,107 @@
-"""``cherry-pick`` and ``revert``: one commit's change, or its inverse, onto HEAD.
+"""``cherry-pick`` and ``revert``: one commit, several, or a range, as git runs them.
 
-Both are a three-way merge into the working tree and the staging area, as ``merge``
-does it (``merge_trees``), with ours = HEAD (with ``-n``: the staging area):
+One plain revision is a single pick (``sequencer_pick``): it commits, or stops
+leaving ``CHERRY_PICK_HEAD``/``REVERT_HEAD`` and ``MERGE_MSG``. Several revisions or
+a range (``sequencer_revs``) are a *series*: its state (``sequencer``: the todo
+list, the HEAD to go back to) is written before the first pick, the picks run in
+order, and the first that stops (conflicts, an empty result) or fails (a refusal: a
+merge without ``-m``, local changes in the way) leaves the series there, to be
+resumed with:
 
-- ``cherry-pick C``: base = C's parent, theirs = C (the change C made);
-- ``revert C``: base = C, theirs = C's parent (the change undone).
+- ``--continue``: commit the resolved pick (its ``MERGE_MSG``, its author), then pick
+  the rest; a pick already concluded by ``cof commit``, or one that failed, is
+  dropped (git drops it too: HEAD and the staging area must agree);
+- ``--skip``: put back HEAD's files (``reset --merge``) and pick the rest;
+- ``--abort``: return to the HEAD before the series, unless HEAD has moved since the
+  series' last step (then only the state goes, with git's warning);
+- ``--quit``: forget the series and the stopped pick, leaving files and HEAD.
 
-A merge commit needs ``-m N`` (``--mainline``): its N-th parent is "the parent".
-A clean result is committed (cherry-pick: C's message and author; revert: git's
-``Revert "<summary>"`` message) and logged "cherry-pick: ..." / "revert: ...".
-
-State while stopped (conflicts, or a pick that became empty), in ``.cof/``:
-``CHERRY_PICK_HEAD`` or ``REVERT_HEAD`` (C's id), ``MERGE_MSG`` (the prepared
-message, with "# Conflicts:" lines) and ``ORIG_HEAD``; conflicts are stages 1-3 in
-the staging area. ``--continue`` (or ``cof commit``) commits the resolved staging
-area; ``--abort`` puts HEAD's tree back. ``revert -n`` leaves ``REVERT_HEAD`` and
-``MERGE_MSG`` too, as git does; ``cherry-pick -n`` leaves nothing.
+Every result lists the commits made (``picked``) and how it ended: ``stop``
+(``reason`` "conflicts" or "empty"), or ``error`` (code and message of the failure
+that stopped a series; the commits before it stay).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from cofd.objects.model import Commit, CommitId, TreeId
-from cofd.objects.worktree_state import WorktreeState
+from cofd.ops import sequencer
 from cofd.ops.api import OpContext, op
-from cofd.ops.commit import PICK_STATE_FILES, make_commit
-from cofd.ops.common import reflog_signature, staged_flat, tree_of
-from cofd.ops.merge import apply_merge, check_worktree, restore_head, staged_changes
-from cofd.ops.merge_trees import TreeMerge, merge_trees
+from cofd.ops.branches import end_merge
+from cofd.ops.commit import make_commit
+from cofd.ops.merge import staged_changes
 from cofd.ops.repository import Repository
-from cofd.ops.revisions import resolve
+from cofd.ops.sequencer import Step
+from cofd.ops.sequencer_pick import (
+    KIND_OF_ACTION,
+    PICK,
+    REVERT,
+    Kind,
+    Options,
+    described,
+    dirty_error,
+    in_progress,
+    pick_one,
+    reset_merge,
+    unmerged_error,
+)
+from cofd.ops.sequencer_revs import select
 from cofd.ops.switch import MAX_LISTED
-from cofd.ops.trees import build
-from protocol.errors import ConflictError, NothingToCommitError, UsageError
+from protocol.errors import CofError, ConflictError, NothingToCommitError, UsageError
 
-SHORT = 12  # hex digits naming a commit in labels and messages (as cof prints ids)
+__all__ = ["PICK", "REVERT", "cherry_pick", "revert"]
 
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """What differs between cherry-pick and revert."""
-
-    command: str  # "cherry-pick" / "revert": reflog kind and command named in hints
-    state_file: str  # CHERRY_PICK_HEAD / REVERT_HEAD
-    gerund: str  # "Cherry-picking" / "Reverting", git's refusal wording
-    verb: str  # "apply" / "revert": "could not apply C... summary"
+ACTIONS = ("continue", "skip", "abort", "quit")
 
 
-PICK = Kind("cherry-pick", "CHERRY_PICK_HEAD", "Cherry-picking", "apply")
-REVERT = Kind("revert", "REVERT_HEAD", "Reverting", "revert")
-
-
-def _in_progress(repo: Repository) -> str | None:
-    """The state file of a cherry-pick or revert in progress, or None."""
-    return next((n for n in PICK_STATE_FILES if (repo.cof_dir / n).exists()), None)
-
-
-def _refuse_busy(repo: Repository, state: WorktreeState, kind: Kind) -> None:
-    if state.conflicts:
-        listed = ", ".join(sorted(state.conflicts)[:MAX_LISTED])
-        raise ConflictError(
-            f"{kind.gerund} is not possible because you have unmerged files: {listed} "
-            "(fix them up, mark them with 'cof add', and make a commit)"
-        )
-    if (repo.cof_dir / "MERGE_HEAD").exists():
-        raise ConflictError(
-            "you have not concluded your merge (MERGE_HEAD exists): "
-            "'cof merge --continue' or 'cof merge --abort' first"
-        )
-    if _in_progress(repo) is not None:
-        raise ConflictError(
-            f"a cherry-pick or revert is already in progress "
-            f"(try 'cof {kind.command} --continue' or 'cof {kind.command} --abort')"
-        )
-
-
-def _parent(commit: CommitId, info: Commit, mainline: int | None) -> CommitId | None:
-    """The parent whose change is picked: the only one, or the ``-m N``-th."""
-    hex_id = commit.hex()
-    if mainline is None:
-        if len(info.parents) > 1:
-            raise UsageError(f"commit {hex_id} is a merge but no -m option was given")
-        return info.parents[0] if info.parents else None
-    # As git: -m 1 names a non-merge commit's only parent too.
-    if not 1 <= mainline <= len(info.parents):
-        raise UsageError(f"commit {hex_id} does not have parent {mainline}")
-    return info.parents[mainline - 1]
-
-
-def _message(kind: Kind, commit: CommitId, info: Commit, parent: CommitId | None, x: bool) -> str:
-    """git's messages: the picked commit's (``-x``: naming it); for a revert,
-    ``Revert "<summary>"`` and which commit (and, for a merge, which parent)."""
-    if kind is PICK:
-        text = info.message.rstrip("\n") + "\n"
-        return text + f"\n(cherry picked from commit {commit.hex()})\n" if x else text
-    text = f'Revert "{info.summary}"\n\nThis reverts commit {commit.hex()}'
-    if len(info.parents) > 1 and parent is not None:
-        return text + f", reversing\nchanges made to {parent.hex()}.\n"
-    return text + ".\n"
-
-
-def _write_state(
-    repo: Repository, kind: Kind, head: CommitId | None, commit: CommitId, message: str
-) -> None:
-    if head is not None:
-        (repo.cof_dir / "ORIG_HEAD").write_text(head.hex() + "\n")
-    (repo.cof_dir / kind.state_file).write_text(commit.hex() + "\n")
-    (repo.cof_dir / "MERGE_MSG").write_text(message)
-
-
-def _merge(
-    repo: Repository,
-    state: WorktreeState,
-    trees: tuple[TreeId | None, TreeId | None],
-    ours_from_index: bool,
-    label: str,
-) -> TreeMerge:
-    """Merge ``trees`` (base, theirs) into HEAD (or the staging area) and write the
-    result into the working tree and the staging area, refusing to overwrite local
-    changes as ``merge`` refuses."""
-    head = repo.refs.head()
-    with repo.blocks.transaction() as txn:
-        ours = (
-            build(repo.objects, txn, staged_flat(state)) if ours_from_index else tree_of(repo, head)
-        )
-        merged = merge_trees(repo, txn, trees[0], ours, trees[1], ("HEAD", label))
-    check_worktree(repo, state, merged)
-    apply_merge(repo, state, merged)
-    repo.save_state(state)
-    return merged
+def _run_series(
+    ctx: OpContext, repo: Repository, todo: list[Step], o: Options, picked: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Pick ``todo`` in order, saving what is left before each pick (so that a stop,
+    a failure or a crash leaves the series at that pick); done, the state goes."""
+    while todo:
+        sequencer.save_todo(repo, todo)
+        kind = KIND_OF_ACTION[todo[0].action]
+        try:
+            outcome = pick_one(ctx, repo, kind, todo[0].commit, o, single=False)
+        except CofError as exc:
+            sequencer.record_position(repo, repo.refs.head())
+            return {"picked": picked, "error": {"code": exc.code, "message": exc.message}}
+        sequencer.record_position(repo, repo.refs.head())
+        picked += outcome.get("picked", [])
+        if "stop" in outcome:
+            return {"picked": picked, "stop": outcome["stop"]}
+        todo = todo[1:]
+    sequencer.finish(repo)
+    return {"picked": picked}
 
 
 def _start(ctx: OpContext, repo: Repository, kind: Kind, params: dict[str, Any]) -> dict[str, Any]:
-    rev = params.get("rev")
-    if not isinstance(rev, str) or not rev:
+    revs = params.get("revs")
+    if not isinstance(revs, list) or not revs or not all(isinstance(r, str) for r in revs):
         raise UsageError(f"{kind.command} needs a commit")
-    state = repo.load_state()
-    _refuse_busy(repo, state, kind)
-    commit = resolve(repo, rev)
-    info = repo.objects.read_commit(commit)
-    mainline = params.get("mainline")
-    parent = _parent(commit, info, int(mainline) if mainline is not None else None)
-    no_commit = bool(params.get("no_commit"))
-    head = repo.refs.head()
-    if not no_commit and head is not None and staged_changes(repo, state, head):
+    o = Options.from_params(params)
+    selection = select(repo, revs, oldest_first=kind is PICK)
+    if selection.single:
+        return {"picked": [], **pick_one(ctx, repo, kind, selection.commits[0], o, single=True)}
+    busy = sequencer.command(repo)
+    if busy is not None:
         raise ConflictError(
-            f"your local changes would be overwritten by {kind.command} "
-            "(commit your changes or stash them to proceed)"
+            f"{busy} is already in progress "
+            f"(try 'cof {busy} (--continue | --skip | --abort | --quit)')"
         )
-    short = f"{commit.hex()[:SHORT]} ({info.summary})"
-    trees: tuple[TreeId | None, TreeId | None]
-    if kind is PICK:
-        trees, label = (tree_of(repo, parent), info.tree), short
-    else:
-        trees, label = (info.tree, tree_of(repo, parent)), f"parent of {short}"
-    merged = _merge(repo, state, trees, no_commit, label)
-    message = _message(kind, commit, info, parent, bool(params.get("x")))
-    conflicts = merged.conflicts
-    stopped = {"commit": commit.hex(), "summary": info.summary, "committed": False}
-    if conflicts:
-        notes = "".join(f"#\t{p}\n" for p, _ in conflicts)
-        _write_state(repo, kind, head, commit, message + "\n# Conflicts:\n" + notes)
-        return {
-            **stopped,
-            "conflicts": [
-                {"path": p, "kind": m.conflict, "message": m.message} for p, m in conflicts
-            ],
-        }
-    if no_commit:
-        if kind is REVERT:  # git leaves a revert -n to be concluded by a commit
-            _write_state(repo, kind, head, commit, message)
-        return stopped
-    if head is not None and not staged_changes(repo, state, head):
-        _write_state(repo, kind, head, commit, message)
-        raise NothingToCommitError(
-            f"the {kind.command} of {commit.hex()[:SHORT]} is empty: HEAD already has "
-            f"its changes ('cof commit --allow-empty -m MSG' to record it anyway, or "
-            f"'cof {kind.command} --abort')"
-        )
-    return _commit(ctx, repo, kind, commit, message)
+    head = repo.refs.head()
+    if head is None and kind is REVERT:
+        raise UsageError("can't revert as initial commit")
+    read = repo.objects.read_commit
+    todo = [Step(kind.action, c, read(c).summary) for c in selection.commits]
+    sequencer.begin(repo, todo, head, o.to_json())
+    return _run_series(ctx, repo, todo, o, [])
 
 
-def _commit(
-    ctx: OpContext, repo: Repository, kind: Kind, commit: CommitId, message: str
-) -> dict[str, Any]:
-    """Commit the clean result: a cherry-pick through CHERRY_PICK_HEAD, so that its
-    author is kept (and a failed commit can be concluded with --continue)."""
-    if kind is PICK:
-        (repo.cof_dir / kind.state_file).write_text(commit.hex() + "\n")
-    result = make_commit(ctx, repo, message, None, allow_empty=False, reflog=kind.command)
-    return _described(repo, result)
-
-
-def _described(repo: Repository, result: dict[str, Any]) -> dict[str, Any]:
-    """The commit result, with its author and date when they are not the committer's
-    (git's " Author:" and " Date:" lines)."""
-    made = repo.objects.read_commit(CommitId(bytes.fromhex(result["id"])))
-    author, committer = made.author, made.committer
-    return {
-        **result,
-        "committed": True,
-        "author": author.format() if author.format() != committer.format() else None,
-        "date": [author.timestamp, author.tz_minutes]
-        if author.timestamp != committer.timestamp
-        else None,
-    }
-
-
-def _continue(ctx: OpContext, repo: Repository) -> dict[str, Any]:
-    if _in_progress(repo) is None:
-        raise UsageError("no cherry-pick or revert in progress")
+def _conclude(ctx: OpContext, repo: Repository) -> dict[str, Any]:
+    """Commit the stopped pick the staging area resolves, with its MERGE_MSG; an
+    empty result stops again (``cof commit --allow-empty`` records it)."""
     state = repo.load_state()
     if state.conflicts:
         raise ConflictError(
@@ -222,32 +112,111 @@ def _continue(ctx: OpContext, repo: Repository) -> dict[str, Any]:
     path = repo.cof_dir / "MERGE_MSG"
     text = path.read_text() if path.exists() else ""
     message = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    return _described(repo, make_commit(ctx, repo, message, None, allow_empty=False))
+    stopped = in_progress(repo) or PICK.state_file
+    named = repo.refs.read(stopped)  # before the commit removes it
+    try:
+        made = make_commit(ctx, repo, message, None, allow_empty=False)
+    except NothingToCommitError:
+        command = PICK.command if stopped == PICK.state_file else REVERT.command
+        summary = repo.objects.read_commit(named).summary if named is not None else ""
+        hex_id = named.hex() if named is not None else ""
+        stop = {"command": command, "commit": hex_id, "summary": summary, "reason": "empty"}
+        return {"stop": stop}
+    # As git's commit: a picked commit's author date is always shown.
+    return {"picked": [described(repo, made, always_date=stopped == PICK.state_file)]}
+
+
+def _resume(
+    ctx: OpContext, repo: Repository, kind: Kind, picked: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Go on with the series past the pick it stopped at (concluded or skipped)."""
+    head = repo.refs.head()
+    state = repo.load_state()
+    if state.conflicts or (head is not None and staged_changes(repo, state, head)):
+        error = unmerged_error(kind, state) if state.conflicts else dirty_error(kind)
+        return {"picked": picked, "error": {"code": error.code, "message": error.message}}
+    todo = sequencer.read_todo(repo)[1:]
+    o = Options.from_params(sequencer.options(repo))  # as the series began
+    return _run_series(ctx, repo, todo, o, picked)
+
+
+def _continue(ctx: OpContext, repo: Repository, kind: Kind) -> dict[str, Any]:
+    series = sequencer.command(repo)
+    if series is None:
+        if in_progress(repo) is None:
+            raise UsageError("no cherry-pick or revert in progress")
+        return {"picked": [], **_conclude(ctx, repo)}
+    if series != kind.command:
+        raise UsageError(f"cannot {kind.command} during a {series}")
+    picked: list[dict[str, Any]] = []
+    if in_progress(repo) is not None:
+        concluded = _conclude(ctx, repo)
+        if "stop" in concluded:
+            return {"picked": [], **concluded}
+        picked = concluded["picked"]
+    return _resume(ctx, repo, kind, picked)
+
+
+def _skip(ctx: OpContext, repo: Repository, kind: Kind) -> dict[str, Any]:
+    head = repo.refs.head()
+    series = sequencer.command(repo)
+    if not (repo.cof_dir / kind.state_file).exists():
+        if series != kind.command:
+            raise UsageError(f"no {kind.command} in progress")
+        if sequencer.head_moved(repo, head):
+            raise UsageError(
+                "there is nothing to skip (have you committed already? "
+                f"try 'cof {kind.command} --continue')"
+            )
+    if head is not None:
+        reset_merge(ctx, repo, head)
+    if series is None:
+        return {"picked": []}
+    return _resume(ctx, repo, kind, [])
 
 
 def _abort(ctx: OpContext, repo: Repository) -> dict[str, Any]:
-    """HEAD's tree back in the staging area and the working tree; logged as git
-    logs its ``reset --merge`` to ORIG_HEAD."""
-    if _in_progress(repo) is None:
-        raise UsageError("no cherry-pick or revert in progress")
-    restored = restore_head(repo)
-    for name in ("MERGE_MSG", *PICK_STATE_FILES):
-        (repo.cof_dir / name).unlink(missing_ok=True)
-    head = repo.refs.head()
-    if head is not None:
-        repo.refs.update(
-            "HEAD", head, reflog_signature(ctx), f"reset: moving to {head.hex()}", expected=head
-        )
-    return {"aborted": True, "restored": restored}
+    if not sequencer.in_progress(repo):
+        if in_progress(repo) is None:
+            raise UsageError("no cherry-pick or revert in progress")
+        head = repo.refs.head()
+        if head is None:
+            raise UsageError("cannot abort from a branch yet to be born")
+        reset_merge(ctx, repo, head)
+        return {"aborted": True}
+    original = sequencer.original_head(repo)
+    if original is None:  # unborn (or an unreadable file): nothing to go back to
+        raise UsageError("cannot abort from a branch yet to be born (--quit forgets the series)")
+    warning = None
+    if sequencer.head_moved(repo, repo.refs.head()):
+        warning = "You seem to have moved HEAD. Not rewinding, check your HEAD!"
+    else:
+        reset_merge(ctx, repo, original)
+    sequencer.finish(repo)
+    return {"aborted": True, "warning": warning}
+
+
+def _quit(repo: Repository) -> dict[str, Any]:
+    """Forget the series and a stopped pick; files, staging area and HEAD stay."""
+    sequencer.finish(repo)
+    end_merge(repo)
+    return {"quit": True}
 
 
 def _run(ctx: OpContext, kind: Kind, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    if params.get("abort"):
+    action = params.get("action")
+    if action is None:
+        return _start(ctx, repo, kind, params)
+    if action not in ACTIONS:
+        raise UsageError(f"unknown {kind.command} action {action!r}")
+    if action == "continue":
+        return _continue(ctx, repo, kind)
+    if action == "skip":
+        return _skip(ctx, repo, kind)
+    if action == "abort":
         return _abort(ctx, repo)
-    if params.get("continue"):
-        return _continue(ctx, repo)
-    return _start(ctx, repo, kind, params)
+    return _quit(repo)
 
 
 @op("cherry-pick", writes=True)

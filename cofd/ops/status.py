@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cofd.objects.worktree_state import WorktreeState
+from cofd.ops import sequencer
 from cofd.ops.api import OpContext, op
 from cofd.ops.common import flat_tree
 from cofd.ops.detached import detached_fields
@@ -116,11 +117,18 @@ def compute(
         "untracked": _untracked_listing(worktree, untracked),
         "merging": (repo.cof_dir / "MERGE_HEAD").exists(),
         "picking": _picking(repo),
+        # git shows no unstage hint while CHERRY_PICK_HEAD exists (its "whence"),
+        # though it does between a series' picks.
+        "cherry_pick_head": (repo.cof_dir / PICK.state_file).exists(),
     }
 
 
-def _picking(repo: Repository) -> dict[str, str] | None:
-    """``{"command", "commit"}`` of a cherry-pick or revert in progress, or None."""
+def _picking(repo: Repository) -> dict[str, str | None] | None:
+    """``{"command", "commit"}`` of a cherry-pick or revert in progress, or None;
+    during a series, git 2.39 names no commit (``commit`` None)."""
+    series = sequencer.command(repo)
+    if series is not None:
+        return {"command": series, "commit": None}
     for kind in (PICK, REVERT):
         try:
             text = (repo.cof_dir / kind.state_file).read_text().split()
