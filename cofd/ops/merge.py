@@ -279,16 +279,22 @@ def _abort(repo: Repository) -> dict[str, Any]:
 
 def restore_head(repo: Repository) -> int:
     """Put every path whose staged version differs from HEAD's (conflicts included)
-    back to HEAD's, in the staging area and the working tree; untracked files stay.
-    Returns how many paths it restored (merge, cherry-pick and revert --abort)."""
-    head = repo.refs.head()
+    back to HEAD's; see :func:`restore_to` (merge, cherry-pick and revert --abort)."""
+    return restore_to(repo, repo.refs.head())
+
+
+def restore_to(repo: Repository, target: CommitId | None) -> int:
+    """Give every path whose staged version (or conflict) differs from ``target``'s
+    ``target``'s version, in the staging area and the working tree; other local
+    changes and untracked files stay (the worktree half of git's ``reset --merge``).
+    Returns how many paths it restored."""
     state = repo.load_state()
-    head_files = flat_tree(repo, head)
+    wanted = flat_tree(repo, target)
     staged = staged_flat(state)
-    paths = {p for p in set(head_files) | set(staged) if head_files.get(p) != staged.get(p)}
+    paths = {p for p in set(wanted) | set(staged) if wanted.get(p) != staged.get(p)}
     paths |= set(state.conflicts)
     todo: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {
-        p: (staged.get(p), head_files.get(p)) for p in paths
+        p: (staged.get(p), wanted.get(p)) for p in paths
     }
     state.conflicts.clear()
     apply(repo, state, todo)

@@ -98,7 +98,7 @@ def _unstaged(repo: Repository, state: WorktreeState) -> list[tuple[str, str]]:
     return [(code, shown(path)) for code, path in lines]
 
 
-def _move_head(
+def move_head(
     ctx: OpContext, repo: Repository, head: CommitId | None, target: CommitId, message: str
 ) -> None:
     """Point the current branch (or a detached HEAD) at ``target``, logged as git logs
@@ -138,7 +138,7 @@ def _reset_to(ctx: OpContext, repo: Repository, rev: str | None, mode: str) -> d
         force_reset(repo, state, tree_of(repo, target), tree_of(repo, head), progress.add)
         repo.save_state(state)
     if target is not None:
-        _move_head(ctx, repo, head, target, f"reset: moving to {rev or 'HEAD'}")
+        move_head(ctx, repo, head, target, f"reset: moving to {rev or 'HEAD'}")
     end_merge(repo)
     return {
         "mode": mode,

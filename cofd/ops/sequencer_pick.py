@@ -28,13 +28,14 @@ from cofd.objects.worktree_state import WorktreeState
 from cofd.ops.api import OpContext
 from cofd.ops.branches import end_merge
 from cofd.ops.commit import PICK_STATE_FILES, make_commit
-from cofd.ops.common import flat_tree, identity, reflog_signature, staged_flat, tree_of
-from cofd.ops.merge import apply_merge, check_worktree, staged_changes
+from cofd.ops.common import identity, staged_flat, tree_of
+from cofd.ops.merge import apply_merge, check_worktree, restore_to, staged_changes
 from cofd.ops.merge_trees import TreeMerge, merge_trees
 from cofd.ops.repository import Repository
+from cofd.ops.reset import move_head
 from cofd.ops.sequencer_message import pick_message, revert_message, signed_off
-from cofd.ops.switch import MAX_LISTED, apply
-from cofd.ops.trees import FlatEntry, build
+from cofd.ops.switch import MAX_LISTED
+from cofd.ops.trees import build
 from protocol.errors import ConflictError, UsageError
 
 SHORT = 12  # hex digits naming a commit in labels and messages (as cof prints ids)
@@ -259,23 +260,6 @@ def reset_merge(ctx: OpContext, repo: Repository, target: CommitId) -> None:
     staging area and the working tree (other local changes and untracked files stay);
     then HEAD moves, logged "reset: moving to ID", and the pick's state is removed."""
     head = repo.refs.head()
-    state = repo.load_state()
-    wanted = flat_tree(repo, target)
-    staged = staged_flat(state)
-    paths = {p for p in set(wanted) | set(staged) if wanted.get(p) != staged.get(p)}
-    paths |= set(state.conflicts)
-    todo: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {
-        p: (staged.get(p), wanted.get(p)) for p in paths
-    }
-    state.conflicts.clear()
-    apply(repo, state, todo)
-    repo.save_state(state)  # the files first, the ref last (as reset)
-    who, message = reflog_signature(ctx), f"reset: moving to {target.hex()}"
-    branch = repo.refs.head_target()
-    if target != head:
-        repo.refs.update("HEAD", target, who, message, expected=head)
-    elif branch is not None:
-        repo.refs.set_head(branch, who, message)
-    if head is not None:
-        (repo.cof_dir / "ORIG_HEAD").write_text(head.hex() + "\n")
+    restore_to(repo, target)  # the files first, the ref last (as reset)
+    move_head(ctx, repo, head, target, f"reset: moving to {target.hex()}")
     end_merge(repo)
