@@ -37,7 +37,8 @@ REMOTES = "refs/remotes/"  # remote-tracking branches, moved by fetch
 TAGS = "refs/tags/"
 
 
-def _branch_ref(name: str) -> str:
+def branch_ref(name: str) -> str:
+    """``refs/heads/NAME``, or git's refusal of a name a branch cannot have."""
     problem = ref_name_problem(name)
     if problem is not None or name == "HEAD":
         raise UsageError(f"'{name}' is not a valid branch name: {problem or 'reserved'}")
@@ -92,7 +93,7 @@ def create_branch(
 ) -> tuple[CommitId, Upstream | None]:
     """Create (or with ``force`` reset) branch ``name`` at ``start``; a branch started
     from a remote-tracking branch tracks it (git's branch.autoSetupMerge)."""
-    ref = _branch_ref(name)
+    ref = branch_ref(name)
     commit = resolve(repo, start or "HEAD")
     if repo.refs.read(ref) is not None and not force:
         raise UsageError(f"a branch named '{name}' already exists")
@@ -140,7 +141,7 @@ def _old_and_new(repo: Repository, params: dict[str, Any], verb: str) -> tuple[s
 
 def _check_target(repo: Repository, old: str, new: str, force: bool) -> None:
     """NEW must not exist (``-M``/``-C``: may, unless it is checked out elsewhere)."""
-    if old == new or repo.refs.read(_branch_ref(new)) is None:
+    if old == new or repo.refs.read(branch_ref(new)) is None:
         return
     if not force:
         raise UsageError(f"a branch named '{new}' already exists")
@@ -155,7 +156,7 @@ def _rename_branch(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> 
     first commit."""
     old, new = _old_and_new(repo, params, "rename")
     force = bool(params.get("force"))
-    old_ref, new_ref = _branch_ref(old), _branch_ref(new)
+    old_ref, new_ref = branch_ref(old), branch_ref(new)
     commit = repo.refs.read(old_ref)
     if commit is None and _current_branch(repo) != old:
         raise UsageError(f"branch '{old}' not found")
@@ -180,7 +181,7 @@ def _copy_branch(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> di
     OLD's commit with a copy of its reflog and its upstream; HEAD stays where it is."""
     old, new = _old_and_new(repo, params, "copy")
     force = bool(params.get("force"))
-    old_ref, new_ref = _branch_ref(old), _branch_ref(new)
+    old_ref, new_ref = branch_ref(old), branch_ref(new)
     if repo.refs.read(old_ref) is None:
         if _current_branch(repo) == old:
             raise UsageError(f"no commit on branch '{old}' yet")
@@ -237,7 +238,7 @@ def _edit_upstream(repo: Repository, action: str, params: dict[str, Any]) -> dic
     name = params.get("name") or _current_branch(repo)
     if not isinstance(name, str) or not name:
         raise UsageError("HEAD is detached: name the branch")
-    if repo.refs.read(_branch_ref(name)) is None:
+    if repo.refs.read(branch_ref(name)) is None:
         raise UsageError(f"branch '{name}' not found")
     if action == "unset_upstream":
         if not unset_upstream(repo, name):
@@ -337,7 +338,7 @@ def _switch_to_new_branch(
     from_name: str,
     upstream: Upstream | None,
 ) -> dict[str, Any]:
-    ref = _branch_ref(name)
+    ref = branch_ref(name)
     commit = resolve(repo, start)
     # HEAD moves once, onto the new branch (one reflog entry, as git writes).
     result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
@@ -371,7 +372,7 @@ def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         target_name = expand_previous(repo, target_name)
     from_name = describe_head(repo)
     if new_branch:
-        ref = _branch_ref(new_branch)
+        ref = branch_ref(new_branch)
         if repo.refs.read(ref) is not None:
             raise UsageError(f"a branch named '{new_branch}' already exists")
         start = target_name or "HEAD"

@@ -13,21 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from cofd.objects.model import CommitId
-from cofd.objects.refs import ref_name_problem
 from cofd.ops.api import OpContext
-from cofd.ops.branches import HEADS, describe_head, end_merge
+from cofd.ops.branches import branch_ref, describe_head, end_merge
 from cofd.ops.common import reflog_signature, tree_of
 from cofd.ops.repository import Repository
 from cofd.ops.switch_move import move_worktree
 from protocol.errors import UsageError
-
-
-def branch_ref(name: str) -> str:
-    """``refs/heads/NAME``, or git's refusal of a name a branch cannot have."""
-    problem = ref_name_problem(name)
-    if problem is not None or name == "HEAD":
-        raise UsageError(f"'{name}' is not a valid branch name: {problem or 'reserved'}")
-    return HEADS + name
 
 
 def switch_to_orphan(

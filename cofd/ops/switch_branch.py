@@ -25,12 +25,12 @@ from typing import Any
 
 from cofd.objects.model import CommitId
 from cofd.ops.api import OpContext, op
-from cofd.ops.branches import HEADS, describe_head, switch_to
+from cofd.ops.branches import HEADS, branch_ref, describe_head, switch_to
 from cofd.ops.branches import checkout as checkout_op
 from cofd.ops.common import reflog_signature
 from cofd.ops.left_behind import left_behind_report
 from cofd.ops.local_changes import local_changes
-from cofd.ops.orphan_branch import branch_ref, switch_to_orphan
+from cofd.ops.orphan_branch import switch_to_orphan
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import expand_previous, refs_named, resolve
 from cofd.ops.switch_request import SwitchRequest
