@@ -11,6 +11,7 @@ from cofctl.dashdash import DashDashCommand, after_dashdash
 from cofctl.runner import call
 from cofctl.status_text import tracking_lines
 from cofctl.textfmt import quote_path, short, upstream_set_line
+from protocol.quoting import wire_paths
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,25 +86,29 @@ def command(
     if side:
         if not paths and target:
             paths, target = [target], None
-        call("checkout", {"paths": paths, "side": side})
+        call("checkout", {"paths": wire_paths(paths), "side": side})
         return
     if paths:
-        call("checkout", {"paths": paths, "rev": target})
+        call("checkout", {"paths": wire_paths(paths), "rev": target})
         return
-    params = {
-        "command": "checkout",
-        "target": target,
-        "create": new_branch,
-        "reset": reset_branch,
-        "orphan": orphan,
-        "detach": detach,
-        "force": force,
-        "merge": merge,
-        "track": track,
-        "guess": guess,
-        "quiet": quiet,
-    }
-    result = call("switch", params)
+    run_switch(
+        "checkout",
+        target,
+        quiet,
+        create=new_branch,
+        reset=reset_branch,
+        orphan=orphan,
+        detach=detach,
+        force=force,
+        merge=merge,
+        track=track,
+        guess=guess,
+    )
+
+
+def run_switch(command: str, target: str | None, quiet: bool, **options: Any) -> None:
+    """The ``switch`` operation as checkout and switch ask for it, and its report."""
+    result = call("switch", {"command": command, "target": target, "quiet": quiet, **options})
     if not quiet:
         report(result)
 

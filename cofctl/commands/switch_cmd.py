@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cofctl.commands.checkout_cmd import report, tracking_options
-from cofctl.runner import call
+from cofctl.commands.checkout_cmd import run_switch, tracking_options
 
 
 @click.command("switch")
@@ -38,19 +37,16 @@ def command(
     [REV])."""
     if len(args) > 1:
         raise click.UsageError("only one reference expected")
-    params = {
-        "command": "switch",
-        "target": args[0] if args else None,
-        "create": create,
-        "reset": force_create,
-        "orphan": orphan,
-        "detach": detach,
-        "force": force,
-        "merge": merge,
-        "track": track,
-        "guess": guess,
-        "quiet": quiet,
-    }
-    result = call("switch", params)
-    if not quiet:
-        report(result)
+    run_switch(
+        "switch",
+        args[0] if args else None,
+        quiet,
+        create=create,
+        reset=force_create,
+        orphan=orphan,
+        detach=detach,
+        force=force,
+        merge=merge,
+        track=track,
+        guess=guess,
+    )

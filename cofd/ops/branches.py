@@ -13,7 +13,7 @@ from cofd.ops.commit import PICK_STATE_FILES
 from cofd.ops.common import flat_tree, identity, reflog_signature, tree_of
 from cofd.ops.detached import detached_fields
 from cofd.ops.materialize import write_entry
-from cofd.ops.paths import in_scope, repo_relative, under
+from cofd.ops.paths import in_scope, path_args, repo_relative, shown, under
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import expand_previous, resolve
 from cofd.ops.switch import apply, check
@@ -255,7 +255,8 @@ def _edit_upstream(repo: Repository, action: str, params: dict[str, Any]) -> dic
 def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
     """``checkout [REV] -- PATH...`` and ``checkout --ours|--theirs PATH...``."""
     state = repo.load_state()
-    specs = [repo_relative(repo.root, ctx.cwd, p) for p in params["paths"]]
+    args = path_args(params["paths"])
+    specs = [repo_relative(repo.root, ctx.cwd, p) for p in args]
     side = params.get("side")
     todo: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {}
     if side:
@@ -267,7 +268,7 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
                 e = sides[stage]
                 todo[path] = (None, FlatEntry(e.mode, e.id, e.size))
         if not todo:
-            raise PathError("no unmerged paths match " + ", ".join(params["paths"]))
+            raise PathError("no unmerged paths match " + ", ".join(map(shown, args)))
         for path, (_, new) in sorted(todo.items()):
             assert new is not None
             write_entry(repo, path, new)
@@ -277,10 +278,10 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
     else:
         source = {p: FlatEntry(e.mode, e.id, e.size) for p, e in state.entries.items()}
     known = sorted(source)
-    for arg, spec in zip(params["paths"], specs, strict=True):
+    for arg, spec in zip(args, specs, strict=True):
         hits = under(known, spec)
         if not hits:
-            raise PathError(f"pathspec '{arg}' did not match any file(s) known to cof")
+            raise PathError(f"pathspec '{shown(arg)}' did not match any file(s) known to cof")
         for p in hits:
             todo[p] = (None, source[p])
     result = apply(repo, state, todo)

@@ -119,6 +119,7 @@ def test_a_name_that_is_not_utf8_is_a_path_argument(pair: GitPair) -> None:
     for args, words in (
         (["rm", bad], "pathspec 'bad\\377name' did not match any tracked files"),
         (["restore", bad], "pathspec 'bad\\377name' did not match any file(s) known to cof"),
+        (["checkout", "--", bad], "pathspec 'bad\\377name' did not match any file(s) known to cof"),
         (["mv", bad, "b"], "not under version control, source=bad\\377name, destination=b"),
     ):
         _, c = raw_both(pair, args)  # both refuse
