@@ -98,34 +98,45 @@ def merge_bases(read: ReadCommit, one: CommitId, two: CommitId) -> list[CommitId
 
 def ahead_behind(read: ReadCommit, one: CommitId, two: CommitId) -> tuple[int, int]:
     """How many commits ``one`` has that ``two`` lacks, and the reverse (what git's
-    status counts against an upstream). The walk goes by decreasing generation and
-    ends once every queued commit is reachable from both: a branch one commit ahead
-    of its upstream costs a few commit reads, however long the history."""
+    status counts against an upstream). The walk ends once every queued commit is
+    reachable from both: a branch one commit ahead of its upstream costs a few commit
+    reads, however long the history."""
     if one == two:
         return 0, 0
     both = _LEFT | _RIGHT
-    flags: dict[CommitId, int] = {one: _LEFT, two: _RIGHT}
-    # Entries carry the flags they were queued with: the walk may stop once no entry
-    # queued as one-sided is left (their ancestors are reachable from both).
-    heap = [(-read(one).sequence, one, _LEFT), (-read(two).sequence, two, _RIGHT)]
+    flags = paint_ancestors(read, {one: _LEFT, two: _RIGHT}, lambda flag: flag != both)
+    ahead = sum(1 for flag in flags.values() if flag == _LEFT)
+    behind = sum(1 for flag in flags.values() if flag == _RIGHT)
+    return ahead, behind
+
+
+def paint_ancestors(
+    read: ReadCommit, tips: dict[CommitId, int], unsettled: Callable[[int], bool]
+) -> dict[CommitId, int]:
+    """Each commit's flags: the OR of the flags (bits) of the ``tips`` that reach it,
+    for every commit the walk met. The walk goes by decreasing generation, so a
+    commit's flags are final when it is popped (all its children were), and stops once
+    no queued entry carries flags ``unsettled`` says still matter: what lies below is
+    then reached the same way, and is left out."""
+    flags = dict(tips)
+    # Entries carry the flags they were queued with (a commit's flags may grow later).
+    heap = [(-read(c).sequence, c, flag) for c, flag in flags.items()]
     heapq.heapify(heap)
-    one_sided = 2
+    pending = sum(1 for _, _, flag in heap if unsettled(flag))
     done: set[CommitId] = set()
-    while one_sided:
+    while pending:
         _, commit_id, queued = heapq.heappop(heap)
-        if queued != both:
-            one_sided -= 1
+        if unsettled(queued):
+            pending -= 1
         if commit_id in done:
             continue
         done.add(commit_id)
         flag = flags[commit_id]
         for parent in read(commit_id).parents:
-            old = flags.get(parent, 0)
-            new = old | flag
-            if new != old:
-                flags[parent] = new
-                heapq.heappush(heap, (-read(parent).sequence, parent, new))
-                one_sided += new != both
-    ahead = sum(1 for flag in flags.values() if flag == _LEFT)
-    behind = sum(1 for flag in flags.values() if flag == _RIGHT)
-    return ahead, behind
+            was = flags.get(parent, 0)
+            now = was | flag
+            if now != was:
+                flags[parent] = now
+                heapq.heappush(heap, (-read(parent).sequence, parent, now))
+                pending += unsettled(now)
+    return flags

@@ -3,16 +3,16 @@ HEAD being left, but from no ref (branch, tag, remote-tracking branch, stash) an
 from where HEAD goes. git warns of them ("you are leaving N commits behind") since
 only the reflog still reaches them, and garbage collection expires that.
 
-The walk goes by decreasing generation, like :mod:`cofd.objects.ancestry`'s, and ends
-once every commit still queued is reachable from a ref: leaving a detached HEAD one
-commit ahead of a branch reads a few commits, however long the history.
+The walk (:func:`cofd.objects.ancestry.paint_ancestors`) ends once every commit still
+queued is reachable from a ref: leaving a detached HEAD one commit ahead of a branch
+reads a few commits, however long the history.
 """
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
+from cofd.objects.ancestry import paint_ancestors
 from cofd.objects.model import CommitId
 from cofd.ops.repository import Repository
 
@@ -27,32 +27,12 @@ def left_behind(repo: Repository, old: CommitId, new: CommitId | None) -> list[C
     """The commits only ``old`` reaches, newest first (by commit time, as git lists
     them; then by generation)."""
     read = repo.objects.read_commit
-    flags: dict[CommitId, int] = {old: _LEAVING}
+    tips: dict[CommitId, int] = {old: _LEAVING}
     for tip in _kept_tips(repo, new):
-        flags[tip] = flags.get(tip, 0) | _KEPT
-    heap = [(-read(c).sequence, c, flag) for c, flag in flags.items()]
-    heapq.heapify(heap)
-    pending = sum(1 for _, _, flag in heap if flag == _LEAVING)
-    done: set[CommitId] = set()
-    lost: list[CommitId] = []
-    while pending:
-        _, commit_id, queued = heapq.heappop(heap)
-        if queued == _LEAVING:
-            pending -= 1
-        if commit_id in done:
-            continue
-        done.add(commit_id)
-        # Popped by decreasing generation: every child was handled, the flag is final.
-        flag = flags[commit_id]
-        if flag == _LEAVING:
-            lost.append(commit_id)
-        for parent in read(commit_id).parents:
-            was = flags.get(parent, 0)
-            now = was | flag
-            if now != was:
-                flags[parent] = now
-                heapq.heappush(heap, (-read(parent).sequence, parent, now))
-                pending += now == _LEAVING
+        tips[tip] = tips.get(tip, 0) | _KEPT
+    # Only commits reached from ``old`` alone matter: the walk stops below the last.
+    flags = paint_ancestors(read, tips, lambda flag: flag == _LEAVING)
+    lost = [commit for commit, flag in flags.items() if flag == _LEAVING]
     lost.sort(key=lambda c: (-read(c).committer.timestamp, -read(c).sequence))
     return lost
 
