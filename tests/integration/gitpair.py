@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.integration.conftest import CofSandbox
@@ -121,6 +122,29 @@ class GitPair:
                 f"cof {args} exited {result.returncode}: {result.stdout}{result.stderr}"
             )
         return result
+
+    def both_bytes(
+        self, args: list[str], cwd: str = ""
+    ) -> tuple[subprocess.CompletedProcess[bytes], subprocess.CompletedProcess[bytes]]:
+        """Run one command in both (from ``cwd`` below each root), output as bytes
+        (file contents, archives, names that are not UTF-8); exit codes unchecked."""
+        git = subprocess.run(
+            ["git", *GIT_OPTIONS, *args],
+            cwd=self.git_root / cwd,
+            env=self.git_env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        cof = subprocess.run(
+            [sys.executable, "-m", "cofctl", *args],
+            cwd=self.cof_root / cwd,
+            env=self.sandbox.env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        return git, cof
 
     def both(
         self, git_args: list[str], cof_args: list[str] | None = None

@@ -17,14 +17,12 @@ import json
 import os
 import random
 import struct
-import subprocess
-import sys
 import tarfile
 import time
 import zipfile
 from pathlib import Path
 
-from tests.integration.gitpair import GIT_OPTIONS, GitPair
+from tests.integration.gitpair import GitPair
 from tests.integration.test_merge_conflicts import apply, commit_both, pair
 
 __all__ = ["pair"]  # a fixture, used by name
@@ -33,22 +31,8 @@ BIG = random.Random(11).randbytes(3 * 1024 * 1024 + 7)
 
 
 def archive_both(pair: GitPair, *args: str, cwd: str = "") -> tuple[bytes, bytes]:
-    git = subprocess.run(
-        ["git", *GIT_OPTIONS, "archive", *args],
-        cwd=pair.git_root / cwd,
-        env=pair.git_env,
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    cof = subprocess.run(
-        [sys.executable, "-m", "cofctl", "archive", *args],
-        cwd=pair.cof_root / cwd,
-        env=pair.sandbox.env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    git, cof = pair.both_bytes(["archive", *args], cwd=cwd)
+    assert git.returncode == 0, git.stderr
     assert cof.returncode == 0, cof.stderr
     return git.stdout, cof.stdout
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
-from tests.integration.gitpair import GIT_OPTIONS, GitPair
+from tests.integration.gitpair import GitPair
 from tests.integration.test_local_parity_vs_git import same_output
 from tests.integration.test_merge_conflicts import apply, commit_both, pair
 
@@ -74,20 +73,7 @@ def raw_both(
 ) -> tuple[subprocess.CompletedProcess[bytes], subprocess.CompletedProcess[bytes]]:
     """Run in both with output as bytes (git names paths raw in some output and in
     every error); they must agree on success versus failure."""
-    git = subprocess.run(
-        ["git", *GIT_OPTIONS, *args],
-        cwd=pair.git_root,
-        env=pair.git_env,
-        capture_output=True,
-        check=False,
-    )
-    cof = subprocess.run(
-        [sys.executable, "-m", "cofctl", *args],
-        cwd=pair.cof_root,
-        env=pair.sandbox.env,
-        capture_output=True,
-        check=False,
-    )
+    git, cof = pair.both_bytes(args)
     assert (git.returncode == 0) == (cof.returncode == 0), (args, git.stderr, cof.stderr)
     return git, cof
 

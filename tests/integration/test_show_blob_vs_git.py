@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from tests.integration.gitpair import GIT_OPTIONS, GitPair
+from tests.integration.gitpair import GitPair
 from tests.integration.test_merge_conflicts import apply, commit_both, pair
 
 __all__ = ["pair"]  # a fixture, used by name
@@ -24,31 +24,11 @@ __all__ = ["pair"]  # a fixture, used by name
 BIG = random.Random(7).randbytes(3 * 1024 * 1024 + 123)
 
 
-def run_both(pair: GitPair, *args: str, cwd: str = "") -> tuple[Run, Run]:
-    git = subprocess.run(
-        ["git", *GIT_OPTIONS, *args],
-        cwd=pair.git_root / cwd,
-        env=pair.git_env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    cof = subprocess.run(
-        [sys.executable, "-m", "cofctl", *args],
-        cwd=pair.cof_root / cwd,
-        env=pair.sandbox.env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return git, cof
-
-
 Run = subprocess.CompletedProcess[bytes]
 
 
 def same_bytes(pair: GitPair, spec: str, cwd: str = "") -> bytes:
-    git, cof = run_both(pair, "show", spec, cwd=cwd)
+    git, cof = pair.both_bytes(["show", spec], cwd=cwd)
     assert git.returncode == 0, git.stderr
     assert cof.returncode == 0, cof.stderr
     assert cof.stdout == git.stdout, (spec, cof.stdout[:200], git.stdout[:200])
@@ -57,7 +37,7 @@ def same_bytes(pair: GitPair, spec: str, cwd: str = "") -> bytes:
 
 def fails_alike(pair: GitPair, spec: str, cwd: str = "") -> None:
     """Both fail; cof's one line says what git's first line says, in its style."""
-    git, cof = run_both(pair, "show", spec, cwd=cwd)
+    git, cof = pair.both_bytes(["show", spec], cwd=cwd)
     assert git.returncode != 0 and cof.returncode != 0, (spec, git, cof)
     assert cof.stdout == b""
     git_line = git.stderr.decode().splitlines()[0].removeprefix("fatal: ")
@@ -104,11 +84,11 @@ def test_show_rev_path_matches_git(pair: GitPair) -> None:
     # rev-parse takes REV:PATH too: ids differ (BLAKE3), so only what succeeds, what
     # fails and which entries share an id are compared.
     specs = ("HEAD:d/g", "HEAD:d/", ":d/g", "HEAD~1:bytes", "HEAD:bytes", "HEAD~1:d/g")
-    git, cof = run_both(pair, "rev-parse", *specs)
+    git, cof = pair.both_bytes(["rev-parse", *specs])
     assert (git.returncode, cof.returncode) == (0, 0), cof.stderr
     git_ids, cof_ids = git.stdout.split(), cof.stdout.split()
     assert [git_ids.index(i) for i in git_ids] == [cof_ids.index(i) for i in cof_ids]
-    git, cof = run_both(pair, "rev-parse", "-q", "--verify", "HEAD:nope")
+    git, cof = pair.both_bytes(["rev-parse", "-q", "--verify", "HEAD:nope"])
     assert (git.returncode, cof.returncode, cof.stdout, cof.stderr) == (1, 1, b"", b"")
 
     # ``cof show HEAD:big | head -c 10``: the first bytes, no message, and the daemon is
