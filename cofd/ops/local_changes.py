@@ -27,8 +27,10 @@ def local_changes(repo: Repository, commit: CommitId | None) -> list[tuple[str, 
     committed = flat_tree(repo, commit)
     root = os.fspath(repo.root)
     out: list[tuple[str, str]] = []
-    for path in sorted(set(committed) | set(state.entries) | set(state.conflicts)):
+    for path in set(committed) | set(state.entries) | set(state.conflicts):
         entry = state.entries.get(path)
+        if entry is not None and _clean(root, path, entry, committed.get(path), state):
+            continue  # the common case, without building the file's version
         if entry is None and path not in state.conflicts:
             now = None  # not staged: gone, whatever the working tree holds
         else:
@@ -36,7 +38,20 @@ def local_changes(repo: Repository, commit: CommitId | None) -> list[tuple[str, 
         code = _code(committed.get(path), now)
         if code:
             out.append((code, path))
-    return out
+    return sorted(out, key=lambda change: change[1])
+
+
+def _clean(root: str, path: str, entry: Entry, was: FlatEntry | None, state: WorktreeState) -> bool:
+    """Whether ``path`` is staged as committed and its file is as staged (one
+    ``lstat``; a racily clean stat is not trusted)."""
+    if was is None or (entry.mode, entry.id, entry.size) != (was.mode, was.id, was.size):
+        return False
+    try:
+        st = os.lstat(f"{root}/{path}")
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    cached = entry.stat
+    return cached is not None and state.stat_matches(cached, st) and not state.is_racy(cached)
 
 
 def _on_disk(
