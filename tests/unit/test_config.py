@@ -105,6 +105,8 @@ SHAPE = re.compile(r"^(?P<file>.+?): (?P<section>[a-z_]+)\.(?P<key>[a-z_]+): exp
         ("[network]\nmax_retries = 1.5\n", "network", "max_retries"),
         ('[gc]\nauto_gc = "yes"\n', "gc", "auto_gc"),
         ("[gc]\nunreachable_days = 1\nauto_gc = 1\n", "gc", "auto_gc"),
+        ("[gc]\nauto_gc_min_new_blocks = 0\n", "gc", "auto_gc_min_new_blocks"),
+        ("[gc]\nauto_gc_quiet_seconds = -1\n", "gc", "auto_gc_quiet_seconds"),
         ("[user]\nname = 5\n", "user", "name"),
     ],
 )
@@ -119,6 +121,17 @@ def test_wrong_types_and_ranges_are_shaped(
     assert match is not None, message
     assert match["file"] == str(path)
     assert (match["section"], match["key"]) == (section, key)
+
+
+@pytest.mark.parametrize("pages", [512, 65537, "1024"])
+def test_listing_page_blocks_is_bounded(tmp_path: Path, pages: object) -> None:
+    """Below 1024 ids a page, or above the served-ids memory's reach (65 536)."""
+    value = f'"{pages}"' if isinstance(pages, str) else pages
+    user = write(tmp_path / "user.toml", f"[peer]\nlisting_page_blocks = {value}\n")
+    with pytest.raises(ConfigError, match=r"peer\.listing_page_blocks: expected"):
+        load_config(None, user)
+    ok = write(tmp_path / "ok.toml", "[peer]\nlisting_page_blocks = 1024\n")
+    assert load_config(None, ok).peer.listing_page_blocks == 1024
 
 
 def test_unknown_key_is_shaped(tmp_path: Path) -> None:
