@@ -333,10 +333,16 @@ def migrate_pass(
     pause: Callable[[], None] | None = None,
     threads: int = 2,
     nice: int = 0,
+    full: bool = False,
 ) -> RewriteResult:
     """One migration pass: move what is due, then compact packs left mostly dead.
 
     ``nice`` > 0 lowers the priority of the compression threads (background passes).
+    ``full`` scans every block for due ones (``cof migrate --wait``); otherwise the
+    index is scanned only when ages crossed a threshold since the last pass. Packs
+    are examined for compaction only after blocks moved out of them, or on the first
+    pass since the store was opened (moves of an interrupted pass): records die by
+    migration or by gc, and gc compacts what it sweeps itself.
     """
     state = repo.blocks.maintenance
     policy = policy_of(config)
@@ -347,9 +353,11 @@ def migrate_pass(
     try:
         progress.state = "migrating"
         migrator = Migrator(repo.blocks, policy, threads, pause, lock=state.lock, nice=nice)
-        migrator.run(head, result)
-        progress.state = "compacting"
-        compact(repo.blocks, policy.cold_level, pause=pause, result=result, lock=state.lock)
+        migrator.run(head, result, full=full)
+        if result.moved_blocks or not state.compaction_checked or full:
+            progress.state = "compacting"
+            compact(repo.blocks, policy.cold_level, pause=pause, result=result, lock=state.lock)
+            state.compaction_checked = True
     finally:
         progress.state = "idle"
         progress.runs += 1
@@ -359,7 +367,9 @@ def migrate_pass(
         progress.compacted_packs += result.compacted_packs + result.deleted_packs
         progress.skipped_blocks = len(result.skipped)
         progress.last_error = result.skipped[-1] if result.skipped else None
-        progress.pending_blocks = pending_blocks(repo, policy, head)
+        # Nothing is left below the lines unless blocks could not be read (skipped):
+        # only then is counting them worth a scan of the index.
+        progress.pending_blocks = pending_blocks(repo, policy, head) if result.skipped else 0
         progress.last_run = time.time()
     return result
 
@@ -378,7 +388,7 @@ def migrate_until_done(
     state = repo.blocks.maintenance
     with state.pass_lock:
         while True:
-            result = migrate_pass(repo, config)
+            result = migrate_pass(repo, config, full=True)
             for name in (
                 "moved_blocks",
                 "moved_raw_bytes",
@@ -483,11 +493,7 @@ def collect_garbage(repo: Repository, cutoff: float | None, config: Config) -> G
 
 
 def _record_gc(repo: Repository) -> None:
-    blocks = repo.blocks.stats().blocks
-    conn = repo.blocks.index.conn
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('blocks_at_last_gc', ?)", (blocks,)
-    )
+    repo.blocks.index.reset_blocks_added(repo.blocks.stats().blocks)
 
 
 def auto_gc_due(repo: Repository, config: Config) -> bool:
@@ -497,13 +503,12 @@ def auto_gc_due(repo: Repository, config: Config) -> bool:
     row = repo.blocks.index.conn.execute(
         "SELECT value FROM meta WHERE key = 'blocks_at_last_gc'"
     ).fetchone()
-    now = repo.blocks.stats().blocks
     if row is None:
         # First time: remember the size, so auto gc begins after the next growth.
         _record_gc(repo)
         return False
     before = int(row[0])
-    grown = now - before
+    grown = repo.blocks.index.blocks_added()
     enough = config.gc.auto_gc_min_new_blocks
     return grown >= enough and grown >= AUTO_GC_GROWTH * max(before, 1)
 
@@ -632,6 +637,8 @@ def restore_commit_ages(repo: Repository) -> int:
     finally:
         live.close()
     after = conn.execute("SELECT COUNT(*) FROM commit_age").fetchone()[0]
+    if after != before:  # ages the floors never heard of: the next pass looks at all
+        repo.blocks.index.forget_migration_floors()
     return int(after) - int(before)
 
 

@@ -246,6 +246,7 @@ def rebuild_index(store: BlockStore) -> RebuildResult:
     with store.transaction():
         conn.execute("DELETE FROM block_map")
         conn.execute("DELETE FROM packs")
+        index.forget_migration_floors()  # tiers come back from the packs as they are
         highest = 0
         for tier, number, path in _pack_files(store.objects_dir):
             highest = max(highest, number)

@@ -14,7 +14,7 @@ Tables:
     meta        schema version; ``next_pack``, the next pack number (never reused,
                 so a cached descriptor or decoded frame can never name another pack);
                 ``block_size``, what the blocks were cut with (a config edited later
-                is refused rather than misread).
+                is refused rather than misread); the migration floors (below).
 
 One connection per thread (SQLite connections are not shared across threads); the
 single writer holds an explicit transaction that spans a whole ``add`` so that a
@@ -160,6 +160,14 @@ class Index:
         conn.executescript(_SCHEMA)
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+        )
+        # Auto gc's measure of growth (see cofd.ops.maintenance.auto_gc_due): a counter,
+        # so that deciding costs no count of the whole index after every write. A new
+        # store starts at zero blocks; an older one is counted at its first check.
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('blocks_added', 0)")
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) SELECT 'blocks_at_last_gc', 0 "
+            "WHERE NOT EXISTS (SELECT 1 FROM block_map)"
         )
 
     @property
@@ -331,13 +339,26 @@ class Index:
         records they live in.
         """
         conn = self.conn
-        conn.executemany(
+        added = conn.executemany(
             ("INSERT OR IGNORE INTO block_map " if keep_existing else "INSERT INTO block_map ")
             + "(id, tier, pack, offset, stored_len, codec, frame_off, raw_len) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
-        )
+        ).rowcount
+        conn.execute("UPDATE meta SET value = value + ? WHERE key = 'blocks_added'", (added,))
         self.mark_pending(records)
+
+    def blocks_added(self) -> int:
+        """Blocks mapped since :meth:`reset_blocks_added` (or since this store began)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'blocks_added'").fetchone()
+        return int(row[0]) if row else 0
+
+    def reset_blocks_added(self, total: int) -> None:
+        """A gc ended with ``total`` blocks: growth counts from here."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [("blocks_at_last_gc", total), ("blocks_added", 0)],
+        )
 
     def mark_pending(self, records: Iterable[tuple[int, int]]) -> None:
         """Mark records (pack, data offset) as waiting for the next commit's generation."""
@@ -361,16 +382,22 @@ class Index:
         generation was assigned less than ``gc.unreachable_days`` ago.
         """
         conn = self.conn
-        conn.execute(
+        aged = conn.execute(
             "INSERT OR IGNORE INTO commit_age (id, generation) SELECT b.id, ? "
             "FROM pending_records p JOIN block_map b ON b.pack = p.pack AND b.offset = p.offset",
             (generation,),
-        )
+        ).rowcount
         conn.execute(
             "INSERT INTO generation_time (generation, time) VALUES (?, ?) "
             "ON CONFLICT (generation) DO UPDATE SET time = MAX(time, excluded.time)",
             (generation, now),
         )
+        if aged:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('aged_min', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = MIN(value, excluded.value)",
+                (generation,),
+            )
         cursor = conn.execute("DELETE FROM pending_records")
         return cursor.rowcount
 
@@ -379,6 +406,67 @@ class Index:
             "SELECT generation FROM commit_age WHERE id = ?", (block_id,)
         ).fetchone()
         return int(row[0]) if row else None
+
+    # -- migration floors -------------------------------------------------------------
+    #
+    # ``settled_warm`` = W and ``settled_cold`` = C promise that every block whose
+    # generation is below W is warm or colder, and every one below C is cold; a
+    # migration pass then looks for work only if a generation with blocks lies between
+    # a floor and the threshold the head now sets (``has_generations``), instead of
+    # scanning the whole index after every write. ``aged_min`` is the lowest generation
+    # given to blocks since a pass last took it: a fetch of old history, whose blocks
+    # may be due at once, lowers the floors through it.
+
+    def take_migration_floors(self) -> tuple[int, int] | None:
+        """The floors with what was aged since folded in (written back); None: unknown.
+        Writer only (inside a store transaction)."""
+        values = dict(
+            self.conn.execute(
+                "SELECT key, value FROM meta "
+                "WHERE key IN ('settled_warm', 'settled_cold', 'aged_min')"
+            ).fetchall()
+        )
+        aged = values.get("aged_min")
+        if aged is not None:  # taken: from here on it tells what ages during this pass
+            self.conn.execute("DELETE FROM meta WHERE key = 'aged_min'")
+        if "settled_warm" not in values or "settled_cold" not in values:
+            return None  # the pass scans everything anyway
+        warm, cold = int(values["settled_warm"]), int(values["settled_cold"])
+        if aged is not None:
+            warm, cold = min(warm, int(aged)), min(cold, int(aged))
+            self._set_floors(warm, cold)
+        return warm, cold
+
+    def settle_migration_floors(self, warm: int, cold: int) -> None:
+        """A pass found nothing left to move below ``warm``/``cold``: record it, lowered
+        to anything aged while the pass ran (it may not have seen those blocks)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'aged_min'").fetchone()
+        if row is not None:
+            warm, cold = min(warm, int(row[0])), min(cold, int(row[0]))
+        self._set_floors(warm, cold)
+
+    def forget_migration_floors(self) -> None:
+        """Ages were written another way (fsck): the next pass scans everything."""
+        self.conn.execute(
+            "DELETE FROM meta WHERE key IN ('settled_warm', 'settled_cold', 'aged_min')"
+        )
+
+    def has_generations(self, low: int, high: int) -> bool:
+        """Whether any generation in [low, high) was ever given to blocks."""
+        return (
+            low < high
+            and self.conn.execute(
+                "SELECT 1 FROM generation_time WHERE generation >= ? AND generation < ? LIMIT 1",
+                (low, high),
+            ).fetchone()
+            is not None
+        )
+
+    def _set_floors(self, warm: int, cold: int) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            [("settled_warm", warm), ("settled_cold", cold)],
+        )
 
     # -- packs ----------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ class MaintenanceState:
         self.pass_lock = threading.Lock()  # one migration pass at a time
         self.gate = ForegroundGate()
         self.progress = MigrationProgress()
+        # Whether a pass has looked for packs to compact since the store was opened.
+        self.compaction_checked = False
         self._stop = threading.Event()
         self._wake: Callable[[], None] | None = None
 

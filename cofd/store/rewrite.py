@@ -135,9 +135,36 @@ class Migrator:
             bid, loc, _ = rows[-1]
             cursor = (loc.pack, loc.offset, loc.frame_off, bid)
 
-    def run(self, head_generation: int, result: RewriteResult | None = None) -> RewriteResult:
-        """Move everything that is due; returns what was moved."""
+    def run(
+        self, head_generation: int, result: RewriteResult | None = None, full: bool = False
+    ) -> RewriteResult:
+        """Move everything that is due; returns what was moved.
+
+        The index is scanned only when a generation with blocks has crossed a tier
+        threshold since the last complete pass (the floors, see ``Index``), or when
+        ``full``: a pass after a write that aged nothing costs two lookups, not a walk
+        over every block of the repository."""
         result = result or RewriteResult()
+        warm_line = head_generation - self.policy.warm_threshold
+        cold_line = head_generation - self.policy.cold_threshold
+        with self.store.transaction() as txn:
+            floors = txn.take_migration_floors()
+        if full or floors is None or self._crossed(floors, warm_line, cold_line):
+            self._move_due(head_generation, result)
+        if not result.skipped:  # everything due moved: nothing below the lines waits
+            if floors is not None:
+                warm_line, cold_line = max(floors[0], warm_line), max(floors[1], cold_line)
+            with self.store.transaction() as txn:
+                txn.settle_migration_floors(warm_line, cold_line)
+        return result
+
+    def _crossed(self, floors: tuple[int, int], warm_line: int, cold_line: int) -> bool:
+        index = self.store.index
+        return index.has_generations(floors[0], warm_line) or index.has_generations(
+            floors[1], cold_line
+        )
+
+    def _move_due(self, head_generation: int, result: RewriteResult) -> None:
         with ThreadPoolExecutor(
             self.threads,
             thread_name_prefix="cof-migrate",
@@ -148,7 +175,6 @@ class Migrator:
                 for batch in plan_moves(page, head_generation, self.policy):
                     self.pause()
                     self.execute(batch, pool, result)
-        return result
 
     def execute(self, batch: Batch, pool: Executor, result: RewriteResult) -> None:
         """Encode one batch in ``pool`` and switch its blocks in one transaction."""
