@@ -14,6 +14,8 @@ resumed with:
 - ``--skip``: put back HEAD's files (``reset --merge``) and pick the rest;
 - ``--abort``: return to the HEAD before the series, unless HEAD has moved since the
   series' last step (then only the state goes, with git's warning);
+- both refuse, as git's ``reset --merge``, when the reset would lose a local change
+  or an untracked file (``reset_merge``): nothing changes, the series stays;
 - ``--quit``: forget the series and the stopped pick, leaving files and HEAD.
 
 Every result lists the commits made (``picked``) and how it ended: ``stop``

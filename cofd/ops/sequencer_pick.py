@@ -11,7 +11,7 @@ clean result is committed (cherry-pick: C's message and author; revert: git's
 ``Revert "<summary>"``) and logged "cherry-pick: ..." / "revert: ...".
 
 It stops, as git does, on conflicts (``CHERRY_PICK_HEAD`` or ``REVERT_HEAD`` naming C,
-``MERGE_MSG`` with "# Conflicts:" lines, ``ORIG_HEAD``; with ``-n`` a cherry-pick
+``MERGE_MSG`` with "# Conflicts:" lines, and no ``ORIG_HEAD``; with ``-n`` a cherry-pick
 leaves no ``CHERRY_PICK_HEAD``) and on a result that changes nothing (a cherry-pick
 leaves ``CHERRY_PICK_HEAD`` and ``MERGE_MSG``, a revert only ``MERGE_MSG``), unless
 ``--allow-empty`` (C itself changed nothing) or ``--keep-redundant-commits`` (any
@@ -29,10 +29,11 @@ from cofd.ops.api import OpContext
 from cofd.ops.branches import end_merge
 from cofd.ops.commit import PICK_STATE_FILES, make_commit
 from cofd.ops.common import identity, staged_flat, tree_of
-from cofd.ops.merge import apply_merge, check_worktree, restore_to, staged_changes
+from cofd.ops.merge import apply_merge, check_worktree, staged_changes
 from cofd.ops.merge_trees import TreeMerge, merge_trees
 from cofd.ops.repository import Repository
 from cofd.ops.reset import move_head
+from cofd.ops.reset_merge import reset_merge_worktree
 from cofd.ops.sequencer_message import pick_message, revert_message, signed_off
 from cofd.ops.switch import MAX_LISTED
 from cofd.ops.trees import build
@@ -154,11 +155,8 @@ def _message(
     return signed_off(text, identity(ctx, None)[1].format()) if o.signoff else text
 
 
-def _write_state(
-    repo: Repository, state_file: str | None, head: CommitId | None, commit: CommitId, msg: str
-) -> None:
-    if head is not None:
-        (repo.cof_dir / "ORIG_HEAD").write_text(head.hex() + "\n")
+def _write_state(repo: Repository, state_file: str | None, commit: CommitId, msg: str) -> None:
+    """What a stop leaves (no ORIG_HEAD: git's picks never write one)."""
     if state_file is not None:
         (repo.cof_dir / state_file).write_text(commit.hex() + "\n")
     (repo.cof_dir / "MERGE_MSG").write_text(msg)
@@ -218,7 +216,7 @@ def pick_one(
     if merged.conflicts:
         notes = "".join(f"#\t{p}\n" for p, _ in merged.conflicts)
         named = None if o.no_commit and kind is PICK else kind.state_file
-        _write_state(repo, named, head, commit, message + "\n# Conflicts:\n" + notes)
+        _write_state(repo, named, commit, message + "\n# Conflicts:\n" + notes)
         conflicts = [
             {"path": p, "kind": m.conflict, "message": m.message} for p, m in merged.conflicts
         ]
@@ -226,11 +224,11 @@ def pick_one(
         return {"stop": stop}
     if o.no_commit:
         if kind is REVERT:
-            _write_state(repo, kind.state_file, head, commit, message)
+            _write_state(repo, kind.state_file, commit, message)
         return {}
     empty = head is not None and not staged_changes(repo, state, head)
     if empty and not (o.keep_redundant or (o.allow_empty and info.tree == tree_of(repo, parent))):
-        _write_state(repo, kind.state_file if kind is PICK else None, head, commit, message)
+        _write_state(repo, kind.state_file if kind is PICK else None, commit, message)
         return {"stop": {**stop, "reason": "empty"}}
     if kind is PICK:  # committed through CHERRY_PICK_HEAD, so its author is kept
         (repo.cof_dir / kind.state_file).write_text(commit.hex() + "\n")
@@ -258,8 +256,10 @@ def reset_merge(ctx: OpContext, repo: Repository, target: CommitId) -> None:
     """git's ``reset --merge TARGET`` as ``--abort`` and ``--skip`` use it: every path
     whose staged version (or conflict) differs from TARGET's gets TARGET's, in the
     staging area and the working tree (other local changes and untracked files stay);
-    then HEAD moves, logged "reset: moving to ID", and the pick's state is removed."""
+    then HEAD moves, logged "reset: moving to ID" (ORIG_HEAD: HEAD before), and the
+    pick's state is removed. Refused, nothing changed, where a local change or an
+    untracked file would be lost (``reset_merge``)."""
     head = repo.refs.head()
-    restore_to(repo, target)  # the files first, the ref last (as reset)
+    reset_merge_worktree(repo, target)  # the files first, the ref last (as reset)
     move_head(ctx, repo, head, target, f"reset: moving to {target.hex()}")
     end_merge(repo)
