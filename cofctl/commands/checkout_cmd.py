@@ -11,7 +11,7 @@ from cofctl.dashdash import DashDashCommand, after_dashdash
 from cofctl.runner import call
 from cofctl.status_text import tracking_lines
 from cofctl.textfmt import quote_path, short, upstream_set_line
-from protocol.quoting import wire_paths
+from protocol.quoting import wire_path, wire_paths
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,13 +79,15 @@ def command(
 ) -> None:
     """Switch branches or commits ('-': the previous one), create one (-b/-B NEW
     [START], --orphan NEW [START]), or restore PATHS (after --) from the index or REV."""
-    target, paths = _split(args, after_dashdash())
+    target, paths, rev_only = _split(args, after_dashdash())
     switching = (new_branch, reset_branch, orphan, detach, merge, track is not None)
     if (side or paths) and any(switching):
         raise click.UsageError("paths cannot be given with branch options")
     if side:
         if not paths and target:
             paths, target = [target], None
+        if not paths:
+            raise click.UsageError("'--ours/--theirs' cannot be used with switching branches")
         call("checkout", {"paths": wire_paths(paths), "side": side})
         return
     if paths:
@@ -103,12 +105,15 @@ def command(
         merge=merge,
         track=track,
         guess=guess,
+        rev_only=rev_only,
     )
 
 
 def run_switch(command: str, target: str | None, quiet: bool, **options: Any) -> None:
-    """The ``switch`` operation as checkout and switch ask for it, and its report."""
-    result = call("switch", {"command": command, "target": target, "quiet": quiet, **options})
+    """The ``switch`` operation as checkout and switch ask for it, and its report (a
+    target that is not UTF-8 goes as its bytes: checkout may take it as a path)."""
+    wire_target = wire_path(target) if target is not None else None
+    result = call("switch", {"command": command, "target": wire_target, "quiet": quiet, **options})
     if not quiet:
         report(result)
 
@@ -157,14 +162,15 @@ def _left_behind_text(left: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _split(args: tuple[str, ...], after: list[str] | None) -> tuple[str | None, list[str]]:
-    """``REV -- PATHS`` / ``-- PATHS`` / ``REV PATHS`` / ``TARGET``."""
+def _split(args: tuple[str, ...], after: list[str] | None) -> tuple[str | None, list[str], bool]:
+    """``REV -- PATHS`` / ``-- PATHS`` / ``REV PATHS`` / ``TARGET`` / ``REV --``;
+    the flag: the target came before ``--``, so it is a revision, never paths."""
     if after is None:
         if len(args) > 1:
-            return args[0], list(args[1:])
-        return (args[0] if args else None), []
+            return args[0], list(args[1:]), False
+        return (args[0] if args else None), [], False
     if len(args) > 1:
         raise click.UsageError("only one revision may come before --")
-    if not after:
+    if not after and not args:
         raise click.UsageError("no paths after --")
-    return (args[0] if args else None), after
+    return (args[0] if args else None), after, True

@@ -16,12 +16,11 @@ from cofd.ops.materialize import write_entry
 from cofd.ops.paths import in_scope, path_args, repo_relative, shown, under
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import expand_previous, resolve
-from cofd.ops.switch import apply, check
+from cofd.ops.switch import apply
 from cofd.ops.switch_move import move_worktree
 from cofd.ops.trees import FlatEntry
 from cofd.ops.upstreams import (
     copy_upstream,
-    guess_remote_branch,
     remote_tracking,
     rename_upstream,
     require_remote_tracking,
@@ -30,7 +29,7 @@ from cofd.ops.upstreams import (
     unset_upstream,
 )
 from cofd.sync.registry import Upstream
-from protocol.errors import ConflictError, PathError, RevisionError, UsageError
+from protocol.errors import ConflictError, PathError, UsageError
 
 HEADS = "refs/heads/"
 REMOTES = "refs/remotes/"  # remote-tracking branches, moved by fetch
@@ -38,10 +37,13 @@ TAGS = "refs/tags/"
 
 
 def branch_ref(name: str) -> str:
-    """``refs/heads/NAME``, or git's refusal of a name a branch cannot have."""
+    """``refs/heads/NAME``, or git's refusal of a name a branch cannot have (nor a
+    cof branch: one that is not UTF-8, as a name taken from a file name may be)."""
     problem = ref_name_problem(name)
+    if problem is None and shown(name) != name:
+        problem = "not valid UTF-8"
     if problem is not None or name == "HEAD":
-        raise UsageError(f"'{name}' is not a valid branch name: {problem or 'reserved'}")
+        raise UsageError(f"'{shown(name)}' is not a valid branch name: {problem or 'reserved'}")
     return HEADS + name
 
 
@@ -252,12 +254,14 @@ def _edit_upstream(repo: Repository, action: str, params: dict[str, Any]) -> dic
 # -- checkout --------------------------------------------------------------------
 
 
-def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) -> dict[str, Any]:
-    """``checkout [REV] -- PATH...`` and ``checkout --ours|--theirs PATH...``."""
+def checkout_paths(
+    ctx: OpContext, repo: Repository, paths: object, rev: str | None = None, side: str | None = None
+) -> dict[str, Any]:
+    """``checkout [REV] -- PATH...`` and ``checkout --ours|--theirs PATH...``
+    (``paths``: a request's path arguments, see :func:`cofd.ops.paths.path_args`)."""
     state = repo.load_state()
-    args = path_args(params["paths"])
+    args = path_args(paths)
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in args]
-    side = params.get("side")
     todo: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {}
     if side:
         stage = 2 if side == "ours" else 3
@@ -273,8 +277,8 @@ def _checkout_paths(ctx: OpContext, repo: Repository, params: dict[str, Any]) ->
             assert new is not None
             write_entry(repo, path, new)
         return {"written": len(todo)}
-    if params.get("rev"):
-        source = flat_tree(repo, resolve(repo, expand_previous(repo, params["rev"])))
+    if rev:
+        source = flat_tree(repo, resolve(repo, expand_previous(repo, rev)))
     else:
         source = {p: FlatEntry(e.mode, e.id, e.size) for p, e in state.entries.items()}
     known = sorted(source)
@@ -330,27 +334,6 @@ def switch_to(
     }
 
 
-def _switch_to_new_branch(
-    ctx: OpContext,
-    repo: Repository,
-    name: str,
-    start: str,
-    force: bool,
-    from_name: str,
-    upstream: Upstream | None,
-) -> dict[str, Any]:
-    ref = branch_ref(name)
-    commit = resolve(repo, start)
-    # HEAD moves once, onto the new branch (one reflog entry, as git writes).
-    result = switch_to(ctx, repo, commit, None, force, "", move_head=False)
-    repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start}")
-    repo.refs.set_head(ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {name}")
-    if upstream is not None:
-        set_upstream(repo, name, upstream)
-    tracks = upstream.to_dict() if upstream else None
-    return {**result, "branch": name, "created": True, "upstream": tracks}
-
-
 def describe_head(repo: Repository) -> str:
     """HEAD as checkout's reflog names it: the branch, or a detached commit's 12 digits."""
     branch_name = _current_branch(repo)
@@ -360,89 +343,33 @@ def describe_head(repo: Repository) -> str:
     return head.hex()[:12] if head else "HEAD"
 
 
+def _new_branch_at(ctx: OpContext, repo: Repository, name: str, start: str) -> dict[str, Any]:
+    """A new branch ``name`` at ``start``, checked out (HEAD moves once, onto the new
+    branch: one reflog entry, as git writes)."""
+    ref = branch_ref(name)
+    if repo.refs.read(ref) is not None:
+        raise UsageError(f"a branch named '{name}' already exists")
+    from_name = describe_head(repo)
+    commit = resolve(repo, start)
+    result = switch_to(ctx, repo, commit, None, False, "", move_head=False)
+    repo.refs.update(ref, commit, reflog_signature(ctx), f"branch: Created from {start}")
+    repo.refs.set_head(ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {name}")
+    return {**result, "branch": name, "created": True}
+
+
 @op("checkout", writes=True)
 def checkout(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """``checkout [REV] -- PATH...`` and ``--ours``/``--theirs`` (``paths``, ``rev``,
+    ``side``), and ``stash branch``'s new branch (``new_branch`` at ``target``).
+    Switching branches, as both ``checkout`` and ``switch`` do, is the ``switch``
+    operation's (:mod:`cofd.ops.switch_branch`)."""
     repo = ctx.require_repo()
     if params.get("paths"):
-        return _checkout_paths(ctx, repo, params)
-    force = bool(params.get("force"))
-    new_branch = params.get("new_branch")
-    target_name = params.get("target")
-    if isinstance(target_name, str):
-        # `checkout -` / `@{-N}`: the branch by name, so HEAD attaches to it (git).
-        target_name = expand_previous(repo, target_name)
-    from_name = describe_head(repo)
-    if new_branch:
-        ref = branch_ref(new_branch)
-        if repo.refs.read(ref) is not None:
-            raise UsageError(f"a branch named '{new_branch}' already exists")
-        start = target_name or "HEAD"
-        head = repo.refs.head()
-        if head is None and start == "HEAD":
-            # On an unborn branch: just point HEAD at the new (still unborn) branch.
-            repo.refs.set_head(
-                ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {new_branch}"
-            )
-            return {"branch": new_branch, "created": True, "written": 0, "removed": 0}
-        upstream = remote_tracking(repo, start) if target_name else None
-        return _switch_to_new_branch(ctx, repo, new_branch, start, force, from_name, upstream)
-    if not target_name and params.get("detach"):
-        target_name = "HEAD"  # `checkout --detach`: where HEAD is (git)
-    if not target_name:
-        raise UsageError("checkout needs a branch, a revision or paths")
-    ref = HEADS + target_name
-    if not params.get("detach") and repo.refs.read(ref) is not None:
-        if _current_branch(repo) == target_name and not force:
-            check(repo, repo.load_state(), {}, "checkout")  # refuses unmerged paths
-            end_merge(repo)
-            # Logged although nothing moves, as git does: `checkout -` counts it.
-            repo.refs.set_head(
-                ref, reflog_signature(ctx), f"checkout: moving from {from_name} to {target_name}"
-            )
-            tracking = tracking_state(repo, target_name)
-            return {
-                "branch": target_name,
-                "already": True,
-                "written": 0,
-                "removed": 0,
-                "tracking": tracking,
-            }
-        branch_head = repo.refs.read(ref)
-        assert branch_head is not None
-        result = switch_to(
-            ctx,
-            repo,
-            branch_head,
-            ref,
-            force,
-            f"checkout: moving from {from_name} to {target_name}",
-            merge_label=target_name if params.get("merge") else None,
-        )
-        return {**result, "tracking": tracking_state(repo, target_name)}
-    try:
-        commit = resolve(repo, target_name)
-    except RevisionError:
-        guessing = not params.get("detach") and params.get("guess") is not False
-        guessed = guess_remote_branch(repo, target_name) if guessing else None
-        if guessed is not None:  # only origin/NAME exists: NAME is made to track it
-            return _switch_to_new_branch(
-                ctx, repo, target_name, guessed.text(), force, from_name, guessed
-            )
-        state = repo.load_state()
-        spec = repo_relative(repo.root, ctx.cwd, target_name)
-        if under(sorted(state.entries), spec):
-            return _checkout_paths(ctx, repo, {"paths": [target_name]})
-        raise
-    result = switch_to(
-        ctx,
-        repo,
-        commit,
-        None,
-        force,
-        f"checkout: moving from {from_name} to {target_name}",
-        merge_label=target_name if params.get("merge") else None,
-    )
-    return {**result, "detached": True, "summary": repo.objects.read_commit(commit).summary}
+        return checkout_paths(ctx, repo, params["paths"], params.get("rev"), params.get("side"))
+    name, start = params.get("new_branch"), params.get("target")
+    if not isinstance(name, str) or not name or not isinstance(start, str) or not start:
+        raise UsageError("checkout needs paths, or a new branch and where it starts")
+    return _new_branch_at(ctx, repo, name, start)
 
 
 # -- tag -------------------------------------------------------------------------

@@ -150,6 +150,12 @@ def _range(repo: Repository, rev: str) -> tuple[list[CommitId], set[CommitId]]:
     return [resolve(repo, rev)], set()
 
 
+def _no_commits_yet(repo: Repository) -> RevisionError:
+    """git's refusal of ``log`` and ``reflog`` on an unborn branch."""
+    branch = (repo.refs.head_target() or "HEAD").removeprefix("refs/heads/")
+    return RevisionError(f"your current branch '{branch}' does not have any commits yet")
+
+
 @op("log", writes=False)
 def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
@@ -158,8 +164,7 @@ def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise UsageError("-n expects a non-negative number")
     if repo.refs.head() is None and rev == "HEAD":
-        branch = (repo.refs.head_target() or "HEAD").removeprefix("refs/heads/")
-        raise RevisionError(f"your current branch '{branch}' does not have any commits yet")
+        raise _no_commits_yet(repo)
     starts, excluded = _range(repo, rev)
     specs = [repo_relative(repo.root, ctx.cwd, p) for p in path_args(params.get("paths"))]
     path_filter = PathFilter(repo, specs) if specs else None
@@ -187,6 +192,12 @@ def log(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 def reflog(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     name = params.get("ref") or "HEAD"
+    if name == "HEAD" and repo.refs.head() is None:
+        # As git: HEAD names no commit on an unborn branch (a fresh repository, or
+        # after --orphan), so its older entries are not listed.
+        if params.get("ref"):
+            resolve(repo, name)  # raises: "unknown revision 'HEAD'"
+        raise _no_commits_yet(repo)
     entries = repo.refs.reflog(reflog_name(repo, name))
     return {
         "ref": name,

@@ -4,13 +4,16 @@ paths): one operation, git's rules for each command.
 ``switch`` wants a branch: a tag, a remote-tracking branch or a commit needs
 ``--detach`` ("a branch is expected, got ..."), and it never falls back to paths;
 ``checkout`` detaches HEAD at anything that names a commit, else restores the paths
-the name matches. Both create (``-c``/``-b``), create or reset (``-C``/``-B``:
+the name matches (not when the name came before ``--``: "invalid reference"). Both
+create (``-c``/``-b``), create or reset (``-C``/``-B``:
 "branch: Reset to START" in its reflog), make an unborn branch (``--orphan``), make
 a branch NAME tracking ``R/NAME`` when only the remote R has one (git's ``--guess``,
 ``--no-guess`` turns it off), set the upstream of a new branch (``-t``/``--track``,
 or by default when it starts from a remote-tracking branch; ``--no-track``: never)
-and merge local changes in the way (``-m``, :mod:`cofd.ops.switch_move`). The move
-itself is ``checkout``'s (:func:`cofd.ops.branches.switch_to`).
+and merge local changes in the way (``-m``, :mod:`cofd.ops.switch_move`). A name
+that is both a file and a branch only one remote has is refused by ``checkout``
+without ``--``, as git: either could be meant. The move itself is
+:func:`cofd.ops.branches.switch_to`.
 
 What the messages need comes with the result: the detached HEAD left behind
 ("Previous HEAD position was ..."), the commits only it reached ("you are leaving N
@@ -20,25 +23,35 @@ commits behind", :mod:`cofd.ops.left_behind`) and the local changes carried alon
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
 from cofd.objects.model import CommitId
 from cofd.ops.api import OpContext, op
-from cofd.ops.branches import HEADS, branch_ref, describe_head, switch_to
-from cofd.ops.branches import checkout as checkout_op
+from cofd.ops.branches import (
+    HEADS,
+    branch_ref,
+    checkout_paths,
+    describe_head,
+    end_merge,
+    switch_to,
+)
 from cofd.ops.common import reflog_signature
 from cofd.ops.left_behind import left_behind_report
 from cofd.ops.local_changes import local_changes
 from cofd.ops.orphan_branch import switch_to_orphan
+from cofd.ops.paths import shown
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import expand_previous, refs_named, resolve
+from cofd.ops.switch import check
 from cofd.ops.switch_request import SwitchRequest
 from cofd.ops.upstreams import (
     guess_remote_branch,
     remote_tracking,
     set_upstream,
     tracking_against,
+    tracking_state,
     upstream_of,
 )
 from cofd.sync.registry import Upstream
@@ -50,7 +63,7 @@ def _commit(repo: Repository, rev: str) -> CommitId:
     try:
         return resolve(repo, rev)
     except RevisionError:
-        raise RevisionError(f"invalid reference: {rev}") from None
+        raise RevisionError(f"invalid reference: {shown(rev)}") from None
 
 
 def _start_commit(repo: Repository, request: SwitchRequest, start: str, name: str) -> CommitId:
@@ -61,7 +74,7 @@ def _start_commit(repo: Repository, request: SwitchRequest, start: str, name: st
         return resolve(repo, start)
     except RevisionError:
         raise RevisionError(
-            f"'{start}' is not a commit and a branch '{name}' cannot be created from it"
+            f"'{shown(start)}' is not a commit and a branch '{name}' cannot be created from it"
         ) from None
 
 
@@ -155,43 +168,75 @@ def _to_orphan(ctx: OpContext, repo: Repository, request: SwitchRequest) -> dict
     return switch_to_orphan(ctx, repo, request.orphan, start, request.force, request.merge_label)
 
 
-def _checkout(
-    ctx: OpContext, request: SwitchRequest, target: str, detach: bool = False
+def _to_branch(
+    ctx: OpContext, repo: Repository, request: SwitchRequest, name: str
 ) -> dict[str, Any]:
-    """The ``checkout`` operation does a plain move (or restores paths)."""
-    params = {
-        "target": target,
-        "detach": detach,
-        "force": request.force,
-        "merge": request.merge,
-        "guess": False,  # guessed already, unless --no-guess
-    }
-    result: dict[str, Any] = checkout_op(ctx, params)
-    return result
+    """HEAD attaches to the existing branch ``name``, the files moving there."""
+    ref = HEADS + name
+    message = f"checkout: moving from {describe_head(repo)} to {name}"
+    if repo.refs.head_target() == ref and not request.force:
+        check(repo, repo.load_state(), {}, "checkout")  # refuses unmerged paths
+        end_merge(repo)
+        # Logged although nothing moves, as git does: `checkout -` counts it.
+        repo.refs.set_head(ref, reflog_signature(ctx), message)
+        tracking = tracking_state(repo, name)
+        return {"branch": name, "already": True, "written": 0, "removed": 0, "tracking": tracking}
+    commit = repo.refs.read(ref)
+    assert commit is not None
+    result = switch_to(
+        ctx, repo, commit, ref, request.force, message, merge_label=request.merge_label
+    )
+    return {**result, "tracking": tracking_state(repo, name)}
+
+
+def _detach_at(
+    ctx: OpContext, repo: Repository, request: SwitchRequest, rev: str
+) -> dict[str, Any]:
+    """HEAD detaches at ``rev``'s commit, the files moving there."""
+    commit = _commit(repo, rev)
+    message = f"checkout: moving from {describe_head(repo)} to {rev}"
+    result = switch_to(
+        ctx, repo, commit, None, request.force, message, merge_label=request.merge_label
+    )
+    return {**result, "detached": True, "summary": repo.objects.read_commit(commit).summary}
 
 
 def _to_target(ctx: OpContext, repo: Repository, request: SwitchRequest) -> dict[str, Any]:
-    """An existing branch, a commit (checkout detaches; switch refuses) or a branch
-    only one remote has (guessed); checkout's paths otherwise."""
+    """An existing branch, a commit (checkout detaches; switch refuses), or a name
+    that is neither (:func:`_to_no_revision`)."""
     target = request.target
     if not target:
         if request.command == "switch":
             raise UsageError("missing branch or commit argument")
         raise UsageError("checkout needs a branch, a revision or paths")
     if repo.refs.read(HEADS + target) is not None:
-        return _checkout(ctx, request, target)
+        return _to_branch(ctx, repo, request, target)
     try:
         resolve(repo, target)
     except RevisionError:
-        guessed = guess_remote_branch(repo, target) if request.guess else None
-        if guessed is not None:  # only R/NAME exists: NAME is made to track it
-            return _to_new_branch(ctx, repo, request, target, guessed.text())
-        if request.command == "switch":
-            raise RevisionError(f"invalid reference: {target}") from None
-        return _checkout(ctx, request, target)  # paths, or its refusal
+        return _to_no_revision(ctx, repo, request, target)
     if request.command == "switch":
         raise _not_a_branch(repo, target)
-    return _checkout(ctx, request, target)
+    return _detach_at(ctx, repo, request, target)
+
+
+def _to_no_revision(
+    ctx: OpContext, repo: Repository, request: SwitchRequest, target: str
+) -> dict[str, Any]:
+    """git's order for a name that is no commit: the branch only one remote has
+    (guessed: NAME is made to track R/NAME), then checkout's paths; else an
+    invalid reference. A file of that name makes checkout's guess ambiguous."""
+    guessed = guess_remote_branch(repo, target) if request.guess else None
+    if guessed is not None:
+        if request.may_be_paths and os.path.lexists(os.path.join(ctx.cwd, target)):
+            raise UsageError(
+                f"'{shown(target)}' could be both a local file and a tracking branch. "
+                "Please use -- (and optionally --no-guess) to disambiguate"
+            )
+        return _to_new_branch(ctx, repo, request, target, guessed.text())
+    if not request.may_be_paths:
+        raise RevisionError(f"invalid reference: {shown(target)}")
+    return checkout_paths(ctx, repo, [target])
 
 
 def _switch(ctx: OpContext, repo: Repository, request: SwitchRequest) -> dict[str, Any]:
@@ -200,9 +245,7 @@ def _switch(ctx: OpContext, repo: Repository, request: SwitchRequest) -> dict[st
     if request.new_branch:
         return _to_new_branch(ctx, repo, request, request.new_branch, request.target)
     if request.detach:
-        target = request.target or "HEAD"
-        _commit(repo, target)
-        return _checkout(ctx, request, target, detach=True)
+        return _detach_at(ctx, repo, request, request.target or "HEAD")
     return _to_target(ctx, repo, request)
 
 

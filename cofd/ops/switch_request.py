@@ -2,6 +2,9 @@
 options that cannot go together are refused in git's words (naming ``-c``/``-C`` for
 switch, ``-b``/``-B`` for checkout), and ``--track``/``--no-track`` without a new
 branch name takes it from the remote-tracking branch (``origin/topic``: ``topic``).
+
+The target comes as text, or as its bytes when it is not UTF-8 (a file name:
+``protocol.quoting.wire_path``), which no ref or commit of cof can be named.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from protocol.errors import UsageError
+from protocol.quoting import text_path
 
 COMMANDS = ("switch", "checkout")
 
@@ -18,6 +22,7 @@ COMMANDS = ("switch", "checkout")
 class SwitchRequest:
     command: str  # "switch" or "checkout": whose rules and words apply
     target: str | None  # the branch or commit; START with a new branch
+    rev_only: bool  # checkout's target came before `--`: never paths
     create: str | None  # -c / -b NEW
     reset: str | None  # -C / -B NEW: created, or reset if it exists
     orphan: str | None  # --orphan NEW
@@ -31,6 +36,12 @@ class SwitchRequest:
     @property
     def new_branch(self) -> str | None:
         return self.create or self.reset
+
+    @property
+    def may_be_paths(self) -> bool:
+        """Whether a target that names no commit is paths (git's checkout without
+        ``--``), rather than an invalid reference."""
+        return self.command == "checkout" and not self.rev_only
 
     @property
     def merge_label(self) -> str | None:
@@ -47,7 +58,8 @@ class SwitchRequest:
             raise UsageError("track must be true, false or absent")
         request = SwitchRequest(
             command=command,
-            target=_text(params, "target"),
+            target=_target(params.get("target")),
+            rev_only=bool(params.get("rev_only")),
             create=_text(params, "create"),
             reset=_text(params, "reset"),
             orphan=_text(params, "orphan"),
@@ -91,6 +103,16 @@ class SwitchRequest:
             option = "-c" if self.command == "switch" else "-b"
             raise UsageError(f"missing branch name; try {option}")
         return replace(self, create=name)
+
+
+def _target(value: object) -> str | None:
+    """The target as a name (bytes that are not UTF-8 become ``os.fsdecode``'s
+    surrogates, so the path form reaches the same file)."""
+    if value is None or value in ("", b""):
+        return None
+    if not isinstance(value, str | bytes):
+        raise UsageError("target must be a string")
+    return text_path(value)
 
 
 def _text(params: dict[str, Any], key: str) -> str | None:

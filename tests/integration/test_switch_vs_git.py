@@ -9,8 +9,6 @@ Differences from git, documented rather than matched:
   the words are git's.
 - The advice after "you are leaving N commits behind" is always printed (git: unless
   ``advice.detachedHead`` is false; these tests turn it on for git where it shows).
-- The HEAD reflog after ``--orphan`` keeps its last entry (git's reflog command
-  refuses a HEAD with no commit): compared once the orphan branch has its root.
 
 ``--track``/``--guess`` need remote-tracking branches: see
 ``test_switch_tracking_vs_git``.
