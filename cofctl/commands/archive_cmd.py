@@ -4,10 +4,12 @@ The archive is built in the daemon and streamed here (see ``cofctl.stream_out``)
 stdout or to ``-o FILE``, whose extension picks the format when ``--format`` is not
 given (``.zip``, ``.tar.gz``/``.tgz``, else tar). The file is created when the first
 bytes arrive, so a failure before that (an unknown revision) leaves nothing behind.
+``-0``..``-9`` is git's compression level (zip and tar.gz; git refuses it for tar).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,6 +25,20 @@ from protocol.errors import UsageError
 from protocol.quoting import wire_paths
 
 _FORMATS = {"tar": "tar", "zip": "zip", "tgz": "tgz", "tar.gz": "tgz"}
+_LEVEL = re.compile(r"^-(\d+)$")
+_LEVEL_KEY = "cof.archive_level"
+
+
+class ArchiveCommand(click.Command):
+    """Takes git's ``-NUM`` (the last one given counts) before click sees the rest:
+    click has no option for "any number"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        levels = [m[1] for m in map(_LEVEL.match, args[:end]) if m is not None]
+        ctx.meta[_LEVEL_KEY] = int(levels[-1]) if levels else None
+        rest = [a for a in args[:end] if _LEVEL.match(a) is None] + args[end:]
+        return super().parse_args(ctx, rest)
 
 
 def format_for(name: str | None, output: str | None) -> str:
@@ -57,7 +73,7 @@ class _LazyFile:
         self.file.write(data)
 
 
-@click.command("archive")
+@click.command("archive", cls=ArchiveCommand)
 @click.argument("rev")
 @click.argument("paths", nargs=-1)
 @click.option("--format", "fmt", metavar="FMT", help="tar, tar.gz (tgz) or zip.")
@@ -72,8 +88,13 @@ def command(
     output: str | None,
     prefix: str,
 ) -> None:
-    """Write REV's files (or only PATHs) as an archive, each dated REV's commit time."""
+    """Write REV's files (or only PATHs) as an archive, each dated REV's commit time
+    (REV:DIR or REV^{tree}: a tree, dated now, as git).
+
+    -0 .. -9: the compression level (zip: -0 stores every file; tar.gz: gzip's
+    level; 6 by default)."""
     params = {"rev": rev, "paths": wire_paths(paths), "prefix": prefix}
+    params["level"] = ctx.meta[_LEVEL_KEY]
     params["format"] = format_for(fmt, output)
     if output is None:
         try:

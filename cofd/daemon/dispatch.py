@@ -1,7 +1,8 @@
 """Requests → operations: lookup, repository resolution, locking, the worker pool.
 
 The event loop never runs operation code: every operation, repository lookup and
-result encoding runs in the one bounded worker pool. Expected failures (``CofError``)
+result encoding runs in the one bounded worker pool (but the sending part of an output
+stream, which waits on its client: see ``STREAM_THREADS``). Expected failures (``CofError``)
 go back as ``Error`` frames; anything else is a bug, logged with its traceback and
 reported to the client as ``internal``.
 """
@@ -17,8 +18,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,7 +29,7 @@ from typing import Any
 from cofd.daemon.migration import MigrationLoop
 from cofd.daemon.output import Drain, OutputStream
 from cofd.daemon.repos import OpenRepository, RepositoryCache
-from cofd.ops.api import OPS, OpContext, find_repo_root
+from cofd.ops.api import OPS, OpContext, Stream, find_repo_root
 from protocol.errors import CofError, DaemonUnavailableError, InternalError, UsageError
 from protocol.rpc import PROTOCOL_VERSION, Error, Progress, Request, Result, encode_frame
 
@@ -39,6 +40,12 @@ BUILTINS = frozenset({"ping", "daemon_status", "shutdown"})
 # Operations the migration loop does not yield to, run without the repository lock:
 # they are maintenance themselves (``cof migrate --wait`` would wait for itself).
 BACKGROUND_OPS = frozenset({"migrate"})
+# Threads for output streams once resolved (cofd.ops.api.Stream): each mostly waits
+# for its client, so they stay out of the worker pool (two pagers left open would
+# take both workers of a two-core machine). Beyond this many at once a stream waits
+# for a thread, holding only the prune lock. Bounded: each thread keeps its own index
+# connection (and page cache) once it has read.
+STREAM_THREADS = 32
 
 
 def daemon_version() -> str:
@@ -119,6 +126,8 @@ class Dispatcher:
     def __init__(self, info: DaemonInfo, executor: Executor, on_shutdown: Callable[[], None]):
         self.info = info
         self._executor = executor
+        # Where a Stream sends (see STREAM_THREADS), not the worker pool.
+        self._streams = ThreadPoolExecutor(STREAM_THREADS, thread_name_prefix="cofd-stream")
         self._on_shutdown = on_shutdown
         self.repos = RepositoryCache(
             self.run_blocking,
@@ -225,20 +234,30 @@ class Dispatcher:
             ctx = dataclasses.replace(ctx, repo=repository.repo)
             return await self.run_blocking(spec.fn, ctx, request.params)
         writes = spec.writes_for(request.params)
-        locking: contextlib.AbstractAsyncContextManager[Any]
+        # A stream's locking yields how to let go of the repository lock early.
+        locking: contextlib.AbstractAsyncContextManager[Callable[[], Awaitable[None]] | None]
         if spec.prunes:
             locking = repository.pruning()
         elif spec.transfer:
             locking = repository.transferring()
+        elif spec.streams:
+            locking = repository.streaming()
         else:
             locking = repository.lock.acquire(writes)
-        async with locking:
+        async with locking as release:
             entry.state = "running"
             ctx = dataclasses.replace(ctx, repo=repository.repo)
+            # Foreground work, streams included: the migration loop pauses meanwhile,
+            # so no pack a stream reads is rewritten under it.
             gate = repository.repo.blocks.maintenance.gate
             gate.enter()
             try:
-                return await self.run_blocking(spec.fn, ctx, request.params)
+                value = await self.run_blocking(spec.fn, ctx, request.params)
+                if release is not None and isinstance(value, Stream):
+                    await release()  # resolved: writers may go on while it streams
+                    running = asyncio.get_running_loop()
+                    return await running.run_in_executor(self._streams, value.send)
+                return value
             finally:
                 gate.exit()
                 if writes and (loop := self.migrations.get(root)) is not None:

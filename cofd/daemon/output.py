@@ -5,7 +5,8 @@ several GiB for ``cof show REV:PATH``, an archive); each call sends them as fram
 at most ``MAX_DATA_BYTES`` and returns only once the socket has taken them (the
 stream writer drained below its high-water mark). That back-pressure is what bounds
 the daemon's memory: a slow reader (``cof show ... | less``) slows the operation
-down instead of piling frames up in the writer's buffer.
+down instead of piling frames up in the writer's buffer. Meanwhile the operation holds
+no repository lock, only the prune lock (``OpenRepository.streaming``): writers go on.
 
 When the client goes away (its stdout's reader closed early, Ctrl-C) the connection
 watcher sets ``cancelled``, or the drain fails; either way the next write raises

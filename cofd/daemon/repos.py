@@ -75,6 +75,20 @@ class OpenRepository:
         """Shared among transfers, and beside readers and writers of ``lock``."""
         return self.prune_lock.read()
 
+    @contextlib.asynccontextmanager
+    async def streaming(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+        """For an output stream (``show REV:PATH``, ``archive``): both locks shared,
+        ``lock`` only until the yielded ``release`` is awaited.
+
+        The op resolves what it sends under ``lock``; then the stream, which may wait
+        on a client's pager for hours, reads only immutable blocks, which nothing but
+        gc and fsck deletes: holding the prune lock to the end, as a transfer does,
+        keeps them out while commits proceed. The prune lock first, as in
+        :meth:`pruning`: the other order would deadlock with a waiting gc."""
+        async with self.prune_lock.read(), contextlib.AsyncExitStack() as reading:
+            await reading.enter_async_context(self.lock.read())
+            yield reading.aclose
+
 
 class RepositoryCache:
     """Opens repositories on first use, in the worker pool, at most once each."""

@@ -58,6 +58,18 @@ class OpContext:
 OpFn = Callable[[OpContext, dict[str, Any]], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """What an op registered with ``streams=True`` returns once it has resolved
+    everything it will send (revision, tree entries, content ids) under the
+    repository's read lock: the daemon lets go of that lock, then calls ``send`` on a
+    thread of its own, where it may wait on a slow client (``| less``) for hours
+    without holding up writers or the worker pool. ``send`` reads only immutable
+    blocks, which gc cannot delete before it returns; its value is the op's result."""
+
+    send: Callable[[], Any]
+
+
 # True: exclusive per repository; False: runs alongside other readers. A function of
 # the request's parameters for commands that only read in some forms (``cof branch``
 # lists, ``cof branch NAME`` creates).
@@ -75,6 +87,9 @@ class OpSpec:
     # writers and is kept from gc alone; ``prunes`` (gc, fsck) excludes everything.
     transfer: bool = False
     prunes: bool = False
+    # A reader whose output goes to the client and that may return a :class:`Stream`:
+    # see there (and cofd.daemon.repos.OpenRepository.streaming).
+    streams: bool = False
 
     def writes_for(self, params: dict[str, Any]) -> bool:
         return self.writes if isinstance(self.writes, bool) else self.writes(params)
@@ -95,11 +110,14 @@ def op(
     needs_repo: bool = True,
     transfer: bool = False,
     prunes: bool = False,
+    streams: bool = False,
 ) -> Callable[[OpFn], OpFn]:
     def register(fn: OpFn) -> OpFn:
         if name in OPS:
             raise RuntimeError(f"operation {name!r} registered twice")
-        OPS[name] = OpSpec(name, fn, writes, needs_repo, transfer, prunes)
+        if streams and writes is not False:
+            raise RuntimeError(f"operation {name!r}: only a reader can stream without the lock")
+        OPS[name] = OpSpec(name, fn, writes, needs_repo, transfer, prunes, streams)
         return fn
 
     return register

@@ -1,49 +1,46 @@
-"""``archive``: a commit's files as a tar, tar.gz or zip stream, as git's ``archive``.
+"""``archive``: a tree's files as a tar, tar.gz or zip stream, as git's ``archive``.
 
+The tree is a tree-ish (:mod:`cofd.ops.tree_ish`): a revision's, or ``REV:DIR``.
 Members are named as in the tree, below ``prefix`` (``P/``: a ``P/`` directory comes
 first, as in git); directories are members too (git lists each before its contents);
-every member's time is the commit's committer time. Modes are git's: in a tar, files
-0664 or 0775, directories 0775, symlinks 0777 (git's ``tar.umask`` of 002 applied);
-in a zip, an executable or a symlink carries its Unix mode, other members none
-(MS-DOS attributes), and every member git's extended-timestamp field (UTC), beside
-the MS-DOS time (local time, as git writes it). With paths, only they and what is
-below them are archived, with the directories leading to them; run from a
-subdirectory without paths, only that subdirectory, named from there (as git does).
+every member's time is the commit's committer time, or for a tree named directly
+the time the archive is made (as git). Each format is written as git writes it:
+:mod:`cofd.ops.archive_tar` (with the commit's id in a pax global header),
+:mod:`cofd.ops.archive_zip` (with it as the zip's comment). ``level`` is git's
+``-0``..``-9``: the zip's deflate level or the gzip level of a tar.gz; a plain tar
+takes none, as in git. With paths, only they and what is below them are archived,
+with the directories leading to them; run from a subdirectory without paths, only
+that subdirectory, named from there (as git does).
 
-Streaming: ``tarfile``/``zipfile``/``gzip`` write into ``output_writer`` (1 MiB of
-buffer in front of ``ctx.output``) and read each file through ``open_content``,
-which hands out the store's runs as it goes; no file is ever held whole. A zip
-written to a stream gets data descriptors (sizes and CRC after the data), and
-ZIP64 headers for a file whose known size needs them.
+Streaming: the writers write into ``output_writer`` (1 MiB of buffer in front of
+``ctx.output``) and read each file through the store's runs as they come; no file is
+ever held whole. The archive is written by a ``Stream``, once the revision and paths
+are resolved: without the repository lock.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
-import shutil
-import struct
-import tarfile
 import time
-import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 from cofd.objects.model import Kind, TreeEntry, TreeId
-from cofd.ops.api import OpContext, op
-from cofd.ops.content_io import OUTPUT_BUFFER_BYTES, open_content, output_writer
+from cofd.ops.api import OpContext, Stream, op
+from cofd.ops.archive_tar import TarWriter
+from cofd.ops.archive_zip import ZipWriter
+from cofd.ops.content_io import output_writer
 from cofd.ops.paths import path_args, repo_relative, shown
 from cofd.ops.repository import Repository
-from cofd.ops.revisions import resolve
+from cofd.ops.tree_ish import tree_named
 from cofd.ops.tree_paths import entry_at, git_order, root_entry
 from protocol.errors import PathError, UsageError
 
 FORMATS = ("tar", "tgz", "zip")
-TAR_UMASK = 0o002  # git's default tar.umask
-GZIP_LEVEL = 6  # gzip's default, which git's built-in tar.gz filter uses
-ZIP_MTIME_TAG = 0x5455  # "UT": Info-ZIP's extended timestamp field, as git writes it
-# MS-DOS attributes git gives a directory in a zip (the "directory" bit).
-ZIP_DOS_DIR = 0x10
+# git's names for the formats, in its messages.
+FORMAT_NAMES = {"tar": "tar", "tgz": "tar.gz", "zip": "zip"}
+LEVELS = range(10)  # -0 .. -9: zlib's levels, the ones git's zip and gzip take
 
 Member = tuple[str, TreeEntry]  # archive name (directories end in "/"), entry
 
@@ -64,84 +61,25 @@ def _members(repo: Repository, tree: TreeId, base: str, specs: list[str]) -> Ite
             yield path, entry
 
 
-class _Writer:
-    """One archive format over the output stream."""
+def _writer(
+    repo: Repository, out: io.BufferedIOBase, fmt: str, mtime: int, commit: bytes | None, level: int
+) -> TarWriter | ZipWriter:
+    """The format's writer; ``level`` -1 is zlib's default (6)."""
+    if fmt == "zip":
+        return ZipWriter(repo, out, mtime, commit.hex().encode() if commit else b"", level)
+    gzip_level = level if fmt == "tgz" else None
+    return TarWriter(repo, out, mtime, commit.hex() if commit else None, gzip_level)
 
-    def __init__(self, repo: Repository, out: io.BufferedWriter, mtime: int, fmt: str) -> None:
-        self.repo, self.mtime, self.fmt = repo, mtime, fmt
-        self._gzip = (
-            gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL, mtime=mtime)
-            if fmt == "tgz"
-            else None
-        )
-        sink: io.BufferedIOBase = self._gzip or out
-        if fmt == "zip":
-            self._zip: zipfile.ZipFile | None = zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED)
-            self._tar: tarfile.TarFile | None = None
-        else:
-            self._zip = None
-            # Closed by close(), like the zip and gzip writers beside it.
-            self._tar = tarfile.open(  # noqa: SIM115
-                fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT
-            )
 
-    def add(self, name: str, entry: TreeEntry) -> None:
-        if self._tar is not None:
-            self._add_tar(self._tar, name, entry)
-        else:
-            assert self._zip is not None
-            self._add_zip(self._zip, name, entry)
-
-    def _target(self, entry: TreeEntry) -> str:
-        with open_content(self.repo, entry.id, entry.size) as reader:
-            return reader.read().decode("utf-8", "surrogateescape")
-
-    def _add_tar(self, tar: tarfile.TarFile, name: str, entry: TreeEntry) -> None:
-        info = tarfile.TarInfo(name.rstrip("/"))
-        info.mtime, info.uname, info.gname = self.mtime, "root", "root"
-        if entry.kind == Kind.DIR:
-            info.type, info.mode = tarfile.DIRTYPE, 0o777 & ~TAR_UMASK
-            tar.addfile(info)
-        elif entry.kind == Kind.SYMLINK:
-            info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, self._target(entry)
-            tar.addfile(info)
-        else:
-            info.size = entry.size
-            info.mode = (0o777 if entry.mode & 0o100 else 0o666) & ~TAR_UMASK
-            with open_content(self.repo, entry.id, entry.size) as reader:
-                tar.addfile(info, reader)
-
-    def _add_zip(self, archive: zipfile.ZipFile, name: str, entry: TreeEntry) -> None:
-        info = zipfile.ZipInfo(name, time.localtime(self.mtime)[:6])
-        info.extra = struct.pack("<HHBI", ZIP_MTIME_TAG, 5, 1, self.mtime)
-        info.create_system = 0  # MS-DOS attributes, as git writes a plain member
-        if entry.kind == Kind.DIR:
-            info.external_attr = ZIP_DOS_DIR
-            archive.writestr(info, b"")
-            return
-        if entry.kind == Kind.SYMLINK or entry.mode & 0o100:
-            info.create_system = 3  # Unix: the mode is in the high half
-            mode = 0o120777 if entry.kind == Kind.SYMLINK else entry.mode
-            info.external_attr = mode << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.file_size = entry.size  # known up front: decides ZIP64 before the data
-        with (
-            open_content(self.repo, entry.id, entry.size) as reader,
-            archive.open(info, "w") as member,
-        ):
-            shutil.copyfileobj(reader, member, OUTPUT_BUFFER_BYTES)
-        if info.create_system == 0:
-            # open() gave it a Unix 0600 for want of attributes; git's plain member has
-            # none. Only the central directory, written at close, carries them.
-            info.external_attr = 0
-
-    def close(self) -> None:
-        if self._tar is not None:
-            self._tar.close()
-        if self._zip is not None:
-            self._zip.close()
-        if self._gzip is not None:
-            self._gzip.close()
+def _level(fmt: str, value: object) -> int:
+    """git's ``-N`` for the format (None: the default), or git's refusal."""
+    if value is None:
+        return zlib.Z_DEFAULT_COMPRESSION
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UsageError("the compression level must be a number")
+    if fmt == "tar" or value not in LEVELS:
+        raise UsageError(f"Argument not supported for format '{FORMAT_NAMES[fmt]}': -{value}")
+    return value
 
 
 def _scope(repo: Repository, ctx: OpContext, raw: list[str]) -> tuple[str, list[str]]:
@@ -156,31 +94,41 @@ def _scope(repo: Repository, ctx: OpContext, raw: list[str]) -> tuple[str, list[
     return "", specs
 
 
-@op("archive", writes=False)
-def archive(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+@op("archive", writes=False, streams=True)
+def archive(ctx: OpContext, params: dict[str, Any]) -> Stream:
     repo = ctx.require_repo()
     rev, fmt, prefix = params.get("rev"), params.get("format", "tar"), params.get("prefix", "")
     if not isinstance(rev, str) or fmt not in FORMATS or not isinstance(prefix, str):
         raise UsageError("archive needs a revision, a format (tar, tgz, zip) and a prefix")
     if ctx.output is None:
         raise UsageError("archive needs a client that takes an output stream")
-    commit = repo.objects.read_commit(resolve(repo, rev))
+    level = _level(fmt, params.get("level"))
+    whole, commit = tree_named(ctx, repo, rev)
     base, specs = _scope(repo, ctx, path_args(params.get("paths")))
-    top = entry_at(repo.objects, commit.tree, base) if base else None
-    tree = TreeId(top.id) if top is not None and top.kind == Kind.DIR else commit.tree
-    if base and tree == commit.tree:
+    top = entry_at(repo.objects, whole, base) if base else None
+    tree = TreeId(top.id) if top is not None and top.kind == Kind.DIR else whole
+    if base and tree == whole:
         raise PathError(f"current directory '{shown(base)}' is not in '{rev}'")
     for spec in specs:
-        if entry_at(repo.objects, commit.tree, spec) is None:
+        if entry_at(repo.objects, whole, spec) is None:
             raise PathError(f"pathspec '{shown(spec)}' did not match any files")
-    out = output_writer(ctx.output)
-    writer = _Writer(repo, out, commit.committer.timestamp, fmt)
-    count = 0
-    if prefix.endswith("/"):  # as git: a prefix without "/" only prefixes names
-        writer.add(prefix, root_entry(tree))
-    for name, entry in _members(repo, tree, "", specs):
-        writer.add(prefix + name, entry)
-        count += 1
-    writer.close()
-    out.flush()
-    return {"members": count}
+    output = ctx.output
+    # git dates a commit's members its committer time, a bare tree's the time now.
+    mtime = repo.objects.read_commit(commit).committer.timestamp if commit else int(time.time())
+
+    def send() -> dict[str, Any]:
+        out = output_writer(output)
+        writer = _writer(repo, out, fmt, mtime, commit, level)
+        count = 0
+        if prefix.endswith("/"):  # as git: a prefix without "/" only prefixes names
+            writer.add(prefix, root_entry(tree))
+        for name, entry in _members(repo, tree, "", specs):
+            writer.add(prefix + name, entry)
+            count += 1
+        writer.close()
+        out.flush()
+        return {"members": count}
+
+    # It reads only the commit's (immutable) trees and contents: writers may go on
+    # while a slow client takes the archive.
+    return Stream(send)

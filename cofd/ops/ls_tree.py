@@ -1,24 +1,30 @@
-"""``ls-tree``: the entries of a commit's tree, as git's ``ls-tree`` lists them.
+"""``ls-tree``: the entries of a tree, as git's ``ls-tree`` lists them.
 
-Paths are literal (no globs, as in git's ``ls-tree``), relative to the client's
-directory; with none, the client's directory is listed. An entry is listed when it is
-a path given or lies below one; a directory on the way to a deeper path given is
-entered rather than listed (listed too with ``-t``); ``-r`` enters every directory;
-``-d`` lists directories only (``-d -r`` implies ``-t``, as in git). Names come back
-relative to the client's directory.
+The tree is a tree-ish (:mod:`cofd.ops.tree_ish`: a revision, ``REV:DIR``, a tree's
+id). Paths are literal (no globs, as in git's ``ls-tree``), relative to the client's
+directory, which is looked for in that tree whatever tree it is (as git does: ``HEAD:d``
+from ``d`` lists nothing); with none, the client's directory is listed. ``full_tree``
+(git's ``--full-tree``) reads paths from the top and lists the whole tree. An entry is
+listed when it is a path given or lies below one; a directory on the way to a deeper
+path given is entered rather than listed (listed too with ``-t``); ``-r`` enters every
+directory; ``-d`` lists directories only (``-d -r`` implies ``-t``, as in git). Names
+come back relative to the client's directory, or from the top with ``full_name``. Ids
+are full, or with ``abbrev`` N unique prefixes of at least N digits (0: full).
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from cofd.objects.model import Kind, TreeEntry, TreeId
 from cofd.ops.api import OpContext, op
 from cofd.ops.paths import path_args, repo_relative
 from cofd.ops.repository import Repository
-from cofd.ops.revisions import resolve
+from cofd.ops.rev_parse import abbreviation
+from cofd.ops.tree_ish import tree_named
 from cofd.ops.tree_paths import git_order
 from protocol.errors import UsageError
 
@@ -63,20 +69,30 @@ class _Listing:
                 yield path, entry
 
 
-def _spec(repo: Repository, ctx: OpContext, arg: str) -> str:
-    rel = repo_relative(repo.root, ctx.cwd, arg)
+def _spec(repo: Repository, cwd: Path, arg: str) -> str:
+    rel = repo_relative(repo.root, cwd, arg)
     return rel + "/" if rel and arg.endswith("/") else rel
+
+
+def _shown_id(repo: Repository, object_id: bytes, abbrev: int | None) -> str:
+    """git's ``--abbrev``: None or 0 the whole id, else a unique prefix of at least
+    that many digits (4 at least, as git)."""
+    return object_id.hex() if not abbrev else abbreviation(repo, object_id, abbrev)
 
 
 @op("ls_tree", writes=False)
 def ls_tree(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
-    rev = params.get("rev")
+    rev, abbrev = params.get("rev"), params.get("abbrev")
     if not isinstance(rev, str):
         raise UsageError("ls-tree needs a revision")
-    tree = repo.objects.read_commit(resolve(repo, rev)).tree
-    prefix = repo_relative(repo.root, ctx.cwd, ".")
-    specs = [_spec(repo, ctx, arg) for arg in path_args(params.get("paths"))]
+    if abbrev is not None and (not isinstance(abbrev, int) or isinstance(abbrev, bool)):
+        raise UsageError("--abbrev expects a number")
+    tree, _ = tree_named(ctx, repo, rev)
+    # --full-tree: as if run at the top (paths from there, the whole tree listed).
+    cwd = repo.root if params.get("full_tree") else ctx.cwd
+    prefix = repo_relative(repo.root, cwd, ".")
+    specs = [_spec(repo, cwd, arg) for arg in path_args(params.get("paths"))]
     if "" in specs:
         specs = []  # the top: everything
     elif not specs and prefix:
@@ -88,9 +104,11 @@ def ls_tree(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         show_trees=bool(params.get("show_trees")),
     )
     rows: list[list[Any]] = []
+    relative = prefix and not params.get("full_name")
     for path, entry in listing.walk(repo, tree, ""):
         is_dir = entry.kind == Kind.DIR
-        shown = posixpath.relpath(path, prefix) if prefix else path
+        shown = posixpath.relpath(path, prefix) if relative else path
         size = None if is_dir else entry.size  # git's "-" for a tree
-        rows.append([entry.mode, "tree" if is_dir else "blob", entry.id.hex(), size, shown])
+        object_id = _shown_id(repo, entry.id, abbrev)
+        rows.append([entry.mode, "tree" if is_dir else "blob", object_id, size, shown])
     return {"entries": rows}

@@ -5,8 +5,10 @@ staging area, as git's ``show`` gives them.
 (stage N of a conflict); PATH is from the top of the repository unless it starts with
 ``./`` or ``../``, which make it relative to the client's directory. A file (or a
 symlink's target) is streamed to the client through ``ctx.output``: its blocks go out
-as the store yields them, so memory does not grow with the file. A directory comes
-back as its names (``/`` after subdirectories) for the client to print.
+as the store yields them, so memory does not grow with the file; once its id is
+resolved, the repository lock is let go (a :class:`Stream`), so a pager left open
+keeps no writer waiting. A directory comes back as its names (``/`` after
+subdirectories) for the client to print.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from typing import Any
 
 from cofd.objects.model import MODE_SYMLINK, Kind, TreeEntry, TreeId
-from cofd.ops.api import OpContext, op
+from cofd.ops.api import OpContext, Stream, op
 from cofd.ops.paths import repo_relative, shown
 from cofd.ops.repository import Repository
 from cofd.ops.revisions import resolve
@@ -60,8 +62,8 @@ def named_entry(ctx: OpContext, repo: Repository, spec: str) -> TreeEntry:
     return entry
 
 
-@op("show_blob", writes=False)
-def show_blob(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+@op("show_blob", writes=False, streams=True)
+def show_blob(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any] | Stream:
     repo = ctx.require_repo()
     spec = params.get("spec")
     if not isinstance(spec, str):
@@ -104,9 +106,14 @@ def _staged_entry(ctx: OpContext, repo: Repository, spec: str) -> TreeEntry:
     return TreeEntry(path.rpartition("/")[2], kind, entry.mode, entry.id, entry.size)
 
 
-def _stream(ctx: OpContext, repo: Repository, content: BlockId, size: int) -> dict[str, Any]:
+def _stream(ctx: OpContext, repo: Repository, content: BlockId, size: int) -> Stream:
     if ctx.output is None:
         raise UsageError("show REV:PATH needs a client that takes an output stream")
-    for run in repo.objects.iter_content_runs(content, size):
-        ctx.output(run)
-    return {"kind": "blob", "size": size}
+    output = ctx.output
+
+    def send() -> dict[str, Any]:
+        for run in repo.objects.iter_content_runs(content, size):
+            output(run)
+        return {"kind": "blob", "size": size}
+
+    return Stream(send)  # the content's id is all it needs: writers may go on

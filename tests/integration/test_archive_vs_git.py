@@ -1,13 +1,13 @@
 """Differential tests: ``cof archive`` against ``git archive`` of the same commit.
 
-The archives are not byte-identical (cof's tar has no pax header naming git's commit
-id, compression differs); what must agree is what extracting them gives: member
-names and order, types, modes, times (the commit's committer time), owners, link
-targets and bytes. A file of 3 MiB travels through several Data frames of 1 MiB;
-memory stays bounded whatever the file's size because tarfile/zipfile read the file
-through ``open_content`` (the store's runs, up to 1 MiB, one at a time) and write
-into a 1 MiB buffer in front of ``ctx.output``, which waits for the socket to take
-each frame.
+The archives are not byte-identical (each names its own commit's id, and the two
+commits are a moment apart: test_archive_options_vs_git compares bytes); what must
+agree here is what extracting them gives: member names and order, types, modes,
+times (the commit's committer time), owners, link targets and bytes. A file of 3 MiB
+travels through several Data frames of 1 MiB; memory stays bounded whatever the
+file's size because the tar and zip writers read the file in the store's runs (up
+to 1 MiB, one at a time) and write into a 1 MiB buffer in front of ``ctx.output``,
+which waits for the socket to take each frame.
 """
 
 from __future__ import annotations
