@@ -36,8 +36,12 @@ def pack(obj: Any) -> bytes:
         # is named as status lists it ("bad\377name"); imported here, off start-up.
         from protocol.quoting import quote_path
 
+        try:
+            named = quote_path(exc.object)
+        except UnicodeEncodeError:  # a lone surrogate no file name produces
+            named = ascii(exc.object)
         raise CodecError(
-            f"{quote_path(exc.object)} is not valid UTF-8: cof tracks and names files in UTF-8 only"
+            f"{named} is not valid UTF-8: cof tracks and names files in UTF-8 only"
         ) from exc
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode message: {exc}") from exc

@@ -31,6 +31,7 @@ from cofd.daemon.output import Drain, OutputStream
 from cofd.daemon.repos import OpenRepository, RepositoryCache
 from cofd.ops.api import OPS, OpContext, Stream, find_repo_root
 from protocol.errors import CofError, DaemonUnavailableError, InternalError, UsageError
+from protocol.quoting import octal_undecodable
 from protocol.rpc import PROTOCOL_VERSION, Error, Progress, Request, Result, encode_frame
 
 log = logging.getLogger("cofd.dispatch")
@@ -120,6 +121,19 @@ class ProgressRelay:
             self._closed = True
 
 
+def _error_frame(request_id: int, code: str, message: str) -> bytes:
+    """An error reply that always encodes: a message naming a file whose name is not
+    UTF-8 (a surrogate from ``os.fsdecode``) would make msgpack refuse it, and the
+    client would see its connection drop instead of the error; such bytes are
+    written in octal, as git's messages write them."""
+    text = octal_undecodable(message)
+    try:
+        return encode_frame(Error(request_id, code, text))
+    except CofError:  # a surrogate no file name produces: escaped, never dropped
+        escaped = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return encode_frame(Error(request_id, code, escaped))
+
+
 class Dispatcher:
     """Answers requests; owns the worker pool, the repository cache and in-flight."""
 
@@ -172,7 +186,7 @@ class Dispatcher:
             try:
                 value = await self._execute(request, relay, entry, cancelled, output)
             except CofError as exc:
-                frame = encode_frame(Error(request.id, exc.code, exc.message))
+                frame = _error_frame(request.id, exc.code, exc.message)
             except Exception as exc:
                 frame = self._internal_error(request, exc)
             else:
@@ -191,7 +205,7 @@ class Dispatcher:
     def _internal_error(self, request: Request, exc: Exception) -> bytes:
         log.error("operation %r failed", request.op, exc_info=exc)
         error = InternalError(f"internal error: {type(exc).__name__}: {exc}; see {self.info.log}")
-        return encode_frame(Error(request.id, error.code, error.message))
+        return _error_frame(request.id, error.code, error.message)
 
     async def _execute(
         self,

@@ -122,3 +122,38 @@ def test_the_migration_loop_retires_a_removed_repository(tmp_path: Path) -> None
                 await dispatcher.repos.close_all()
 
     asyncio.run(main())
+
+
+def test_an_error_naming_a_file_that_is_not_utf8_still_reaches_the_client(
+    tmp_path: Path,
+) -> None:
+    """A message holding os.fsdecode's stand-ins for bytes that are not UTF-8 cannot
+    be encoded as is; the reply must still go out (the client saw its connection
+    drop), with those bytes in octal as git writes them."""
+    from cofd.ops.api import OPS, OpSpec
+    from protocol.errors import PathError
+    from protocol.rpc import Error, FrameDecoder, Request
+
+    def failing(ctx: Any, params: dict[str, Any]) -> Any:
+        raise PathError(f"cannot read {'bad' + chr(0xDCFF) + 'name'} or {chr(0xD800)}")
+
+    home = tmp_path / "home"
+    home.mkdir()
+    info = DaemonInfo(home, home / "cofd.sock", home / "cofd.log", 0, "test", 0.0, 2, {})
+    sent: list[bytes] = []
+
+    async def main() -> None:
+        with ThreadPoolExecutor(2) as executor:
+            dispatcher = Dispatcher(info, executor, lambda: None)
+            OPS["test_failing"] = OpSpec("test_failing", failing, False, False)
+            try:
+                request = Request(1, "test_failing", {}, str(tmp_path), {})
+                await dispatcher.handle(request, sent.append)
+            finally:
+                del OPS["test_failing"]
+                await dispatcher.repos.close_all()
+
+    asyncio.run(main())
+    (reply,) = FrameDecoder().feed(sent[-1])
+    assert isinstance(reply, Error) and reply.code == PathError.code
+    assert reply.message == "cannot read bad\\377name or \\ud800"
