@@ -153,6 +153,7 @@ class Dispatcher:
         self.migrations: dict[Path, MigrationLoop] = {}
         self._retiring: set[asyncio.Task[None]] = set()  # removed repositories closing
         self._inflight: dict[int, InFlight] = {}
+        self._sending: set[OutputStream] = set()  # streams that may wait on readers
         self._tokens = itertools.count(1)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -270,12 +271,23 @@ class Dispatcher:
                 if release is not None and isinstance(value, Stream):
                     await release()  # resolved: writers may go on while it streams
                     running = asyncio.get_running_loop()
-                    return await running.run_in_executor(self._streams, value.send)
+                    if output is not None:
+                        self._sending.add(output)
+                    try:
+                        return await running.run_in_executor(self._streams, value.send)
+                    finally:
+                        self._sending.discard(output)
                 return value
             finally:
                 gate.exit()
                 if writes and (loop := self.migrations.get(root)) is not None:
                     loop.wake()  # a commit may have aged blocks past a threshold
+
+    def stop_streams(self) -> None:
+        """End every stream still sending: a pager left open must not hold up a
+        shutdown for its whole grace period (commits in flight still finish)."""
+        for output in self._sending:
+            output.stop("cofd is stopping")
 
     def _release_from_worker(self, loop: asyncio.AbstractEventLoop, root: Path) -> None:
         """For an op in the worker pool: close the cached repository at ``root``."""

@@ -222,6 +222,7 @@ async def _shutdown(
     server.stop_accepting()
     with contextlib.suppress(FileNotFoundError):
         info.socket.unlink()
+    dispatcher.stop_streams()
     clean = await dispatcher.wait_idle(SHUTDOWN_GRACE_SECONDS)
     await server.close_connections()
     if not clean:

@@ -43,6 +43,12 @@ class OutputStream:
     ) -> None:
         self._loop, self._send, self._drain = loop, send, drain
         self._id, self._cancelled = request_id, cancelled
+        self._why = "the client stopped reading the output"
+
+    def stop(self, why: str) -> None:
+        """End the stream from outside (the daemon is stopping): its next wait raises."""
+        self._why = why
+        self._cancelled.set()
 
     def __call__(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
@@ -59,7 +65,7 @@ class OutputStream:
         while True:
             if self._cancelled.is_set():
                 future.cancel()
-                raise CancelledError("the client stopped reading the output")
+                raise CancelledError(self._why)
             try:
                 future.result(timeout=CANCEL_POLL_SECONDS)
             except concurrent.futures.TimeoutError:

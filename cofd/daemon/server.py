@@ -120,7 +120,10 @@ class RpcServer:
             self._connections.discard(task)
             writer.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
+                # A client that stopped reading (a pager left open) never lets the
+                # buffered output drain: past a grace period the connection is cut.
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_SECONDS)
+            writer.transport.abort()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()

@@ -148,3 +148,25 @@ def test_gc_waits_for_a_stream(cof: CofRunner, sandbox: CofSandbox) -> None:
     assert _sha(shown) == v1
     _, err = gc.communicate(timeout=30)
     assert gc.returncode == 0, err
+
+
+def test_stopping_the_daemon_ends_a_blocked_stream(cof: CofRunner, sandbox: CofSandbox) -> None:
+    """``cof daemon stop`` with a pager left open: the stream ends with a clear error
+    within the connections' close grace (2 s) instead of holding the shutdown for its
+    whole grace period (35 s, after which ``daemon stop`` reported a failure)."""
+    sandbox.env.update(AUTHOR)
+    cof("init")
+    _write(sandbox.work / "big")
+    cof("add", "big")
+    cof("commit", "-q", "-m", "v1")
+    with _streams(sandbox) as streams:
+        streams.start(("show", "HEAD:big"))
+        started = time.monotonic()
+        cof("daemon", "stop", timeout=10)
+        stopped = time.monotonic() - started
+        [proc] = streams.procs
+        _, err = proc.communicate(timeout=10)
+    assert stopped < 8, f"daemon stop took {stopped:.1f} s"
+    # The error frame may sit behind the unread output: then the cut is what it sees.
+    assert proc.returncode != 0, err
+    assert b"cofd is stopping" in err or b"cofd closed the connection" in err, err
