@@ -806,12 +806,6 @@ class WriteTxn:
     def assign_generation(self, generation: int, now: float | None = None) -> int:
         return self._index.assign_generation(generation, time.time() if now is None else now)
 
-    def take_migration_floors(self) -> tuple[int, int] | None:
-        return self._index.take_migration_floors()
-
-    def settle_migration_floors(self, warm: int, cold: int) -> None:
-        self._index.settle_migration_floors(warm, cold)
-
     # -- ending ---------------------------------------------------------------------
 
     def checkpoint(self) -> None:

@@ -14,7 +14,7 @@ Tables:
     meta        schema version; ``next_pack``, the next pack number (never reused,
                 so a cached descriptor or decoded frame can never name another pack);
                 ``block_size``, what the blocks were cut with (a config edited later
-                is refused rather than misread); the migration floors (below).
+                is refused rather than misread).
 
 One connection per thread (SQLite connections are not shared across threads); the
 single writer holds an explicit transaction that spans a whole ``add`` so that a
@@ -156,6 +156,10 @@ class Index:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._floor_lock = threading.Lock()
+        self._floors: tuple[int, int] | None = None  # see "migration floors"
+        self._aged_min: int | None = None
+        self._aged_count = 0
         conn = self.conn
         conn.executescript(_SCHEMA)
         conn.execute(
@@ -392,12 +396,8 @@ class Index:
             "ON CONFLICT (generation) DO UPDATE SET time = MAX(time, excluded.time)",
             (generation, now),
         )
-        if aged:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('aged_min', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = MIN(value, excluded.value)",
-                (generation,),
-            )
+        if aged:  # noted before the commit: a rollback leaves the floors only lower
+            self._note_aged(generation)
         cursor = conn.execute("DELETE FROM pending_records")
         return cursor.rowcount
 
@@ -409,47 +409,38 @@ class Index:
 
     # -- migration floors -------------------------------------------------------------
     #
-    # ``settled_warm`` = W and ``settled_cold`` = C promise that every block whose
-    # generation is below W is warm or colder, and every one below C is cold; a
-    # migration pass then looks for work only if a generation with blocks lies between
-    # a floor and the threshold the head now sets (``has_generations``), instead of
-    # scanning the whole index after every write. ``aged_min`` is the lowest generation
-    # given to blocks since a pass last took it: a fetch of old history, whose blocks
-    # may be due at once, lowers the floors through it.
+    # Floors (warm W, cold C) promise that every block whose generation is below W is
+    # warm or colder, and every one below C is cold; a migration pass then looks for
+    # work only if a generation with blocks lies between a floor and the line the head
+    # now sets (``has_generations``), instead of scanning the whole index after every
+    # write. They live in memory (one daemon owns a store): the first pass after the
+    # store is opened scans everything and sets them, and a pass that moves nothing
+    # writes nothing. ``assign_generation`` lowers them through ``_aged_min`` (old
+    # history arriving by a fetch may be due at once), also while a pass runs.
 
-    def take_migration_floors(self) -> tuple[int, int] | None:
-        """The floors with what was aged since folded in (written back); None: unknown.
-        Writer only (inside a store transaction)."""
-        values = dict(
-            self.conn.execute(
-                "SELECT key, value FROM meta "
-                "WHERE key IN ('settled_warm', 'settled_cold', 'aged_min')"
-            ).fetchall()
-        )
-        aged = values.get("aged_min")
-        if aged is not None:  # taken: from here on it tells what ages during this pass
-            self.conn.execute("DELETE FROM meta WHERE key = 'aged_min'")
-        if "settled_warm" not in values or "settled_cold" not in values:
-            return None  # the pass scans everything anyway
-        warm, cold = int(values["settled_warm"]), int(values["settled_cold"])
-        if aged is not None:
-            warm, cold = min(warm, int(aged)), min(cold, int(aged))
-            self._set_floors(warm, cold)
-        return warm, cold
+    def take_migration_floors(self) -> tuple[tuple[int, int] | None, int]:
+        """The floors lowered to what was aged since (None: unknown, scan all), and a
+        token for :meth:`settle_migration_floors`."""
+        with self._floor_lock:
+            floors, aged = self._floors, self._aged_min
+            if floors is not None and aged is not None:
+                floors = (min(floors[0], aged), min(floors[1], aged))
+            return floors, self._aged_count
 
-    def settle_migration_floors(self, warm: int, cold: int) -> None:
-        """A pass found nothing left to move below ``warm``/``cold``: record it, lowered
-        to anything aged while the pass ran (it may not have seen those blocks)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'aged_min'").fetchone()
-        if row is not None:
-            warm, cold = min(warm, int(row[0])), min(cold, int(row[0]))
-        self._set_floors(warm, cold)
+    def settle_migration_floors(self, warm: int, cold: int, token: int) -> None:
+        """A pass found nothing left to move below ``warm``/``cold``; blocks aged
+        since it took ``token`` may not have been seen: the floors stay below them."""
+        with self._floor_lock:
+            if self._aged_count == token:
+                self._aged_min = None
+            elif self._aged_min is not None:
+                warm, cold = min(warm, self._aged_min), min(cold, self._aged_min)
+            self._floors = (warm, cold)
 
     def forget_migration_floors(self) -> None:
         """Ages were written another way (fsck): the next pass scans everything."""
-        self.conn.execute(
-            "DELETE FROM meta WHERE key IN ('settled_warm', 'settled_cold', 'aged_min')"
-        )
+        with self._floor_lock:
+            self._floors = None
 
     def has_generations(self, low: int, high: int) -> bool:
         """Whether any generation in [low, high) was ever given to blocks."""
@@ -462,11 +453,11 @@ class Index:
             is not None
         )
 
-    def _set_floors(self, warm: int, cold: int) -> None:
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            [("settled_warm", warm), ("settled_cold", cold)],
-        )
+    def _note_aged(self, generation: int) -> None:
+        with self._floor_lock:
+            if self._aged_min is None or generation < self._aged_min:
+                self._aged_min = generation
+            self._aged_count += 1
 
     # -- packs ----------------------------------------------------------------------
 

@@ -147,15 +147,14 @@ class Migrator:
         result = result or RewriteResult()
         warm_line = head_generation - self.policy.warm_threshold
         cold_line = head_generation - self.policy.cold_threshold
-        with self.store.transaction() as txn:
-            floors = txn.take_migration_floors()
+        index = self.store.index
+        floors, token = index.take_migration_floors()
         if full or floors is None or self._crossed(floors, warm_line, cold_line):
             self._move_due(head_generation, result)
         if not result.skipped:  # everything due moved: nothing below the lines waits
             if floors is not None:
                 warm_line, cold_line = max(floors[0], warm_line), max(floors[1], cold_line)
-            with self.store.transaction() as txn:
-                txn.settle_migration_floors(warm_line, cold_line)
+            index.settle_migration_floors(warm_line, cold_line, token)
         return result
 
     def _crossed(self, floors: tuple[int, int], warm_line: int, cold_line: int) -> bool:

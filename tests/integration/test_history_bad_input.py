@@ -82,10 +82,11 @@ def repo(sandbox: CofSandbox, cof: CofRunner) -> Path:
 
 def test_checkout_of_an_unknown_revision(repo: Path, cof: CofRunner) -> None:
     with unchanged(repo):
-        assert_fails(cof("checkout", "no-such-branch", check=False), "no-such-branch", code=4)
-        assert_fails(cof("checkout", "0" * 12, check=False), code=4)
-        assert_fails(cof("checkout", "main~9", check=False), code=4)
-        assert_fails(cof("checkout", "main@{9}", check=False), code=4)
+        # As git: a lone argument naming no revision is a pathspec that matched nothing;
+        # followed by ``--`` it can only be a revision.
+        for name in ("no-such-branch", "0" * 12, "main~9", "main@{9}"):
+            assert_fails(cof("checkout", name, check=False), name, code=5)
+            assert_fails(cof("checkout", name, "--", check=False), name, code=4)
         assert_fails(cof("checkout", "-b", "fresh", "nowhere", check=False), "nowhere", code=4)
         assert_fails(cof("branch", "fresh", "nowhere", check=False), "nowhere", code=4)
         assert_fails(cof("merge", "nowhere", check=False), "nowhere", code=4)
