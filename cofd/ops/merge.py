@@ -15,13 +15,15 @@ from cofd.objects.ancestry import is_ancestor, merge_bases
 from cofd.objects.model import CommitId, TreeId
 from cofd.objects.worktree_state import Entry, WorktreeState
 from cofd.ops.api import OpContext, op
-from cofd.ops.branches import switch_to
+from cofd.ops.branches import end_merge, switch_to
 from cofd.ops.commit import make_commit
 from cofd.ops.common import ByteProgress, flat_tree, reflog_signature, staged_flat, tree_of
 from cofd.ops.materialize import remove_entry, write_entry
 from cofd.ops.merge_trees import PathMerge, TreeMerge, merge_trees
 from cofd.ops.paths import check_writable
 from cofd.ops.repository import Repository
+from cofd.ops.reset import move_head
+from cofd.ops.reset_merge import reset_merge_worktree
 from cofd.ops.revisions import expand_previous, resolve
 from cofd.ops.switch import (
     MAX_LISTED,
@@ -268,38 +270,18 @@ def _fast_forward(
     }
 
 
-def _abort(repo: Repository) -> dict[str, Any]:
+def _abort(ctx: OpContext, repo: Repository) -> dict[str, Any]:
+    """git's ``merge --abort`` is ``reset --merge``: every path the merge staged or
+    left unmerged gets HEAD's version, other local changes stay; refused, the merge
+    left as it was, where that would lose an unstaged edit or an untracked file."""
     if not (repo.cof_dir / "MERGE_HEAD").exists():
         raise UsageError("there is no merge to abort (MERGE_HEAD missing)")
-    restored = restore_head(repo)
-    for name in ("MERGE_HEAD", "MERGE_MSG"):
-        (repo.cof_dir / name).unlink(missing_ok=True)
-    return {"aborted": True, "restored": restored}
-
-
-def restore_head(repo: Repository) -> int:
-    """Put every path whose staged version differs from HEAD's (conflicts included)
-    back to HEAD's; see :func:`restore_to` (merge, cherry-pick and revert --abort)."""
-    return restore_to(repo, repo.refs.head())
-
-
-def restore_to(repo: Repository, target: CommitId | None) -> int:
-    """Give every path whose staged version (or conflict) differs from ``target``'s
-    ``target``'s version, in the staging area and the working tree; other local
-    changes and untracked files stay (the worktree half of git's ``reset --merge``).
-    Returns how many paths it restored."""
-    state = repo.load_state()
-    wanted = flat_tree(repo, target)
-    staged = staged_flat(state)
-    paths = {p for p in set(wanted) | set(staged) if wanted.get(p) != staged.get(p)}
-    paths |= set(state.conflicts)
-    todo: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {
-        p: (staged.get(p), wanted.get(p)) for p in paths
-    }
-    state.conflicts.clear()
-    apply(repo, state, todo)
-    repo.save_state(state)
-    return len(todo)
+    head = repo.refs.head()
+    reset_merge_worktree(repo, head, "HEAD")
+    if head is not None:
+        move_head(ctx, repo, head, head, "reset: moving to HEAD")
+    end_merge(repo)
+    return {"aborted": True}
 
 
 def _continue(ctx: OpContext, repo: Repository) -> dict[str, Any]:
@@ -322,7 +304,7 @@ def _continue(ctx: OpContext, repo: Repository) -> dict[str, Any]:
 def merge(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     repo = ctx.require_repo()
     if params.get("abort"):
-        return _abort(repo)
+        return _abort(ctx, repo)
     if params.get("continue"):
         return _continue(ctx, repo)
     return _start(ctx, repo, params)

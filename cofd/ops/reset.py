@@ -4,9 +4,11 @@ staging area and, with ``--hard``, the working tree; or, given paths, unstage th
 As git: ``--soft`` moves only the ref; ``--mixed`` (the default) also makes the
 staging area the commit's tree (the working tree is left alone, and the files that
 now differ from it are reported); ``--hard`` the working tree too, discarding local
-changes to tracked files (untracked files stay). Without ``--``, a first argument
-that names a commit is the revision and the rest are paths; otherwise every argument
-must be a path that exists, as git requires.
+changes to tracked files (untracked files stay); ``--merge`` (``reset_merge``) and
+``--keep`` (``reset_keep``) update the working tree too but keep local changes,
+refusing before anything changes where the reset would lose one. Without ``--``, a
+first argument that names a commit is the revision and the rest are paths; otherwise
+every argument must be a path that exists, as git requires.
 
 Crash safety: the working tree and the staging area are written first and the ref is
 moved last (with its reflog lines, under the ref's lock), so a reset killed half-way
@@ -26,6 +28,8 @@ from cofd.ops.branches import end_merge
 from cofd.ops.common import ByteProgress, entry_from_flat, flat_tree, reflog_signature, tree_of
 from cofd.ops.paths import Scope, path_args, repo_relative, shown
 from cofd.ops.repository import Repository
+from cofd.ops.reset_keep import reset_keep_worktree
+from cofd.ops.reset_merge import reset_merge_worktree
 from cofd.ops.revisions import resolve
 from cofd.ops.stage import drop_displaced
 from cofd.ops.switch import force_reset
@@ -33,7 +37,7 @@ from cofd.ops.trees import FlatEntry
 from cofd.ops.worktree_scan import scan
 from protocol.errors import ConflictError, RevisionError, UsageError
 
-MODES = ("soft", "mixed", "hard")
+MODES = ("soft", "mixed", "hard", "merge", "keep")
 # How refresh_index words a staged file the working tree differs from (git's codes).
 _UNMERGED = "U"
 
@@ -120,14 +124,25 @@ def _reset_to(ctx: OpContext, repo: Repository, rev: str | None, mode: str) -> d
     target = resolve(repo, rev) if rev is not None else head
     state = repo.load_state()
     unstaged: list[tuple[str, str]] = []
-    if mode == "soft":
-        if state.conflicts or (repo.cof_dir / "MERGE_HEAD").exists():
-            raise ConflictError("Cannot do a soft reset in the middle of a merge")
+    merging = bool(state.conflicts) or (repo.cof_dir / "MERGE_HEAD").exists()
+    if merging and mode in ("soft", "keep"):
+        raise ConflictError(f"Cannot do a {mode} reset in the middle of a merge")
+    if mode == "merge":
+        reset_merge_worktree(repo, target, rev or "HEAD")
+    elif mode == "keep":
+        if head is None or target is None:
+            raise RevisionError(
+                f"You do not have a valid HEAD. (could not reset to {rev or 'HEAD'}: "
+                "a keep reset moves from a commit)"
+            )
+        reset_keep_worktree(repo, state, head, target, rev or "HEAD")
+        stage_tree(state, flat_tree(repo, target), Scope([]))  # then git's mixed reset
+        repo.save_state(state)
     elif mode == "mixed":
         stage_tree(state, flat_tree(repo, target), Scope([]))
         unstaged = _unstaged(repo, state)
         repo.save_state(state)
-    else:
+    elif mode == "hard":
         wanted = flat_tree(repo, target)
         total = sum(
             e.size
@@ -164,8 +179,8 @@ def _reset_paths(
 
 @op("reset", writes=True)
 def reset(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Params: ``mode`` (soft|mixed|hard, None: mixed), ``args`` (the words before
-    ``--``), ``paths`` (the words after it; None when there was no ``--``)."""
+    """Params: ``mode`` (soft|mixed|hard|merge|keep, None: mixed), ``args`` (the words
+    before ``--``), ``paths`` (the words after it; None when there was no ``--``)."""
     repo = ctx.require_repo()
     mode = params.get("mode")
     if mode is not None and mode not in MODES:
@@ -175,7 +190,7 @@ def reset(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx, repo, path_args(params.get("args")), None if after is None else path_args(after)
     )
     if paths:
-        if mode in ("soft", "hard"):
+        if mode not in (None, "mixed"):
             raise UsageError(f"Cannot do {mode} reset with paths")
         return _reset_paths(ctx, repo, rev, paths)
     return _reset_to(ctx, repo, rev, mode or "mixed")

@@ -1,5 +1,6 @@
 """git's ``reset --merge TARGET`` for the working tree and the staging area: what
-``cherry-pick``/``revert`` ``--abort`` and ``--skip`` run.
+``reset --merge``, ``merge --abort`` and ``cherry-pick``/``revert`` ``--abort`` and
+``--skip`` run (``reset --keep`` shares its refusals).
 
 Every path whose staged version differs from TARGET's, and every unmerged path,
 gets TARGET's version; other local changes and untracked files stay. Like git's
@@ -45,10 +46,13 @@ from protocol.errors import ConflictError
 SHORT = 12  # hex digits naming the target in a refusal, as cof prints ids
 
 
-def reset_merge_worktree(repo: Repository, target: CommitId) -> int:
-    """Make the staging area ``target``'s and update the working tree to match,
-    keeping local changes the reset does not touch; refuse (nothing changed) when
-    it would lose any. Returns how many paths it updated."""
+def reset_merge_worktree(
+    repo: Repository, target: CommitId | None, label: str | None = None
+) -> int:
+    """Make the staging area ``target``'s (None: empty, an unborn branch's) and update
+    the working tree to match, keeping local changes the reset does not touch; refuse
+    (nothing changed) when it would lose any, naming the target as ``label`` (by
+    default its short id). Returns how many paths it updated."""
     state = repo.load_state()
     wanted = flat_tree(repo, target)
     staged = staged_flat(state)
@@ -56,9 +60,10 @@ def reset_merge_worktree(repo: Repository, target: CommitId) -> int:
     todo: dict[str, Change] = {
         p: (staged.get(p), wanted.get(p)) for p in paths | set(state.conflicts)
     }
-    label = target.hex()[:SHORT]
-    _refuse_lost_edits(repo, state, todo, label)
-    _refuse_untracked_in_way(repo, state, todo, label)
+    if label is None:
+        label = "HEAD" if target is None else target.hex()[:SHORT]
+    refuse_lost_edits(repo, state, todo, label)
+    refuse_untracked_in_way(repo, state, todo, label)
     refuse_kept_directories(repo, todo)
     state.conflicts.clear()
     apply(repo, state, todo)
@@ -66,12 +71,12 @@ def reset_merge_worktree(repo: Repository, target: CommitId) -> int:
     return len(todo)
 
 
-def _listed(paths: list[str]) -> str:
+def listed_paths(paths: list[str]) -> str:
     more = f" and {len(paths) - MAX_LISTED} more" if len(paths) > MAX_LISTED else ""
     return ", ".join(f"'{shown(p)}'" for p in paths[:MAX_LISTED]) + more
 
 
-def _refuse_lost_edits(
+def refuse_lost_edits(
     repo: Repository, state: WorktreeState, todo: dict[str, Change], label: str
 ) -> None:
     """git's "not uptodate": a staged (not unmerged) path the reset changes whose
@@ -82,7 +87,7 @@ def _refuse_lost_edits(
     if edited:
         entry = "Entry" if len(edited) == 1 else "Entries"
         raise ConflictError(
-            f"{entry} {_listed(edited)} not uptodate. Cannot merge. "
+            f"{entry} {listed_paths(edited)} not uptodate. Cannot merge. "
             f"(could not reset to {label}: commit or stash your changes first)"
         )
 
@@ -99,7 +104,7 @@ def _file_in_way(repo: Repository, rules: IgnoreRules, path: str, new: FlatEntry
     return not holds_exactly(repo, path, st, new)
 
 
-def _refuse_untracked_in_way(
+def refuse_untracked_in_way(
     repo: Repository, state: WorktreeState, todo: dict[str, Change], label: str
 ) -> None:
     """An untracked file where the reset writes a file it does not track now (or
@@ -121,6 +126,6 @@ def _refuse_untracked_in_way(
         files = "file" if len(found) == 1 else "files"
         them = "it" if len(found) == 1 else "them"
         raise ConflictError(
-            f"Untracked working tree {files} {_listed(sorted(found))} would be overwritten "
+            f"Untracked working tree {files} {listed_paths(sorted(found))} would be overwritten "
             f"by merge. (could not reset to {label}: move or remove {them} first)"
         )

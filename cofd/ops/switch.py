@@ -1,5 +1,5 @@
 """Moving the working tree and staging area from one tree to another (checkout,
-fast-forward merge, merge --abort), with git's rules for local changes.
+fast-forward merge; reset_merge reuses its checks), with git's rules for local changes.
 
 For a path that differs between the two trees, the switch may update it only if
 the staging area holds the old tree's version (or already the new one) and the
