@@ -124,10 +124,11 @@ class GitPair:
         return result
 
     def both_bytes(
-        self, args: list[str], cwd: str = ""
+        self, args: list[str], cwd: str = "", cof_args: list[str] | None = None
     ) -> tuple[subprocess.CompletedProcess[bytes], subprocess.CompletedProcess[bytes]]:
-        """Run one command in both (from ``cwd`` below each root), output as bytes
-        (file contents, archives, names that are not UTF-8); exit codes unchecked."""
+        """Run one command in both (from ``cwd`` below each root; cof with
+        ``cof_args`` if given), output as bytes (file contents, archives, names that
+        are not UTF-8); exit codes unchecked."""
         git = subprocess.run(
             ["git", *GIT_OPTIONS, *args],
             cwd=self.git_root / cwd,
@@ -137,7 +138,7 @@ class GitPair:
             check=False,
         )
         cof = subprocess.run(
-            [sys.executable, "-m", "cofctl", *args],
+            [sys.executable, "-m", "cofctl", *(args if cof_args is None else cof_args)],
             cwd=self.cof_root / cwd,
             env=self.sandbox.env,
             capture_output=True,

@@ -15,9 +15,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 
-from tests.integration.gitpair import GIT_OPTIONS, GitPair
+from tests.integration.gitpair import GitPair
 from tests.integration.test_merge_conflicts import apply, commit_both, pair
 from tests.integration.test_rev_parse_vs_git import git_in
 
@@ -97,23 +96,9 @@ def test_ls_tree_lists_as_git_does(pair: GitPair) -> None:
 
 def ls_tree_both(pair: GitPair, git_args: list[str], cof_args: list[str], cwd: str = "") -> Run:
     """``ls-tree`` in both, bytes out; git with ``core.abbrev=12``."""
-    git = subprocess.run(
-        ["git", *GIT_OPTIONS, "-c", "core.abbrev=12", "ls-tree", *git_args],
-        cwd=pair.git_root / cwd,
-        env=pair.git_env,
-        capture_output=True,
-        timeout=60,
-        check=False,
+    return pair.both_bytes(
+        ["-c", "core.abbrev=12", "ls-tree", *git_args], cwd, ["ls-tree", *cof_args]
     )
-    cof = subprocess.run(
-        [sys.executable, "-m", "cofctl", "ls-tree", *cof_args],
-        cwd=pair.cof_root / cwd,
-        env=pair.sandbox.env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return git, cof
 
 
 def same_bytes(
