@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from cofd.config import Config
 from cofd.ops.maintenance import auto_gc_due, migrate_pass, pending_blocks, policy_of
 from cofd.ops.repository import Repository, create_layout
-from tests.bench.harness import log, scratch_dir
+from tests.bench.harness import log, repeat, scratch_dir
 
 BATCH = 4096  # blocks per put_many
 
@@ -44,12 +42,7 @@ def build(root: Path, blocks: int) -> Repository:
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    return repeat(fn, runs).median * 1000
 
 
 def main() -> None:

@@ -51,6 +51,7 @@ from tests.bench.harness import (
     fmt_seconds,
     log,
     render_table,
+    repeat,
     scratch_dir,
     speedup,
     write_random_file,
@@ -350,12 +351,7 @@ def _shape_history(
 
 
 def _median_seconds(run: Callable[[], object], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return sorted(times)[len(times) // 2]
+    return repeat(run, rounds).median
 
 
 def bench_status_upstream(history: int = 40, files: int = 200, rounds: int = 6) -> Result:
